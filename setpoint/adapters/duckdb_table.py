@@ -1,0 +1,84 @@
+"""Observe a warehouse table with one query: its distinct partition keys and last update."""
+
+from __future__ import annotations
+
+import duckdb
+
+from ..errors import ObserveError
+from ..project.model import Asset, TableLocation
+from .base import Observation, normalize_sql, quote_ident, sql_literal
+
+WAREHOUSE = "wh"  # the alias the frontier workspace attaches the warehouse under
+
+
+def table_ref(table: str) -> tuple[str, str, str]:
+    """(schema, table, quoted SQL reference in the attached warehouse)."""
+    schema, _, name = table.rpartition(".")
+    schema = schema or "main"
+    return schema, name, f"{WAREHOUSE}.{quote_ident(schema)}.{quote_ident(name)}"
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, name, _ = table_ref(table)
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? AND table_name = ?",
+        [WAREHOUSE, schema, name],
+    ).fetchone()
+    if row[0]:
+        return True
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_views() WHERE database_name = ? AND schema_name = ? AND view_name = ?",
+        [WAREHOUSE, schema, name],
+    ).fetchone()
+    return bool(row[0])
+
+
+class DuckDBTableObserver:
+    """``SELECT DISTINCT <partition columns>, max(updated_at)`` — one query per asset."""
+
+    def __init__(self, asset: Asset, location: TableLocation) -> None:
+        self.asset = asset
+        self.location = location
+
+    def observe(self, con: duckdb.DuckDBPyConnection, target: str) -> Observation:
+        loc = self.location
+        source = f"table {loc.table}"
+        if not table_exists(con, loc.table):
+            return Observation(self.asset.name, source, 0, note="table does not exist yet")
+        _, _, ref = table_ref(loc.table)
+        updated = f"max(CAST({quote_ident(loc.updated_at)} AS TIMESTAMP))" if loc.updated_at else "CAST(NULL AS TIMESTAMP)"
+        if self.asset.dims:
+            keys = [normalize_sql(quote_ident(loc.columns[d]), self.asset.dimension(d)) for d in self.asset.dims]
+            where = " AND ".join(f"({k}) IS NOT NULL" for k in keys)
+            sql = f"INSERT INTO {target} SELECT {', '.join(keys)}, {updated} FROM {ref} WHERE {where} GROUP BY ALL"
+        else:
+            sql = f"INSERT INTO {target} SELECT '', {updated} FROM {ref} HAVING count(*) > 0"
+        try:
+            con.execute(sql)
+        except duckdb.Error as exc:
+            detail = str(exc).splitlines()[0]
+            raise ObserveError(
+                f"cannot observe asset {self.asset.name!r} in table {loc.table}: {detail}",
+                file=self.asset.origin.file,
+                line=self.asset.origin.line,
+                hint="check the table's column names; map dimensions to columns with `table: {name: ..., columns: {dim: column}}`",
+            ) from exc
+        present = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+        return Observation(self.asset.name, source, present)
+
+
+def distinct_values(con: duckdb.DuckDBPyConnection, table: str, column: str) -> list[str] | None:
+    """The distinct non-null values of a column as text, or None when the table does not exist."""
+    if not table_exists(con, table):
+        return None
+    _, _, ref = table_ref(table)
+    col = quote_ident(column)
+    try:
+        rows = con.execute(f"SELECT DISTINCT CAST({col} AS VARCHAR) FROM {ref} WHERE {col} IS NOT NULL ORDER BY 1").fetchall()
+    except duckdb.Error as exc:
+        raise ObserveError(f"cannot read values of column {column!r} from table {table}: {str(exc).splitlines()[0]}",
+                           hint="fix `values_from` of that dimension") from exc
+    return [r[0] for r in rows]
+
+
+__all__ = ["DuckDBTableObserver", "distinct_values", "sql_literal", "table_exists"]

@@ -1,0 +1,62 @@
+"""The loop: load → observe → frontier → solve → plan. (Apply closes the loop later.)"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .frontier import compute_frontier
+from .plan import Plan
+from .project.loader import load_project
+from .project.model import Project
+from .solver.decode import decode
+from .solver.facts import write_facts
+from .solver.session import check_rules, solve
+from .state import StateStore
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(timezone.utc)
+    return now if now.tzinfo else now.replace(tzinfo=timezone.utc)
+
+
+def _display(project: Project) -> dict[str, str]:
+    return {str(f): project.display(f) for f in project.rule_files}
+
+
+def validate(path: str | Path = ".") -> Project:
+    """Load the project and check its rule files; raises the first error kind with every problem."""
+    project = load_project(path)
+    check_rules(list(project.rule_files), _display(project), project.limits)
+    return project
+
+
+def plan(path: str | Path | Project = ".", now: datetime | None = None, record: bool = True) -> Plan:
+    """Observe, compute the frontier, solve and decode — a dry run: nothing is executed."""
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    project = path if isinstance(path, Project) else load_project(path)
+    moment = _now(now)
+    t1 = time.perf_counter()
+    timings["load"] = t1 - t0
+    frontier = compute_frontier(project, moment)
+    t2 = time.perf_counter()
+    timings["observe"] = frontier.observe_s
+    timings["frontier"] = (t2 - t1) - frontier.observe_s
+    facts = write_facts(project, frontier)
+    result = solve(facts.text(), list(project.rule_files), _display(project), project.limits)
+    t3 = time.perf_counter()
+    timings["solve"] = t3 - t2
+    result.facts = facts.count
+    out = decode(project, frontier, result, moment)
+    t4 = time.perf_counter()
+    timings["decode"] = t4 - t3
+    timings["total"] = t4 - t0
+    out.timings = timings
+    if record:
+        with StateStore(project.state) as store:
+            store.record_observations([(o.asset, o.source, o.present, o.note) for o in frontier.observations],
+                                      at=moment)
+    return out

@@ -1,0 +1,289 @@
+"""The frontier: expected partitions that are not known to be satisfied, computed in DuckDB.
+
+For each asset, upstream first:
+
+    expected  = product of its dimensions' values (time windows closed by now, lists, data)
+    absent    = expected ▷ observed                       (anti-join)
+    outdated  = present partitions some upstream partition was updated after
+    frontier  = absent ∪ outdated ∪ (expected partitions mapped onto an upstream frontier partition)
+
+Everything off the frontier is satisfied, so the solver only sees the frontier
+and the edges between frontier partitions: a plan costs what the gap costs.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from .adapters import Observation, observer_for
+from .adapters.base import key_columns, quote_ident, sql_literal
+from .adapters.duckdb_table import WAREHOUSE, distinct_values
+from .errors import ObserveError
+from .partition import format_key
+from .project.model import Asset, Dependency, FileValues, Project, StaticValues, TableValues
+from .project.timewindows import SQL_UNITS, TimeWindows
+
+
+@dataclass(frozen=True)
+class FrontierPartition:
+    """One partition on the frontier, with what DuckDB found wrong with it."""
+
+    key: str
+    values: tuple[str, ...]
+    absent: bool
+    outdated_by: tuple[str, str] | None  # (upstream asset, upstream key) updated after this partition
+    unit: str                            # key of the action run that produces it (its grain)
+
+
+@dataclass
+class AssetFrontier:
+    asset: str
+    expected: int
+    present: int
+    partitions: list[FrontierPartition]
+
+
+@dataclass
+class Frontier:
+    """Everything the solver needs to know about the gap, and the counts around it."""
+
+    now: datetime
+    assets: dict[str, AssetFrontier] = field(default_factory=dict)
+    edges: list[tuple[str, str, str, str]] = field(default_factory=list)  # (A, P) needs (B, Q)
+    needs_all: list[tuple[str, str]] = field(default_factory=list)       # every A[P] needs all of B
+    unit_values: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    observations: list[Observation] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    observe_s: float = 0.0  # time spent in observers, part of computing the frontier
+
+
+def _cols(asset: Asset, alias: str | None = None) -> str:
+    return ", ".join(f"{alias}.{quote_ident(c)}" if alias else quote_ident(c) for c in key_columns(asset))
+
+
+def _shift_sql(expr: str, space: TimeWindows, k: str) -> str:
+    fn = {"HOUR": "to_hours", "DAY": "to_days", "MONTH": "to_months"}[SQL_UNITS[space.grain]]
+    fmt = sql_literal(space.format)
+    return f"strftime(strptime({expr}, {fmt}) + {fn}({k}), {fmt})"
+
+
+def mapping_join(a: Asset, b: Asset, dep: Dependency, aa: str = "a", ba: str = "b") -> tuple[str, str]:
+    """(extra FROM items after the dependent side, ON condition) selecting B partitions for A partitions."""
+    m = dep.mapping
+    q = quote_ident
+    if m.kind == "all":
+        return "", "TRUE"
+    if m.kind == "identity":
+        eqs = [f"{ba}.{q(c)} = {aa}.{q(c)}" for c in key_columns(b)]
+        return "", " AND ".join(eqs)
+    if m.kind == "on":
+        return "", " AND ".join(f"{ba}.{q(c)} = {aa}.{q(c)}" for c in m.on) or "TRUE"
+    # offset: the time dimension shifted by each offset, every other upstream dimension equal
+    space = a.dimension(m.dimension).space
+    extra = f" CROSS JOIN (SELECT unnest([{', '.join(str(o) for o in m.offsets)}]) AS k) o"
+    eqs = [f"{ba}.{q(m.dimension)} = {_shift_sql(f'{aa}.{q(m.dimension)}', space, 'o.k')}"]
+    eqs += [f"{ba}.{q(c)} = {aa}.{q(c)}" for c in b.dims if c != m.dimension]
+    return extra, " AND ".join(eqs)
+
+
+class Workspace:
+    """An in-memory DuckDB with the warehouse attached read-only; lives for one plan."""
+
+    def __init__(self, project: Project) -> None:
+        self.project = project
+        self.con = duckdb.connect(":memory:")
+        path = project.warehouse
+        try:
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                duckdb.connect(str(path)).close()  # the warehouse is created if absent
+            self.con.execute(f"ATTACH {sql_literal(str(path))} AS {WAREHOUSE} (READ_ONLY)")
+        except (duckdb.Error, OSError) as exc:
+            raise ObserveError(f"cannot open the warehouse {project.display(path)}: {str(exc).splitlines()[0]}",
+                               file=project.config_file,
+                               hint="check `warehouse:` in setpoint.yaml; another process may hold it open for writing") from exc
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- expected ---------------------------------------------------------------------------
+    def _values(self, asset: Asset, now: datetime, warnings: list[str]) -> list[tuple[str, list]]:
+        """One (SQL, params) value relation per dimension."""
+        out = []
+        for dim in asset.dimensions:
+            col = quote_ident(dim.name)
+            space = dim.space
+            if isinstance(space, TimeWindows):
+                bounds = space.bounds(now)
+                if bounds is None:
+                    out.append((f"SELECT CAST(NULL AS VARCHAR) AS {col} WHERE FALSE", []))
+                    continue
+                first, last = bounds
+                out.append((f"SELECT strftime(ts, {sql_literal(space.format)}) AS {col} FROM generate_series("
+                            f"CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), INTERVAL 1 {SQL_UNITS[space.grain]}) t(ts)",
+                            [first, last]))
+                continue
+            if isinstance(space, StaticValues):
+                values = list(space.values)
+            elif isinstance(space, TableValues):
+                found = distinct_values(self.con, space.table, space.column)
+                if found is None:
+                    warnings.append(f"{asset.name}: dimension {dim.name!r} reads values from table "
+                                    f"{space.table}, which does not exist yet; no partitions expected")
+                values = found or []
+            else:
+                values = _read_listing(space, asset, dim.name, warnings)
+            out.append((f"SELECT unnest(CAST(? AS VARCHAR[])) AS {col}", [values]))
+        return out
+
+    def _expected(self, asset: Asset, now: datetime, warnings: list[str]) -> None:
+        name = f"e_{asset.name}"
+        if not asset.dims:
+            self.con.execute(f"CREATE TABLE {name} AS SELECT '' AS _all")
+            return
+        parts = self._values(asset, now, warnings)
+        sql = " CROSS JOIN ".join(f"({s})" for s, _ in parts)
+        params = [p for _, ps in parts for p in ps]
+        self.con.execute(f"CREATE TABLE {name} AS SELECT DISTINCT * FROM {sql}", params)
+
+    # -- the whole computation ----------------------------------------------------------------
+    def compute(self, now: datetime) -> Frontier:
+        project, con = self.project, self.con
+        frontier = Frontier(now=now)
+        assets = project.assets
+        for asset in assets.values():
+            n = asset.name
+            cols = _cols(asset)
+            self._expected(asset, now, frontier.warnings)
+            coldefs = ", ".join(f"{quote_ident(c)} VARCHAR" for c in key_columns(asset))
+            con.execute(f"CREATE TABLE o_{n} ({coldefs}, updated_at TIMESTAMP)")
+            t = time.perf_counter()
+            frontier.observations.append(observer_for(asset).observe(con, f"o_{n}"))
+            frontier.observe_s += time.perf_counter() - t
+            con.execute(f"CREATE TABLE p_{n} AS SELECT e.*, o.updated_at FROM e_{n} e JOIN o_{n} o USING ({cols})")
+            # outdated: an upstream partition it maps to was updated after it
+            ups = []
+            for dep in asset.dependencies:
+                b = assets[dep.asset]
+                if dep.mapping.kind == "all":  # only the newest upstream partition can make it outdated
+                    ups.append(f"SELECT {_cols(asset, 'a')}, {sql_literal(b.name)} AS ua, b.uk, b.ut FROM p_{n} a "
+                               f"JOIN (SELECT [{_cols(b)}] AS uk, updated_at AS ut FROM p_{b.name} "
+                               f"ORDER BY updated_at DESC NULLS LAST, uk LIMIT 1) b ON b.ut > a.updated_at")
+                    continue
+                cond_from, cond = mapping_join(asset, b, dep)
+                ups.append(f"SELECT {_cols(asset, 'a')}, {sql_literal(b.name)} AS ua, "
+                           f"[{_cols(b, 'b')}] AS uk, b.updated_at AS ut FROM p_{n} a{cond_from} "
+                           f"JOIN p_{b.name} b ON {cond} WHERE b.updated_at > a.updated_at")
+            if ups:
+                con.execute(f"CREATE TABLE u_{n} AS SELECT {cols}, arg_max(ua, ut) AS ua, arg_max(uk, ut) AS uk "
+                            f"FROM ({' UNION ALL '.join(ups)}) GROUP BY ALL")
+            else:
+                con.execute(f"CREATE TABLE u_{n} AS SELECT {cols}, '' AS ua, CAST([] AS VARCHAR[]) AS uk "
+                            f"FROM e_{n} WHERE FALSE")
+            # seeds: absent, outdated, and everything mapped onto an upstream frontier partition
+            seeds = [f"SELECT {cols} FROM e_{n} ANTI JOIN o_{n} USING ({cols})", f"SELECT {cols} FROM u_{n}"]
+            self_deps = []
+            for dep in asset.dependencies:
+                b = assets[dep.asset]
+                if b.name == n:
+                    self_deps.append(dep)
+                    continue
+                if dep.mapping.kind == "all":
+                    seeds.append(f"SELECT {cols} FROM e_{n} WHERE EXISTS (SELECT 1 FROM f_{b.name})")
+                    continue
+                cond_from, cond = mapping_join(asset, b, dep)
+                seeds.append(f"SELECT {_cols(asset, 'a')} FROM e_{n} a{cond_from} SEMI JOIN f_{b.name} b ON {cond}"
+                             if not cond_from else
+                             f"SELECT DISTINCT {_cols(asset, 'a')} FROM e_{n} a{cond_from} JOIN f_{b.name} b ON {cond}")
+            union = " UNION ".join(seeds)
+            if self_deps:  # a previous window of itself: the closure runs forward through time
+                steps = " UNION ".join(
+                    f"SELECT {_cols(asset, 'a')} FROM e_{n} a{mapping_join(asset, asset, d)[0]} "
+                    f"JOIN r b ON {mapping_join(asset, asset, d)[1]}" for d in self_deps)
+                union = f"WITH RECURSIVE r AS ({union} UNION {steps}) SELECT * FROM r"
+            con.execute(f"CREATE TABLE f_{n} AS {union}")
+        for asset in assets.values():
+            self._collect(asset, frontier)
+        return frontier
+
+    def _collect(self, asset: Asset, frontier: Frontier) -> None:
+        """Fetch one asset's frontier rows and its edges into upstream frontier partitions."""
+        con, n, dims = self.con, asset.name, list(asset.dims)
+        kc = key_columns(asset)
+        cols = _cols(asset, "f")
+        rows = con.execute(
+            f"SELECT {cols}, o.{quote_ident(kc[0])} IS NULL AS absent, u.ua, u.uk FROM f_{n} f "
+            f"LEFT JOIN o_{n} o USING ({_cols(asset)}) LEFT JOIN u_{n} u USING ({_cols(asset)}) ORDER BY {cols}"
+        ).fetchall()
+        grain = asset.action.grain if asset.action else tuple(dims)
+        coarse = asset.action is not None and grain != tuple(dims)
+        gidx = [dims.index(g) for g in grain]
+        parts = []
+        for row in rows:
+            values = tuple(row[: len(kc)]) if dims else ()
+            key = format_key(dims, values) if dims else ""
+            outdated = None
+            if row[-2]:
+                b = self.project.assets[row[-2]]
+                outdated = (b.name, format_key(list(b.dims), row[-1]) if b.dims else "")
+            unit = key
+            if coarse:
+                gv = [values[i] for i in gidx]
+                unit = format_key(list(grain), gv) if grain else ""
+                frontier.unit_values.setdefault((n, unit), dict(zip(grain, gv)))
+            elif asset.action is not None:
+                frontier.unit_values.setdefault((n, unit), dict(zip(dims, values)))
+            parts.append(FrontierPartition(key, values, bool(row[len(kc)]), outdated, unit))
+        expected = con.execute(f"SELECT count(*) FROM e_{n}").fetchone()[0]
+        present = con.execute(f"SELECT count(*) FROM p_{n}").fetchone()[0]
+        frontier.assets[n] = AssetFrontier(n, expected, present, parts)
+        for dep in asset.dependencies:
+            b = self.project.assets[dep.asset]
+            if dep.mapping.kind == "all":
+                if parts:
+                    frontier.needs_all.append((n, b.name))
+                continue
+            cond_from, cond = mapping_join(asset, b, dep)
+            edges = con.execute(
+                f"SELECT DISTINCT {_cols(asset, 'a')}, {_cols(b, 'b')} FROM f_{n} a{cond_from} "
+                f"JOIN f_{b.name} b ON {cond} ORDER BY ALL").fetchall()
+            ka, kb = len(key_columns(asset)), len(key_columns(b))
+            for e in edges:
+                p = format_key(dims, e[:ka]) if dims else ""
+                q = format_key(list(b.dims), e[ka : ka + kb]) if b.dims else ""
+                frontier.edges.append((n, p, b.name, q))
+
+
+def _read_listing(space: FileValues, asset: Asset, dim: str, warnings: list[str]) -> list[str]:
+    try:
+        text = Path(space.path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        warnings.append(f"{asset.name}: dimension {dim!r} reads values from {space.display}, "
+                        "which does not exist yet; no partitions expected")
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ObserveError(f"cannot read values of dimension {dim!r} from {space.display}: {exc}",
+                           file=asset.origin.file, line=asset.origin.line) from exc
+    seen: dict[str, None] = {}
+    for line in text.splitlines():
+        value = line.strip()
+        if value and not value.startswith("#"):
+            seen.setdefault(value)
+    return list(seen)
+
+
+def compute_frontier(project: Project, now: datetime) -> Frontier:
+    """Observe every asset and compute the frontier in one short-lived workspace."""
+    with Workspace(project) as ws:
+        return ws.compute(now)

@@ -1,0 +1,157 @@
+"""The plan: plain Python objects decoded from the solver, and their JSON form.
+
+A :class:`Plan` is what ``setpoint plan`` prints and ``--json`` emits: one
+status per non-satisfied partition with its reasons and root cause, counts per
+asset and status, and the actions that would run, batched into ranges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from .partition import format_partition
+
+STATUSES = ("satisfied", "missing", "stale", "waiting", "blocked")
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One fact behind a status. ``upstream`` is a partition (``csv[...]``) or an asset for *_all kinds."""
+
+    kind: str
+    upstream: str | None = None
+    upstream_status: str | None = None
+    text: str | None = None
+    source: str | None = None  # where the asset was observed, for ``absent``
+
+    def describe(self, condition: str = "absent") -> str:
+        k, up = self.kind, self.upstream
+        if k == "absent":
+            return f"absent from {self.source}" if self.source else "absent"
+        if k == "outdated":
+            return f"{up} was updated after it"
+        if k == "needs":
+            if condition == "present":
+                return f"present; will be refreshed once {up} is back ({self.upstream_status})"
+            return f"needs {up} ({self.upstream_status})"
+        if k == "needs_all":
+            return f"needs every partition of {up}, some are not satisfied"
+        if k == "rule":
+            return f"blocked by a rule: {self.text}"
+        if k == "unrecoverable":
+            return f"unrecoverable: {self.text}"
+        if k == "no_action":
+            return "no action declared to produce it"
+        if k == "upstream_blocked":
+            return f"needs {up}, which is blocked"
+        if k == "upstream_all_blocked":
+            return f"needs every partition of {up}, some are blocked"
+        return k
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind}
+        for name in ("upstream", "upstream_status", "text", "source"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
+@dataclass(frozen=True)
+class PartitionStatus:
+    """Exactly one status for one expected partition, with what caused it."""
+
+    asset: str
+    key: str
+    values: dict[str, str]
+    status: str
+    condition: str
+    reasons: tuple[Reason, ...]
+    cause: Reason | None = None       # the root cause, followed through blocked/waiting upstreams
+    cause_at: str | None = None       # the partition the root cause sits on
+
+    @property
+    def partition(self) -> str:
+        return format_partition(self.asset, self.key)
+
+    @property
+    def runnable(self) -> bool:
+        return self.status in ("missing", "stale")
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "asset": self.asset,
+            "partition": dict(self.values),
+            "id": self.partition,
+            "status": self.status,
+            "condition": self.condition,
+            "runnable": self.runnable,
+            "reasons": [r.to_json() for r in self.reasons],
+        }
+        if self.cause is not None:
+            out["cause"] = {**self.cause.to_json(), "at": self.cause_at}
+        return out
+
+
+@dataclass(frozen=True)
+class Action:
+    """One run of an asset's action: the grain units it covers, as values and as a range label."""
+
+    asset: str
+    kind: str
+    units: tuple[dict[str, str], ...]
+    label: str
+    covers: int  # runnable partitions this run would satisfy
+
+    def to_json(self) -> dict[str, Any]:
+        return {"asset": self.asset, "kind": self.kind, "partitions": [dict(u) for u in self.units],
+                "range": self.label, "covers": self.covers}
+
+
+@dataclass(frozen=True)
+class Group:
+    """Non-satisfied partitions of one asset sharing a status and a top reason."""
+
+    asset: str
+    status: str
+    reason: str
+    count: int
+    example: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"asset": self.asset, "status": self.status, "reason": self.reason,
+                "count": self.count, "example": self.example}
+
+
+@dataclass
+class Plan:
+    project: str
+    now: datetime
+    statuses: list[PartitionStatus]
+    actions: list[Action]
+    summary: dict[str, dict[str, int]]
+    groups: list[Group]
+    observations: list[dict[str, Any]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    facts: int = 0
+
+    @property
+    def converged(self) -> bool:
+        return not self.statuses
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "project": self.project,
+            "now": self.now.isoformat(),
+            "summary": self.summary,
+            "statuses": [s.to_json() for s in self.statuses],
+            "actions": [a.to_json() for a in self.actions],
+            "groups": [g.to_json() for g in self.groups],
+            "observations": self.observations,
+            "warnings": self.warnings,
+            "facts": self.facts,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }

@@ -1,0 +1,132 @@
+"""Load a project directory: ``setpoint.yaml``, asset files, rule files → :class:`Project`.
+
+Every problem in every file is collected and raised together as one
+:class:`ConfigError`, so ``setpoint validate`` can list them all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import ConfigError, Problem
+from .assets import read_asset
+from .graph import link
+from .model import Asset, Project, SolverLimits
+from .schema import Reader
+from .yamlfile import Mapping, Sequence, read_yaml
+
+PROJECT_FILE = "setpoint.yaml"
+PROJECT_KEYS = ("name", "description", "warehouse", "state", "timezone", "assets", "rules", "solver")
+
+
+def find_root(path: str | Path) -> Path:
+    """The project directory: ``path`` itself if it holds setpoint.yaml, else the error says how to make one."""
+    root = Path(path).resolve()
+    if root.is_file() and root.name == PROJECT_FILE:
+        root = root.parent
+    if not (root / PROJECT_FILE).is_file():
+        raise ConfigError(
+            f"no {PROJECT_FILE} in {root}",
+            hint="pass the project directory with -p DIR, or create one with `setpoint init DIR`",
+        )
+    return root
+
+
+def _paths(spec: object, r: Reader, root: Path, default: str, suffixes: tuple[str, ...], key: str) -> list[Path]:
+    """Files named by a project key: files, directories (searched recursively) or globs."""
+    entries = [default] if spec is None else [str(s) for s in r.strings(spec, f"{key!r} of the project")]
+    found: list[Path] = []
+    for entry in entries:
+        path = root / entry
+        if any(ch in entry for ch in "*?["):
+            found += sorted(p for p in root.glob(entry) if p.is_file())
+        elif path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in suffixes)
+        elif path.is_file():
+            found.append(path)
+        elif spec is not None:
+            r.problem(f"{key} path {entry!r} does not exist", spec, hint="paths are relative to the project directory")
+    return found
+
+
+def load_project(path: str | Path = ".") -> Project:
+    """Read and validate a whole project; raises ConfigError listing every problem found."""
+    root = find_root(path)
+    problems: list[Problem] = []
+    r = Reader(PROJECT_FILE, problems)
+    doc = read_yaml(root / PROJECT_FILE, PROJECT_FILE)
+    if doc is None:
+        doc = Mapping()
+        doc.line, doc.key_lines = 1, {}
+    if not isinstance(doc, Mapping):
+        raise ConfigError(f"{PROJECT_FILE} must be a mapping of settings", file=PROJECT_FILE, line=1,
+                          hint="see docs/yaml-reference.md")
+    r.keys(doc, PROJECT_KEYS, PROJECT_FILE)
+    name = str(r.string(doc, "name", PROJECT_FILE) or root.name)
+    timezone = str(r.string(doc, "timezone", PROJECT_FILE) or "UTC")
+    from .assets import _valid_timezone
+
+    if not _valid_timezone(timezone):
+        r.problem(f"unknown timezone {timezone!r}", doc.get("timezone"), hint="use an IANA name such as UTC")
+        timezone = "UTC"
+    warehouse = root / str(r.string(doc, "warehouse", PROJECT_FILE) or "warehouse.duckdb")
+    state = root / str(r.string(doc, "state", PROJECT_FILE) or ".setpoint/state.duckdb")
+
+    assets: dict[str, Asset] = {}
+    for file in _paths(doc.get("assets"), r, root, "assets", (".yaml", ".yml"), "assets"):
+        display = str(file.relative_to(root)) if file.is_relative_to(root) else str(file)
+        try:
+            body = read_yaml(file, display)
+        except ConfigError as exc:
+            problems += exc.problems
+            continue
+        ar = Reader(display, problems)
+        docs = body.get("assets") if isinstance(body, Mapping) and "assets" in body and "name" not in body else [body]
+        if body is None:
+            continue
+        if not isinstance(docs, (list, Sequence)):
+            ar.problem("'assets' must be a list of asset mappings", body)
+            continue
+        for item in docs:
+            m = ar.mapping(item, "an asset", body)
+            if m is None:
+                continue
+            asset = read_asset(m, ar, root, timezone)
+            if asset is None:
+                continue
+            if asset.name in assets:
+                ar.problem(f"asset {asset.name!r} is declared twice", m,
+                           hint=f"the first declaration is at {assets[asset.name].origin}")
+                continue
+            assets[asset.name] = asset
+    limits = SolverLimits()
+    if doc.get("solver") is not None:
+        sm = r.mapping(doc["solver"], "'solver' of the project", doc)
+        if sm is not None:
+            r.keys(sm, ("memory_mb", "timeout_s"), "'solver'")
+            limits = SolverLimits(r.integer(sm, "memory_mb", "'solver'", 2048, minimum=64),
+                                  float(r.integer(sm, "timeout_s", "'solver'", 60, minimum=1)))
+    rule_files = _paths(doc.get("rules"), r, root, "rules", (".lp",), "rules")
+    ordered = link(assets, problems)
+    if problems:
+        raise ConfigError(problems[0].message, problems=_sorted(problems))
+    return Project(
+        name=name,
+        root=root,
+        config_file=PROJECT_FILE,
+        warehouse=warehouse,
+        state=state,
+        timezone=timezone,
+        assets=ordered,
+        rule_files=tuple(rule_files),
+        limits=limits,
+    )
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    seen, out = set(), []
+    for p in sorted(problems, key=lambda p: (p.file or "", p.line or 0)):
+        if p not in seen:
+            seen.add(p)
+            out.append(p)
+    return out

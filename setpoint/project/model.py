@@ -1,0 +1,214 @@
+"""The validated, typed model of a project: what the user declared, nothing observed.
+
+Everything downstream (observers, frontier, solver, plan) reads these objects,
+never the raw YAML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .timewindows import TimeWindows
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a declaration came from, for error messages and explanations."""
+
+    file: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line else self.file
+
+
+@dataclass(frozen=True)
+class StaticValues:
+    """A fixed list of values, e.g. ``[eu, us]``."""
+
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class TableValues:
+    """Values read from data: the distinct values of a column in a warehouse table."""
+
+    table: str
+    column: str
+
+
+@dataclass(frozen=True)
+class FileValues:
+    """Values read from a listing file, one per line (blank lines and ``#`` comments skipped)."""
+
+    path: Path
+    display: str
+
+
+Space = TimeWindows | StaticValues | TableValues | FileValues
+
+
+@dataclass(frozen=True)
+class Dimension:
+    """One axis of an asset's partition space."""
+
+    name: str
+    space: Space
+    origin: Origin
+
+    @property
+    def is_time(self) -> bool:
+        return isinstance(self.space, TimeWindows)
+
+
+@dataclass(frozen=True)
+class TableLocation:
+    """The asset is a warehouse table; each dimension is a column (by default of the same name)."""
+
+    table: str
+    columns: dict[str, str]
+    updated_at: str | None = None
+
+
+@dataclass(frozen=True)
+class FilesLocation:
+    """The asset is a set of files matching a path template such as ``csv/{campaign}/{day}.csv``."""
+
+    template: str
+    root: Path
+
+
+@dataclass(frozen=True)
+class CommandLocation:
+    """A user command prints the present partitions as JSON lines."""
+
+    argv: tuple[str, ...]
+    cwd: Path
+
+
+Location = TableLocation | FilesLocation | CommandLocation
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """How a partition of the dependent asset selects partitions of the upstream asset.
+
+    kind is one of:
+      identity — the same key (both assets have the same dimensions);
+      on       — equal values on the listed dimensions; upstream dimensions not
+                 listed fan in (all their values), dependent ones are ignored;
+      all      — every partition of the upstream asset;
+      offset   — the same key with the time dimension shifted by each of ``offsets``
+                 windows (``previous: 3`` is offsets -1, -2, -3).
+    """
+
+    kind: str
+    on: tuple[str, ...] = ()
+    dimension: str | None = None
+    offsets: tuple[int, ...] = ()
+
+    def describe(self) -> str:
+        if self.kind == "on":
+            return f"on {', '.join(self.on)}" if self.on else "all"
+        if self.kind == "offset":
+            if self.offsets == tuple(range(-1, -len(self.offsets) - 1, -1)) and len(self.offsets) > 1:
+                return f"previous {len(self.offsets)} {self.dimension}"
+            return f"{self.dimension} {', '.join(f'{o:+d}' for o in self.offsets)}"
+        return self.kind
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """The dependent asset's partitions need ``asset``'s partitions through ``mapping``."""
+
+    asset: str
+    mapping: Mapping
+    origin: Origin
+
+
+@dataclass(frozen=True)
+class Action:
+    """How an asset's partitions are produced (kept as data until apply executes it).
+
+    ``grain`` lists the dimensions one run is keyed on; a grain coarser than the
+    asset's dimensions means one run produces many partitions (e.g. all campaigns
+    of a day). ``batch_max`` > 1 lets one run cover a contiguous range of windows
+    of ``batch_dimension``.
+    """
+
+    kind: str
+    definition: str | tuple[str, ...]
+    grain: tuple[str, ...]
+    batch_max: int = 1
+    batch_dimension: str | None = None
+    origin: Origin | None = None
+
+
+@dataclass(frozen=True)
+class Asset:
+    """A named thing in storage, its partition space, what it needs and how it is made."""
+
+    name: str
+    location: Location
+    dimensions: tuple[Dimension, ...]
+    dependencies: tuple[Dependency, ...]
+    action: Action | None
+    origin: Origin
+    description: str = ""
+    owner: str = ""
+
+    @property
+    def dims(self) -> tuple[str, ...]:
+        return tuple(d.name for d in self.dimensions)
+
+    def dimension(self, name: str) -> Dimension:
+        for d in self.dimensions:
+            if d.name == name:
+                return d
+        raise KeyError(name)
+
+    @property
+    def time_dimensions(self) -> tuple[Dimension, ...]:
+        return tuple(d for d in self.dimensions if d.is_time)
+
+
+@dataclass(frozen=True)
+class SolverLimits:
+    """Bounds on grounding user rules (``solver:`` in setpoint.yaml)."""
+
+    memory_mb: int = 2048
+    timeout_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class Project:
+    """A whole validated project: assets in dependency order plus rule files."""
+
+    name: str
+    root: Path
+    config_file: str
+    warehouse: Path
+    state: Path
+    timezone: str
+    assets: dict[str, Asset] = field(default_factory=dict)
+    rule_files: tuple[Path, ...] = ()
+    limits: SolverLimits = SolverLimits()
+
+    def asset(self, name: str) -> Asset:
+        from ..errors import UsageError
+        from .schema import suggest
+
+        try:
+            return self.assets[name]
+        except KeyError:
+            raise UsageError(
+                f"unknown asset {name!r}", hint=suggest(name, self.assets) or "see `setpoint validate`"
+            ) from None
+
+    def display(self, path: Path) -> str:
+        """A path as the user should read it: relative to the project root when inside it."""
+        try:
+            return str(path.relative_to(self.root))
+        except ValueError:
+            return str(path)

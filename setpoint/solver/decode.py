@@ -1,0 +1,176 @@
+"""Solver atoms → :class:`Plan`: statuses with reasons and root causes, groups, batched actions."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from ..frontier import Frontier
+from ..partition import format_key, format_partition
+from ..plan import Action, Group, PartitionStatus, Plan, Reason, STATUSES
+from ..project.model import Asset, Project
+from ..project.timewindows import TimeWindows, shift
+from .session import SolveResult
+
+#: the order in which a partition's reasons are listed (its first reason is its top reason)
+_ORDER = ("rule", "unrecoverable", "no_action", "upstream_blocked", "upstream_all_blocked",
+          "absent", "outdated", "needs", "needs_all")
+
+
+def _reason(kind: str, detail: object, statuses: dict[tuple[str, str], str], sources: dict[str, str],
+            asset: str) -> Reason:
+    if isinstance(detail, tuple) and detail[0] == "up":
+        _, b, q = detail
+        return Reason(kind, format_partition(b, q), statuses.get((b, q), "satisfied"))
+    if kind in ("needs_all", "upstream_all_blocked"):
+        return Reason(kind, str(detail))
+    if kind in ("rule", "unrecoverable"):
+        return Reason(kind, text=str(detail))
+    if kind == "absent":
+        return Reason(kind, source=sources.get(asset))
+    return Reason(kind)
+
+
+def _root(asset: str, key: str, reasons: dict[tuple[str, str], tuple[Reason, ...]],
+          memo: dict[tuple[str, str], tuple[Reason | None, str | None]]) -> tuple[Reason | None, str | None]:
+    """Follow the first upstream reason until a partition whose reason is its own."""
+    start = (asset, key)
+    path: list[tuple[str, str]] = []
+    node = start
+    while node not in memo:
+        rs = reasons.get(node)
+        if not rs:
+            memo[node] = (None, None)
+            break
+        first = rs[0]
+        if first.kind in ("upstream_blocked", "needs") and first.upstream and len(path) < 10_000:
+            b, _, rest = first.upstream.partition("[")
+            up = (b, rest[:-1] if rest else "")
+            if up in reasons and up not in path:
+                path.append(node)
+                node = up
+                continue
+        memo[node] = (first, format_partition(*node))
+        break
+    for n in path:
+        memo[n] = memo[node]
+    return memo[start]
+
+
+def _batches(asset: Asset, units: list[dict[str, str]]) -> list[list[dict[str, str]]]:
+    """Merge units that differ only in consecutive windows of the batch dimension (up to batch_max)."""
+    action = asset.action
+    if action is None or action.batch_max <= 1 or not action.batch_dimension:
+        return [[u] for u in units]
+    bd = action.batch_dimension
+    space = asset.dimension(bd).space
+    assert isinstance(space, TimeWindows)
+    others = [g for g in action.grain if g != bd]
+    keyed = sorted(units, key=lambda u: ([u[g] for g in others], u[bd]))
+    out: list[list[dict[str, str]]] = []
+    for u in keyed:
+        if out:
+            last = out[-1][-1]
+            same = all(last[g] == u[g] for g in others)
+            nxt = space.value(shift(datetime.strptime(last[bd], space.format), space.grain, 1))
+            if same and nxt == u[bd] and len(out[-1]) < action.batch_max:
+                out[-1].append(u)
+                continue
+        out.append([u])
+    return out
+
+
+def _label(asset: Asset, batch: list[dict[str, str]]) -> str:
+    grain = list(asset.action.grain) if asset.action else list(asset.dims)
+    if len(batch) == 1:
+        return format_partition(asset.name, format_key(grain, [batch[0][g] for g in grain]) if grain else "")
+    bd = asset.action.batch_dimension
+    parts = [f"{g}={batch[0][g]}" if g != bd else f"{g}={batch[0][g]}..{batch[-1][g]}" for g in grain]
+    return f"{asset.name}[{','.join(parts)}]"
+
+
+def decode(project: Project, frontier: Frontier, result: SolveResult, now: datetime) -> Plan:
+    sources = {o.asset: o.source for o in frontier.observations}
+    values = {(a, p.key): dict(zip(project.assets[a].dims, p.values))
+              for a, af in frontier.assets.items() for p in af.partitions}
+    units = {(a, p.key): p.unit for a, af in frontier.assets.items() for p in af.partitions}
+    reasons: dict[tuple[str, str], tuple[Reason, ...]] = {}
+    for node, raw in result.reasons.items():
+        rs = [_reason(k, x, result.statuses, sources, node[0]) for k, x in raw]
+        rs.sort(key=lambda r: (_ORDER.index(r.kind) if r.kind in _ORDER else 99, r.upstream or "", r.text or ""))
+        reasons[node] = tuple(rs)
+    memo: dict = {}
+    statuses: list[PartitionStatus] = []
+    summary: dict[str, dict[str, int]] = {}
+    counts: Counter[tuple[str, str]] = Counter()
+    for (a, p), s in result.statuses.items():
+        counts[(a, s)] += 1
+    for name, af in frontier.assets.items():
+        row = {"expected": af.expected}
+        nonsat = sum(counts[(name, s)] for s in STATUSES if s != "satisfied")
+        row["satisfied"] = af.expected - nonsat
+        for s in STATUSES[1:]:
+            row[s] = counts[(name, s)]
+        summary[name] = row
+    order = {name: i for i, name in enumerate(project.assets)}
+    for (a, p) in sorted(result.statuses, key=lambda n: (order.get(n[0], 0), n[1])):
+        s = result.statuses[(a, p)]
+        if s == "satisfied":
+            continue
+        cause, at = _root(a, p, reasons, memo) if s in ("blocked", "waiting") else (None, None)
+        vals = values.get((a, p))
+        if vals is None:  # a partition only a rule's dependency mentions
+            from ..partition import parse_values
+
+            vals = parse_values(p, project.assets[a].dims, format_partition(a, p)) if p else {}
+        statuses.append(PartitionStatus(a, p, vals, s, result.conditions.get((a, p), "absent"),
+                                        reasons.get((a, p), ()), cause, at))
+    groups = _groups(statuses)
+    covers: Counter[tuple[str, str]] = Counter(
+        (st.asset, units.get((st.asset, st.key), st.key)) for st in statuses if st.runnable)
+    actions: list[Action] = []
+    by_asset: dict[str, list[str]] = {}
+    for a, u in result.runs:
+        by_asset.setdefault(a, []).append(u)
+    for name, asset in project.assets.items():
+        if name not in by_asset or asset.action is None:
+            continue
+        unit_vals = [frontier.unit_values[(name, u)] for u in sorted(by_asset[name])]
+        for batch in _batches(asset, unit_vals):
+            grain = list(asset.action.grain)
+            n = sum(covers[(name, format_key(grain, [b[g] for g in grain]) if grain else "")] for b in batch)
+            actions.append(Action(name, asset.action.kind, tuple(batch), _label(asset, batch), n))
+    return Plan(project=project.name, now=now, statuses=statuses, actions=actions, summary=summary,
+                groups=groups,
+                observations=[{"asset": o.asset, "source": o.source, "present": o.present,
+                               **({"note": o.note} if o.note else {})} for o in frontier.observations],
+                warnings=list(frontier.warnings), facts=result.facts)
+
+
+def _family(st: PartitionStatus) -> str:
+    """A reason with the specific partition left out, so that many partitions share it."""
+    r = st.cause if st.cause is not None and st.status == "blocked" else (st.reasons[0] if st.reasons else None)
+    if r is None:
+        return st.status
+    if r.kind == "needs" and r.upstream:
+        asset = r.upstream.split("[")[0]
+        if st.condition == "present":
+            return f"present; will be refreshed once {asset} is back ({r.upstream_status})"
+        return f"needs {asset} ({r.upstream_status})"
+    if r.kind == "outdated" and r.upstream:
+        return f"{r.upstream.split('[')[0]} was updated after it"
+    if r.kind == "upstream_blocked" and r.upstream:
+        return f"needs {r.upstream.split('[')[0]}, which is blocked"
+    text = r.describe(st.condition)
+    if st.status == "blocked" and st.cause_at and st.cause_at != st.partition:
+        return f"{text} (at {st.cause_at.split('[')[0]})"
+    return text
+
+
+def _groups(statuses: list[PartitionStatus]) -> list[Group]:
+    seen: dict[tuple[str, str, str], list] = {}
+    for st in statuses:
+        fam = _family(st)
+        entry = seen.setdefault((st.asset, st.status, fam), [0, st.partition])
+        entry[0] += 1
+    return [Group(a, s, f, n, ex) for (a, s, f), (n, ex) in seen.items()]

@@ -1,0 +1,94 @@
+"""Write the frontier as ASP facts — the one place that formats solver input.
+
+Asset and dimension names are validated lowercase identifiers and become
+constants; partition keys and values are strings, escaped here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from ..frontier import Frontier
+from ..project.model import Project
+
+
+def lp_string(text: str) -> str:
+    """A clingo string literal for any text (quotes, backslashes, newlines escaped)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+class FactWriter:
+    """Typed writers for each input predicate of the fact schema (see ``schema.py``)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.count = 0
+
+    def _add(self, line: str) -> None:
+        self.lines.append(line)
+        self.count += 1
+
+    def asset(self, a: str) -> None:
+        self._add(f"asset({a}).")
+
+    def has_action(self, a: str) -> None:
+        self._add(f"has_action({a}).")
+
+    def dimension(self, a: str, d: str) -> None:
+        self._add(f"dimension({a},{d}).")
+
+    def coarse(self, a: str) -> None:
+        self._add(f"coarse({a}).")
+
+    def frontier(self, a: str, p: str) -> None:
+        self._add(f"frontier({a},{lp_string(p)}).")
+
+    def absent(self, a: str, p: str) -> None:
+        self._add(f"absent({a},{lp_string(p)}).")
+
+    def outdated(self, a: str, p: str, b: str, q: str) -> None:
+        self._add(f"outdated({a},{lp_string(p)},{b},{lp_string(q)}).")
+
+    def key(self, a: str, p: str, d: str, v: str) -> None:
+        self._add(f"key({a},{lp_string(p)},{d},{lp_string(v)}).")
+
+    def depends(self, a: str, p: str, b: str, q: str) -> None:
+        self._add(f"depends({a},{lp_string(p)},{b},{lp_string(q)}).")
+
+    def needs_all(self, a: str, b: str) -> None:
+        self._add(f"needs_all({a},{b}).")
+
+    def unit(self, a: str, p: str, u: str) -> None:
+        self._add(f"unit({a},{lp_string(p)},{lp_string(u)}).")
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+def write_facts(project: Project, frontier: Frontier) -> FactWriter:
+    """All solver input for one plan, in a deterministic order."""
+    w = FactWriter()
+    for asset in project.assets.values():
+        a = asset.name
+        w.asset(a)
+        for d in asset.dims:
+            w.dimension(a, d)
+        coarse = asset.action is not None and asset.action.grain != asset.dims
+        if asset.action is not None:
+            w.has_action(a)
+        if coarse:
+            w.coarse(a)
+        for part in frontier.assets[a].partitions:
+            p = part.key
+            w.frontier(a, p)
+            if part.absent:
+                w.absent(a, p)
+            if part.outdated_by is not None:
+                w.outdated(a, p, *part.outdated_by)
+            for d, v in zip(asset.dims, part.values):
+                w.key(a, p, d, v)
+            if coarse:
+                w.unit(a, p, part.unit)
+    for a, p, b, q in frontier.edges:
+        w.depends(a, p, b, q)
+    for a, b in frontier.needs_all:
+        w.needs_all(a, b)
+    return w

@@ -1,0 +1,68 @@
+"""The fact schema: every predicate rules may read or define — a public contract.
+
+``docs/fact-schema.md`` documents these; the user-rule checker enforces them:
+rules may define only the ``rule`` predicates (plus helper predicates of their
+own) and read anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Predicate:
+    name: str
+    args: tuple[str, ...]
+    role: str  # "input": written by setpoint · "rule": rules may define · "output": derived by shipped rules
+    doc: str
+
+    @property
+    def arity(self) -> int:
+        return len(self.args)
+
+    @property
+    def signature(self) -> str:
+        return f"{self.name}/{self.arity}"
+
+
+SCHEMA: tuple[Predicate, ...] = (
+    Predicate("asset", ("A",), "input", "A is a declared asset."),
+    Predicate("has_action", ("A",), "input", "A declares an action that produces its partitions."),
+    Predicate("dimension", ("A", "D"), "input", "A is partitioned along dimension D."),
+    Predicate("frontier", ("A", "P"), "input", "A[P] is expected and not known to be satisfied."),
+    Predicate("absent", ("A", "P"), "input", "A[P] is expected and was not observed."),
+    Predicate("outdated", ("A", "P", "B", "Q"), "input",
+              "A[P] is present, but B[Q], which it needs, was updated after it."),
+    Predicate("key", ("A", "P", "D", "V"), "input", "Partition P of A has value V (a string) in dimension D."),
+    Predicate("needs_all", ("A", "B"), "input", "Every partition of A needs every partition of B."),
+    Predicate("coarse", ("A",), "input", "One run of A's action produces several of its partitions."),
+    Predicate("unit", ("A", "P", "U"), "input", "A[P] is produced by the run keyed U (coarse assets)."),
+    Predicate("depends", ("A", "P", "B", "Q"), "rule",
+              "A[P] needs B[Q]. setpoint writes the declared edges between frontier partitions; "
+              "rules may add more."),
+    Predicate("block", ("A", "P", "R"), "rule",
+              "Do not act on A[P], for reason R (a string). Applies to partitions that are not satisfied."),
+    Predicate("unrecoverable", ("A", "P", "R"), "rule",
+              "A[P] can never be produced again, for reason R (a string)."),
+    Predicate("known", ("A", "P"), "output", "The solver knows A[P]: on the frontier or named by a dependency."),
+    Predicate("status", ("A", "P", "S"), "output",
+              "Exactly one per known partition: satisfied, missing, stale, waiting or blocked."),
+    Predicate("runnable", ("A", "P"), "output", "A[P] is missing or stale and can be produced now."),
+    Predicate("condition", ("A", "P", "C"), "output", "What A[P] itself is: absent, outdated or present."),
+    Predicate("reason", ("A", "P", "K", "X"), "output", "A[P] has its status because of K (detail X)."),
+    Predicate("run", ("A", "U"), "output", "The action of A runs for unit U."),
+    Predicate("blocked", ("A", "P"), "output", "A[P] cannot proceed."),
+    Predicate("pending", ("A", "P"), "output", "A[P] is not satisfied but can be produced."),
+    Predicate("troubled", ("A", "P"), "output", "A[P] or something it needs is not satisfied."),
+    Predicate("needs_work", ("A", "P"), "output", "A[P] is absent or outdated."),
+    Predicate("root_blocked", ("A", "P"), "output", "A[P] is blocked by a cause of its own."),
+    Predicate("upstream_pending", ("A", "P"), "output", "Something A[P] needs is pending."),
+    Predicate("troubled_asset", ("A",), "output", "Some partition of A is troubled."),
+    Predicate("blocked_asset", ("A",), "output", "Some partition of A is blocked."),
+    Predicate("pending_asset", ("A",), "output", "Some partition of A is pending."),
+)
+
+BY_SIGNATURE = {p.signature: p for p in SCHEMA}
+NAMES = {p.name for p in SCHEMA}
+RULE_DEFINABLE = {p.signature for p in SCHEMA if p.role == "rule"}

@@ -1,0 +1,184 @@
+"""Run clingo on the frontier's facts, the shipped rules and the user's rules.
+
+The status rules are stratified, so the grounder alone evaluates them: results
+are read from the symbolic atoms, no search needed. User rules are untrusted:
+they are checked against the fact schema first, clingo's messages are captured
+and turned into errors with file and line, and when any are present the
+grounding runs in a forked child under a memory and time limit, so a rule whose
+grounding explodes is stopped with a clear error instead of eating the machine.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import resource
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import clingo
+
+from ..errors import Problem, RuleError, SolveError
+from ..project.model import SolverLimits as Limits
+from .userrules import check_rule_files, parse_message
+
+RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
+SHIPPED = ("status.lp",)
+READ = (("status", 3), ("reason", 4), ("condition", 3), ("run", 2))
+
+
+@dataclass
+class SolveResult:
+    """Atoms read back from the solver, as plain Python tuples of strings."""
+
+    statuses: dict[tuple[str, str], str] = field(default_factory=dict)
+    conditions: dict[tuple[str, str], str] = field(default_factory=dict)
+    reasons: dict[tuple[str, str], list[tuple[str, object]]] = field(default_factory=dict)
+    runs: list[tuple[str, str]] = field(default_factory=list)
+    facts: int = 0
+    not_facts: list[str] = field(default_factory=list)
+
+
+def _value(sym: clingo.Symbol) -> object:
+    if sym.type == clingo.SymbolType.String:
+        return sym.string
+    if sym.type == clingo.SymbolType.Number:
+        return sym.number
+    if sym.type == clingo.SymbolType.Function and sym.arguments:
+        return (sym.name, *(_value(a) for a in sym.arguments))
+    return sym.name
+
+
+def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str], consistent: bool) -> SolveResult | list[Problem]:
+    messages: list[tuple[clingo.MessageCode, str]] = []
+    ctl = clingo.Control(["--warn=atom-undefined"], logger=lambda c, m: messages.append((c, m)), message_limit=50)
+    problems: list[Problem] = []
+    try:
+        for name in SHIPPED:
+            ctl.load(str(RULES_DIR / name))
+        for f in rule_files:
+            ctl.load(f)
+        ctl.add("base", [], facts)
+        ctl.ground([("base", [])])
+    except RuntimeError as exc:
+        problems = [parse_message(m, display) for _, m in messages] or [Problem(f"grounding failed: {exc}")]
+        return problems
+    user = set(rule_files)
+    for code, m in messages:
+        if code == clingo.MessageCode.AtomUndefined and m.split(":", 1)[0] in user:
+            problems.append(parse_message(m, display))
+    if problems:
+        return problems
+    if consistent:
+        outcome = ctl.solve()
+        if not outcome.satisfiable:
+            return [Problem("the rules admit no answer: an integrity constraint (:- ...) in them is violated",
+                            hint="check the constraints in " + ", ".join(display[f] for f in rule_files))]
+    result = SolveResult(facts=facts.count("\n"))
+    atoms = ctl.symbolic_atoms
+    for sa in atoms.by_signature("status", 3):
+        a, p, s = sa.symbol.arguments
+        if not sa.is_fact:
+            result.not_facts.append(str(sa.symbol))
+            continue
+        result.statuses[(a.name, p.string)] = s.name
+    for sa in atoms.by_signature("condition", 3):
+        a, p, c = sa.symbol.arguments
+        result.conditions[(a.name, p.string)] = c.name
+    for sa in atoms.by_signature("reason", 4):
+        a, p, k, x = sa.symbol.arguments
+        result.reasons.setdefault((a.name, p.string), []).append((k.name, _value(x)))
+    for sa in atoms.by_signature("run", 2):
+        a, u = sa.symbol.arguments
+        result.runs.append((a.name, u.string))
+    for v in result.reasons.values():
+        v.sort(key=repr)
+    result.runs.sort()
+    return result
+
+
+def _child(conn, rule_files, facts, display, memory_mb) -> None:  # pragma: no cover - runs in a fork
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        with open("/proc/self/statm") as f:
+            current = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        limit = current + memory_mb * 1024 * 1024
+        if hard == resource.RLIM_INFINITY or limit < hard:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+        conn.send(_ground_and_read(rule_files, facts, display, consistent=True))
+    except MemoryError:
+        conn.send("memory")
+    except BaseException as exc:  # noqa: BLE001 - report anything to the parent
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+        os._exit(0)
+
+
+def _guarded(rule_files: list[str], facts: str, display: dict[str, str], limits: Limits) -> SolveResult | list[Problem]:
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(child, rule_files, facts, display, limits.memory_mb), daemon=True)
+    proc.start()
+    child.close()
+    shown = ", ".join(display[f] for f in rule_files)
+    try:
+        if not parent.poll(limits.timeout_s):
+            proc.kill()
+            raise RuleError(f"grounding the rules took longer than {limits.timeout_s:g} s and was stopped",
+                            file=shown, hint="a rule probably joins unrelated atoms (a cross product); "
+                            "bind every variable through key/4, frontier/2 or depends/4, or raise solver.timeout_s")
+        try:
+            out = parent.recv()
+        except EOFError:
+            out = "memory"
+    finally:
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+    if out == "memory" or (isinstance(out, tuple) and "bad_alloc" in out[1]) or (
+        isinstance(out, list) and any("bad_alloc" in p.message for p in out)
+    ):
+        raise RuleError(f"grounding the rules needed more than {limits.memory_mb} MiB and was stopped",
+                        file=shown, hint="a rule probably joins unrelated atoms (a cross product); "
+                        "bind every variable through key/4, frontier/2 or depends/4, or raise solver.memory_mb")
+    if isinstance(out, tuple):
+        raise SolveError(f"the solver failed: {out[1]}")
+    return out
+
+
+def _raise(out: SolveResult | list[Problem]) -> SolveResult:
+    if isinstance(out, list):
+        raise RuleError(out[0].message, problems=out)
+    return out
+
+
+def check_rules(rule_files: list[Path], display: dict[str, str], limits: Limits | None = None) -> None:
+    """Check rules without data: schema, syntax, safety and undefined atoms, grounded under limits."""
+    problems = check_rule_files(list(rule_files), display)
+    if problems:
+        raise RuleError(problems[0].message, problems=problems)
+    if rule_files:
+        _raise(_guarded([str(f) for f in rule_files], "", display, limits or Limits()))
+
+
+def solve(facts: str, rule_files: list[Path], display: dict[str, str], limits: Limits | None = None) -> SolveResult:
+    """Ground shipped + user rules over the facts and read statuses, reasons and runs."""
+    limits = limits or Limits()
+    files = [str(f) for f in rule_files]
+    if files:
+        problems = check_rule_files(list(rule_files), display)
+        if problems:
+            raise RuleError(problems[0].message, problems=problems)
+        out = _raise(_guarded(files, facts, display, limits))
+    else:
+        out = _raise(_ground_and_read([], facts, display, consistent=False))
+    if out.not_facts:
+        raise RuleError(
+            "the rules make statuses depend on a choice or on non-stratified negation "
+            f"(e.g. {out.not_facts[0]})",
+            file=", ".join(display[f] for f in files) or None,
+            hint="a rule must not derive block/3, unrecoverable/3 or depends/4 from status/3 "
+                 "or through `not` of something that depends on them",
+        )
+    return out

@@ -1,0 +1,7 @@
+"""The state store: what setpoint has seen and done, in a DuckDB file under ``.setpoint/``."""
+
+from __future__ import annotations
+
+from .store import SCHEMA_VERSION, StateStore
+
+__all__ = ["SCHEMA_VERSION", "StateStore"]
