@@ -34,7 +34,7 @@ class Reason:
             return f"{up} was updated after it"
         if k == "needs":
             if condition == "present":
-                return f"present; will be refreshed once {up} is back ({self.upstream_status})"
+                return f"present; will be refreshed after {up} ({self.upstream_status})"
             return f"needs {up} ({self.upstream_status})"
         if k == "needs_all":
             return f"needs every partition of {up}, some are not satisfied"

@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import datetime
 
 from ..frontier import Frontier
-from ..partition import format_key, format_partition
+from ..partition import format_key, format_partition, quote_value
 from ..plan import Action, Group, PartitionStatus, Plan, Reason, STATUSES
 from ..project.model import Asset, Project
 from ..project.timewindows import TimeWindows, shift
@@ -32,8 +32,13 @@ def _reason(kind: str, detail: object, statuses: dict[tuple[str, str], str], sou
 
 
 def _root(asset: str, key: str, reasons: dict[tuple[str, str], tuple[Reason, ...]],
-          memo: dict[tuple[str, str], tuple[Reason | None, str | None]]) -> tuple[Reason | None, str | None]:
-    """Follow the first upstream reason until a partition whose reason is its own."""
+          memo: dict[tuple[str, str], tuple[Reason | None, str | None]],
+          representative: dict[tuple[str, bool], tuple[str, str]]) -> tuple[Reason | None, str | None]:
+    """Follow the first upstream reason until a partition whose reason is its own.
+
+    A reason on a whole asset (an ``all`` mapping) continues at a representative
+    partition of that asset: its first blocked one, or its first pending one.
+    """
     start = (asset, key)
     path: list[tuple[str, str]] = []
     node = start
@@ -43,10 +48,14 @@ def _root(asset: str, key: str, reasons: dict[tuple[str, str], tuple[Reason, ...
             memo[node] = (None, None)
             break
         first = rs[0]
-        if first.kind in ("upstream_blocked", "needs") and first.upstream and len(path) < 10_000:
+        up = None
+        if first.kind in ("upstream_blocked", "needs") and first.upstream:
             b, _, rest = first.upstream.partition("[")
             up = (b, rest[:-1] if rest else "")
-            if up in reasons and up not in path:
+        elif first.kind in ("upstream_all_blocked", "needs_all") and first.upstream:
+            up = representative.get((first.upstream, first.kind == "upstream_all_blocked"))
+        if up is not None:
+            if up in reasons and up not in path and up != node:
                 path.append(node)
                 node = up
                 continue
@@ -81,11 +90,13 @@ def _batches(asset: Asset, units: list[dict[str, str]]) -> list[list[dict[str, s
 
 
 def _label(asset: Asset, batch: list[dict[str, str]]) -> str:
+    """``results[day=2024-03-25]``; a batch shows its range ``csv[campaign=501,day=2024-03-01..2024-03-31]``."""
     grain = list(asset.action.grain) if asset.action else list(asset.dims)
-    if len(batch) == 1:
+    if len(batch) == 1 and tuple(grain) == asset.dims:
         return format_partition(asset.name, format_key(grain, [batch[0][g] for g in grain]) if grain else "")
-    bd = asset.action.batch_dimension
-    parts = [f"{g}={batch[0][g]}" if g != bd else f"{g}={batch[0][g]}..{batch[-1][g]}" for g in grain]
+    bd = asset.action.batch_dimension if asset.action else None
+    parts = [f"{g}={quote_value(batch[0][g])}" + (f"..{quote_value(batch[-1][g])}" if g == bd and len(batch) > 1 else "")
+             for g in grain]
     return f"{asset.name}[{','.join(parts)}]"
 
 
@@ -100,6 +111,11 @@ def decode(project: Project, frontier: Frontier, result: SolveResult, now: datet
         rs.sort(key=lambda r: (_ORDER.index(r.kind) if r.kind in _ORDER else 99, r.upstream or "", r.text or ""))
         reasons[node] = tuple(rs)
     memo: dict = {}
+    representative: dict[tuple[str, bool], tuple[str, str]] = {}
+    for (a, p) in sorted(result.statuses):
+        s = result.statuses[(a, p)]
+        if s != "satisfied":
+            representative.setdefault((a, s == "blocked"), (a, p))
     statuses: list[PartitionStatus] = []
     summary: dict[str, dict[str, int]] = {}
     counts: Counter[tuple[str, str]] = Counter()
@@ -117,7 +133,7 @@ def decode(project: Project, frontier: Frontier, result: SolveResult, now: datet
         s = result.statuses[(a, p)]
         if s == "satisfied":
             continue
-        cause, at = _root(a, p, reasons, memo) if s in ("blocked", "waiting") else (None, None)
+        cause, at = _root(a, p, reasons, memo, representative) if s in ("blocked", "waiting") else (None, None)
         vals = values.get((a, p))
         if vals is None:  # a partition only a rule's dependency mentions
             from ..partition import parse_values
@@ -155,7 +171,7 @@ def _family(st: PartitionStatus) -> str:
     if r.kind == "needs" and r.upstream:
         asset = r.upstream.split("[")[0]
         if st.condition == "present":
-            return f"present; will be refreshed once {asset} is back ({r.upstream_status})"
+            return f"present; will be refreshed after {asset} ({r.upstream_status})"
         return f"needs {asset} ({r.upstream_status})"
     if r.kind == "outdated" and r.upstream:
         return f"{r.upstream.split('[')[0]} was updated after it"
