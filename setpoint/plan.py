@@ -111,6 +111,21 @@ class Action:
 
 
 @dataclass(frozen=True)
+class RunRange:
+    """Consecutive runs of one asset's action, shown as one line: ``csv[campaign=501,day=…..…]``."""
+
+    asset: str
+    kind: str
+    label: str
+    runs: int
+    covers: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"asset": self.asset, "kind": self.kind, "range": self.label, "runs": self.runs,
+                "covers": self.covers}
+
+
+@dataclass(frozen=True)
 class Group:
     """Non-satisfied partitions of one asset sharing a status and a top reason."""
 
@@ -133,6 +148,7 @@ class Plan:
     actions: list[Action]
     summary: dict[str, dict[str, int]]
     groups: list[Group]
+    runs: list[RunRange] = field(default_factory=list)
     observations: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -150,6 +166,7 @@ class Plan:
             "statuses": [s.to_json() for s in self.statuses],
             "actions": [a.to_json() for a in self.actions],
             "groups": [g.to_json() for g in self.groups],
+            "runs": [r.to_json() for r in self.runs],
             "observations": self.observations,
             "warnings": self.warnings,
             "facts": self.facts,

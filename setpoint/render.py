@@ -32,10 +32,11 @@ def render_plan(plan: Plan, max_actions: int = 20) -> str:
     lines.append("")
     if plan.actions:
         lines.append(f"actions that would run: {len(plan.actions):,}")
-        for a in plan.actions[:max_actions]:
-            lines.append(f"  {a.label}  ({a.kind}, {a.covers:,} partition{'s' if a.covers != 1 else ''})")
-        if len(plan.actions) > max_actions:
-            lines.append(f"  … and {len(plan.actions) - max_actions:,} more (see --json)")
+        for r in plan.runs[:max_actions]:
+            runs = f"{r.runs:,} runs" if r.runs != 1 else "1 run"
+            lines.append(f"  {r.label}  ({r.kind}, {runs}, {r.covers:,} partition{'s' if r.covers != 1 else ''})")
+        if len(plan.runs) > max_actions:
+            lines.append(f"  … and {len(plan.runs) - max_actions:,} more ranges (see --json)")
     else:
         lines.append("actions that would run: none")
     lines.append("dry run: nothing was executed.")

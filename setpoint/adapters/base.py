@@ -41,8 +41,8 @@ def sql_literal(text: str) -> str:
 
 def normalize_sql(expr: str, dim: Dimension, given_format: str | None = None) -> str:
     """SQL turning a raw value into the dimension's canonical value text (NULL when it cannot)."""
-    if not isinstance(dim.space, TimeWindows):
-        return f"CAST({expr} AS VARCHAR)"
+    if not isinstance(dim.space, TimeWindows):  # NUL cannot be part of a key: such a value is skipped
+        return f"CASE WHEN contains(CAST({expr} AS VARCHAR), chr(0)) THEN NULL ELSE CAST({expr} AS VARCHAR) END"
     formats = [given_format] if given_format else _TIME_INPUTS
     fmts = "[" + ", ".join(sql_literal(f) for f in formats) + "]"
     return f"strftime(try_strptime(CAST({expr} AS VARCHAR), {fmts}), {sql_literal(dim.space.format)})"

@@ -103,6 +103,12 @@ class FilesObserver:
                 m = pattern.fullmatch(rel)
                 if m is None:
                     continue
+                if not rel.isascii():
+                    try:
+                        rel.encode()
+                    except UnicodeEncodeError:  # a name that is not UTF-8 cannot be a partition value
+                        skipped += 1
+                        continue
                 for d in dims:
                     raw[d].append(m.group(d))
                 try:

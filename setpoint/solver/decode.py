@@ -7,7 +7,7 @@ from datetime import datetime
 
 from ..frontier import Frontier
 from ..partition import format_key, format_partition, quote_value
-from ..plan import Action, Group, PartitionStatus, Plan, Reason, STATUSES
+from ..plan import Action, Group, PartitionStatus, Plan, Reason, RunRange, STATUSES
 from ..project.model import Asset, Project
 from ..project.timewindows import TimeWindows, shift
 from .session import SolveResult
@@ -66,12 +66,25 @@ def _root(asset: str, key: str, reasons: dict[tuple[str, str], tuple[Reason, ...
     return memo[start]
 
 
-def _batches(asset: Asset, units: list[dict[str, str]]) -> list[list[dict[str, str]]]:
-    """Merge units that differ only in consecutive windows of the batch dimension (up to batch_max)."""
+def _range_dimension(asset: Asset) -> str | None:
+    """The time dimension runs are ranged over: the batch dimension, else the grain's only time dimension."""
     action = asset.action
-    if action is None or action.batch_max <= 1 or not action.batch_dimension:
+    if action is None:
+        return None
+    if action.batch_dimension:
+        return action.batch_dimension
+    times = [d.name for d in asset.time_dimensions if d.name in action.grain]
+    return times[0] if len(times) == 1 else None
+
+
+def _batches(asset: Asset, units: list[dict[str, str]], limit: int | None = None) -> list[list[dict[str, str]]]:
+    """Merge units that differ only in consecutive windows of the range dimension, up to ``limit`` each
+    (the action's batch_max by default)."""
+    action = asset.action
+    limit = limit or (action.batch_max if action else 1)
+    bd = _range_dimension(asset)
+    if action is None or limit <= 1 or bd is None:
         return [[u] for u in units]
-    bd = action.batch_dimension
     space = asset.dimension(bd).space
     assert isinstance(space, TimeWindows)
     others = [g for g in action.grain if g != bd]
@@ -82,7 +95,7 @@ def _batches(asset: Asset, units: list[dict[str, str]]) -> list[list[dict[str, s
             last = out[-1][-1]
             same = all(last[g] == u[g] for g in others)
             nxt = space.value(shift(datetime.strptime(last[bd], space.format), space.grain, 1))
-            if same and nxt == u[bd] and len(out[-1]) < action.batch_max:
+            if same and nxt == u[bd] and len(out[-1]) < limit:
                 out[-1].append(u)
                 continue
         out.append([u])
@@ -94,7 +107,7 @@ def _label(asset: Asset, batch: list[dict[str, str]]) -> str:
     grain = list(asset.action.grain) if asset.action else list(asset.dims)
     if len(batch) == 1 and tuple(grain) == asset.dims:
         return format_partition(asset.name, format_key(grain, [batch[0][g] for g in grain]) if grain else "")
-    bd = asset.action.batch_dimension if asset.action else None
+    bd = _range_dimension(asset)
     parts = [f"{g}={quote_value(batch[0][g])}" + (f"..{quote_value(batch[-1][g])}" if g == bd and len(batch) > 1 else "")
              for g in grain]
     return f"{asset.name}[{','.join(parts)}]"
@@ -156,8 +169,19 @@ def decode(project: Project, frontier: Frontier, result: SolveResult, now: datet
             grain = list(asset.action.grain)
             n = sum(covers[(name, format_key(grain, [b[g] for g in grain]) if grain else "")] for b in batch)
             actions.append(Action(name, asset.action.kind, tuple(batch), _label(asset, batch), n))
+    runs: list[RunRange] = []
+    for name, asset in project.assets.items():
+        mine = [a for a in actions if a.asset == name]
+        if not mine:
+            continue
+        # ranges are maximal runs of consecutive units, so a batch never straddles two of them
+        action_of = {tuple(u.values()): i for i, a in enumerate(mine) for u in a.units}
+        for rng in _batches(asset, [u for a in mine for u in a.units], limit=len(actions) + 1):
+            members = {action_of[tuple(u.values())] for u in rng}
+            runs.append(RunRange(name, asset.action.kind, _label(asset, rng), len(members),
+                                 sum(mine[i].covers for i in members)))
     return Plan(project=project.name, now=now, statuses=statuses, actions=actions, summary=summary,
-                groups=groups,
+                groups=groups, runs=runs,
                 observations=[{"asset": o.asset, "source": o.source, "present": o.present,
                                **({"note": o.note} if o.note else {})} for o in frontier.observations],
                 warnings=list(frontier.warnings), facts=result.facts)

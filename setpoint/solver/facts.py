@@ -6,12 +6,20 @@ constants; partition keys and values are strings, escaped here and nowhere else.
 
 from __future__ import annotations
 
+from ..errors import ObserveError
 from ..frontier import Frontier
 from ..project.model import Project
 
 
 def lp_string(text: str) -> str:
-    """A clingo string literal for any text (quotes, backslashes, newlines escaped)."""
+    """A clingo string literal for any text (quotes, backslashes, newlines escaped).
+
+    NUL is the one character a clingo string cannot hold; observers drop such
+    values, and a declared one is refused here with the value named.
+    """
+    if "\x00" in text:
+        raise ObserveError(f"partition value {text!r} contains a NUL character, which setpoint cannot represent",
+                           hint="remove the NUL from the value")
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 

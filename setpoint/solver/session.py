@@ -39,14 +39,23 @@ class SolveResult:
     not_facts: list[str] = field(default_factory=list)
 
 
-def _value(sym: clingo.Symbol) -> object:
+def reason_text(sym: clingo.Symbol) -> str:
+    """A rule's reason as text: a string as is, a tuple joined (``("campaign ", C, " is retired")``)."""
     if sym.type == clingo.SymbolType.String:
         return sym.string
-    if sym.type == clingo.SymbolType.Number:
-        return sym.number
-    if sym.type == clingo.SymbolType.Function and sym.arguments:
-        return (sym.name, *(_value(a) for a in sym.arguments))
-    return sym.name
+    if sym.type == clingo.SymbolType.Function and sym.name == "" and sym.arguments:
+        return "".join(reason_text(a) for a in sym.arguments)
+    return str(sym)
+
+
+def _value(sym: clingo.Symbol) -> object:
+    """A reason's detail: ``up(B,Q)`` → ("up", B, Q); an asset → its name; anything else → text."""
+    if sym.type == clingo.SymbolType.Function and sym.name == "up" and len(sym.arguments) == 2:
+        b, q = sym.arguments
+        return ("up", b.name, q.string)
+    if sym.type == clingo.SymbolType.Function and not sym.arguments:
+        return sym.name
+    return reason_text(sym)
 
 
 def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str], consistent: bool) -> SolveResult | list[Problem]:

@@ -1,0 +1,82 @@
+"""The fact writer and the solver session: escaping, and invariants of the derivation."""
+
+from __future__ import annotations
+
+import random
+
+import clingo
+from hypothesis import given, settings, strategies as st
+
+from setpoint.solver.facts import lp_string
+from setpoint.solver.session import solve
+
+
+@given(st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=30))
+def test_any_text_survives_the_trip_through_clingo(text: str) -> None:
+    ctl = clingo.Control()
+    ctl.add("base", [], f"v({lp_string(text)}).")
+    ctl.ground([("base", [])])
+    (atom,) = [a.symbol for a in ctl.symbolic_atoms.by_signature("v", 1)]
+    assert atom.arguments[0].string == text
+
+
+def test_nul_is_refused_with_a_clear_error() -> None:
+    import pytest
+
+    from setpoint.errors import ObserveError
+
+    with pytest.raises(ObserveError, match="NUL character"):
+        lp_string("a\x00b")
+
+
+FACTS = """
+asset(raw). asset(clean). asset(report). has_action(clean). has_action(report).
+dimension(raw,day). dimension(clean,day).
+frontier(raw,"2024-03-02"). absent(raw,"2024-03-02"). key(raw,"2024-03-02",day,"2024-03-02").
+frontier(raw,"2024-03-03"). absent(raw,"2024-03-03"). key(raw,"2024-03-03",day,"2024-03-03").
+frontier(clean,"2024-03-01"). outdated(clean,"2024-03-01",raw,"2024-03-01"). key(clean,"2024-03-01",day,"2024-03-01").
+frontier(clean,"2024-03-02"). key(clean,"2024-03-02",day,"2024-03-02").
+frontier(clean,"2024-03-04"). absent(clean,"2024-03-04"). key(clean,"2024-03-04",day,"2024-03-04").
+depends(clean,"2024-03-02",raw,"2024-03-02").
+frontier(report,""). needs_all(report,clean).
+"""
+
+
+def _derive(text: str):
+    r = solve(text, [], {})
+    return r.statuses, {k: sorted(v) for k, v in r.reasons.items()}, sorted(r.runs)
+
+
+def test_statuses_of_a_small_frontier() -> None:
+    statuses, reasons, runs = _derive(FACTS)
+    assert statuses == {
+        ("raw", "2024-03-02"): "blocked", ("raw", "2024-03-03"): "blocked",
+        ("clean", "2024-03-01"): "stale", ("clean", "2024-03-02"): "blocked",
+        ("clean", "2024-03-04"): "missing", ("report", ""): "blocked",
+    }
+    assert reasons[("clean", "2024-03-02")] == [("upstream_blocked", ("up", "raw", "2024-03-02"))]
+    assert runs == [("clean", "2024-03-01"), ("clean", "2024-03-04")]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.randoms(use_true_random=False))
+def test_fact_order_changes_nothing(rnd: random.Random) -> None:
+    facts = [f.strip() + "." for f in FACTS.replace("\n", " ").split(".") if f.strip()]
+    rnd.shuffle(facts)
+    assert _derive("\n".join(facts)) == _derive(FACTS)
+
+
+def test_every_known_partition_has_exactly_one_status() -> None:
+    ctl = clingo.Control()
+    from setpoint.solver.session import RULES_DIR
+
+    ctl.load(str(RULES_DIR / "status.lp"))
+    ctl.add("base", [], FACTS)
+    ctl.ground([("base", [])])
+    known = {(a.symbol.arguments[0].name, a.symbol.arguments[1].string) for a in ctl.symbolic_atoms.by_signature("known", 2)}
+    per: dict = {}
+    for a in ctl.symbolic_atoms.by_signature("status", 3):
+        assert a.is_fact
+        node = (a.symbol.arguments[0].name, a.symbol.arguments[1].string)
+        per[node] = per.get(node, 0) + 1
+    assert set(per) == known and set(per.values()) == {1}
