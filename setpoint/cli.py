@@ -64,10 +64,12 @@ def validate(project_dir: Path) -> None:
 @project_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
 @click.option("--now", envvar="SETPOINT_NOW", help="Plan as if it were this time (ISO 8601, UTC if no zone).")
-@click.option("--max-actions", default=20, show_default=True, help="Actions to list in text output.")
-def plan(project_dir: Path, as_json: bool, now: str | None, max_actions: int) -> None:
+@click.option("--all", "include_satisfied", is_flag=True,
+              help="List satisfied partitions among the statuses too (JSON).")
+@click.option("--max-actions", default=20, show_default=True, help="Action ranges to list in text output.")
+def plan(project_dir: Path, as_json: bool, now: str | None, include_satisfied: bool, max_actions: int) -> None:
     """Observe, solve and show what would run — a dry run: nothing is executed."""
-    result = controller.plan(project_dir, now=_parse_now(now))
+    result = controller.plan(project_dir, now=_parse_now(now), include_satisfied=include_satisfied)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=False))
     else:

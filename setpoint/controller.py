@@ -33,15 +33,19 @@ def validate(path: str | Path = ".") -> Project:
     return project
 
 
-def plan(path: str | Path | Project = ".", now: datetime | None = None, record: bool = True) -> Plan:
-    """Observe, compute the frontier, solve and decode — a dry run: nothing is executed."""
+def plan(path: str | Path | Project = ".", now: datetime | None = None, record: bool = True,
+         include_satisfied: bool = False) -> Plan:
+    """Observe, compute the frontier, solve and decode — a dry run: nothing is executed.
+
+    ``include_satisfied`` lists satisfied partitions among the statuses too.
+    """
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     project = path if isinstance(path, Project) else load_project(path)
     moment = _now(now)
     t1 = time.perf_counter()
     timings["load"] = t1 - t0
-    frontier = compute_frontier(project, moment)
+    frontier = compute_frontier(project, moment, include_satisfied)
     t2 = time.perf_counter()
     timings["observe"] = frontier.observe_s
     timings["frontier"] = (t2 - t1) - frontier.observe_s

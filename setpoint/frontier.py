@@ -60,6 +60,7 @@ class Frontier:
     observations: list[Observation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     observe_s: float = 0.0  # time spent in observers, part of computing the frontier
+    satisfied: dict[str, list[tuple[str, ...]]] | None = None  # off-frontier keys, only when asked for
 
 
 def _cols(asset: Asset, alias: str | None = None) -> str:
@@ -158,9 +159,9 @@ class Workspace:
         self.con.execute(f"CREATE TABLE {name} AS SELECT DISTINCT * FROM {sql}", params)
 
     # -- the whole computation ----------------------------------------------------------------
-    def compute(self, now: datetime) -> Frontier:
+    def compute(self, now: datetime, include_satisfied: bool = False) -> Frontier:
         project, con = self.project, self.con
-        frontier = Frontier(now=now)
+        frontier = Frontier(now=now, satisfied={} if include_satisfied else None)
         assets = project.assets
         for asset in assets.values():
             n = asset.name
@@ -215,6 +216,10 @@ class Workspace:
             con.execute(f"CREATE TABLE f_{n} AS {union}")
         for asset in assets.values():
             self._collect(asset, frontier)
+            if frontier.satisfied is not None:
+                cols = _cols(asset)
+                frontier.satisfied[asset.name] = con.execute(
+                    f"SELECT {cols} FROM e_{asset.name} ANTI JOIN f_{asset.name} USING ({cols}) ORDER BY ALL").fetchall()
         return frontier
 
     def _collect(self, asset: Asset, frontier: Frontier) -> None:
@@ -283,7 +288,11 @@ def _read_listing(space: FileValues, asset: Asset, dim: str, warnings: list[str]
     return list(seen)
 
 
-def compute_frontier(project: Project, now: datetime) -> Frontier:
-    """Observe every asset and compute the frontier in one short-lived workspace."""
+def compute_frontier(project: Project, now: datetime, include_satisfied: bool = False) -> Frontier:
+    """Observe every asset and compute the frontier in one short-lived workspace.
+
+    ``include_satisfied`` also lists the keys off the frontier (every satisfied
+    partition): costly at scale, so only for ``plan --all``.
+    """
     with Workspace(project) as ws:
-        return ws.compute(now)
+        return ws.compute(now, include_satisfied)

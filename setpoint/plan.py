@@ -156,7 +156,7 @@ class Plan:
 
     @property
     def converged(self) -> bool:
-        return not self.statuses
+        return all(s.status == "satisfied" for s in self.statuses)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -96,3 +96,12 @@ def test_now_from_the_environment(quickstart: Path) -> None:
 def test_validate_ok(cli, quickstart: Path) -> None:
     result = cli("validate", "-p", str(quickstart))
     assert (result.exit_code, result.output) == (0, "ok: 3 assets, 1 rule files\n")
+
+
+def test_plan_all_lists_satisfied_partitions_too(cli, quickstart: Path) -> None:
+    doc = json.loads(cli("plan", "-p", str(quickstart), "--now", NOW, "--json", "--all").output)
+    events = [s for s in doc["statuses"] if s["asset"] == "events"]
+    assert len(events) == 14 and {s["status"] for s in events} == {"satisfied"}
+    assert events[0] == {"asset": "events", "partition": {"day": "2024-03-01"}, "id": "events[2024-03-01]",
+                         "status": "satisfied", "condition": "present", "runnable": False, "reasons": []}
+    assert len(doc["statuses"]) == 29 and len(doc["groups"]) == 2

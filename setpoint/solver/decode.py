@@ -142,19 +142,27 @@ def decode(project: Project, frontier: Frontier, result: SolveResult, now: datet
             row[s] = counts[(name, s)]
         summary[name] = row
     order = {name: i for i, name in enumerate(project.assets)}
+    unexpected: list[str] = []
     for (a, p) in sorted(result.statuses, key=lambda n: (order.get(n[0], 0), n[1])):
         s = result.statuses[(a, p)]
+        vals = values.get((a, p))
+        if vals is None:  # a partition only a rule's dependency mentions
+            vals = _rule_partition(project.assets[a], p, now)
+            if vals is None:
+                unexpected.append(format_partition(a, p))
+                continue
         if s == "satisfied":
             continue
         cause, at = _root(a, p, reasons, memo, representative) if s in ("blocked", "waiting") else (None, None)
-        vals = values.get((a, p))
-        if vals is None:  # a partition only a rule's dependency mentions
-            from ..partition import parse_values
-
-            vals = parse_values(p, project.assets[a].dims, format_partition(a, p)) if p else {}
         statuses.append(PartitionStatus(a, p, vals, s, result.conditions.get((a, p), "absent"),
                                         reasons.get((a, p), ()), cause, at))
-    groups = _groups(statuses)
+    if unexpected:
+        frontier.warnings.append(
+            f"rules name {len(unexpected)} partition(s) that are not expected, e.g. {unexpected[0]}; "
+            "they were assumed present (check the depends/4 rules)")
+    if frontier.satisfied is not None:
+        statuses = _with_satisfied(project, frontier, statuses, order)
+    groups = _groups([st for st in statuses if st.status != "satisfied"])
     covers: Counter[tuple[str, str]] = Counter(
         (st.asset, units.get((st.asset, st.key), st.key)) for st in statuses if st.runnable)
     actions: list[Action] = []
@@ -185,6 +193,42 @@ def decode(project: Project, frontier: Frontier, result: SolveResult, now: datet
                 observations=[{"asset": o.asset, "source": o.source, "present": o.present,
                                **({"note": o.note} if o.note else {})} for o in frontier.observations],
                 warnings=list(frontier.warnings), facts=result.facts)
+
+
+def _rule_partition(asset: Asset, key: str, now: datetime) -> dict[str, str] | None:
+    """The values of a partition a rule named, or None when it is not in the asset's space."""
+    from ..errors import UsageError
+    from ..partition import parse_values
+    from ..project.model import StaticValues
+
+    try:
+        vals = parse_values(key, asset.dims, format_partition(asset.name, key)) if key or asset.dims else {}
+    except UsageError:
+        return None
+    if set(vals) != set(asset.dims):
+        return None
+    for dim in asset.dimensions:
+        space = dim.space
+        if isinstance(space, TimeWindows) and not space.contains(vals[dim.name], now):
+            return None
+        if isinstance(space, StaticValues) and vals[dim.name] not in space.values:
+            return None
+    return vals
+
+
+def _with_satisfied(project: Project, frontier: Frontier, statuses: list[PartitionStatus],
+                    order: dict[str, int]) -> list[PartitionStatus]:
+    """Add every satisfied partition (``plan --all``), keeping asset order then key order."""
+    known = {(s.asset, s.key) for s in statuses}
+    out = list(statuses)
+    for name, rows in (frontier.satisfied or {}).items():
+        dims = list(project.assets[name].dims)
+        for row in rows:
+            key = format_key(dims, row) if dims else ""
+            if (name, key) not in known:
+                out.append(PartitionStatus(name, key, dict(zip(dims, row)), "satisfied", "present", ()))
+    out.sort(key=lambda s: (order.get(s.asset, 0), s.key))
+    return out
 
 
 def _family(st: PartitionStatus) -> str:

@@ -1,0 +1,39 @@
+"""Dependencies added by rules: seen for the partitions the solver knows, checked against the space."""
+
+from __future__ import annotations
+
+from setpoint import plan
+from tests.conftest import NOW
+
+
+def _project(project, rule: str) -> None:
+    project.write("assets/a.yaml", """
+        assets:
+          - name: calendar
+            table: calendar
+            partitions: {day: {daily: {start: 2024-03-01, end: 2024-03-02}}}
+            action: {sql: "SELECT 1"}
+          - name: sales
+            table: sales
+            partitions: {day: {daily: {start: 2024-03-01, end: 2024-03-02}}}
+            action: {sql: "SELECT 1"}
+    """)
+    project.write("rules/r.lp", rule)
+    project.sql("CREATE TABLE calendar (day DATE); INSERT INTO calendar VALUES ('2024-03-01');"
+                "CREATE TABLE sales (day DATE); INSERT INTO sales VALUES ('2024-03-01'), ('2024-03-02');")
+
+
+def test_a_rule_dependency_makes_a_present_partition_wait(project) -> None:
+    _project(project, "depends(sales, P, calendar, P) :- frontier(calendar, P).\n")
+    p = plan(project.root, now=NOW, record=False)
+    assert [(s.partition, s.status, s.condition) for s in p.statuses] == [
+        ("calendar[2024-03-02]", "missing", "absent"), ("sales[2024-03-02]", "waiting", "present")]
+    assert p.warnings == []
+
+
+def test_a_rule_naming_an_unexpected_partition_is_a_warning(project) -> None:
+    _project(project, 'depends(sales, "2030-01-01", calendar, P) :- frontier(calendar, P).\n')
+    p = plan(project.root, now=NOW, record=False)
+    assert [s.partition for s in p.statuses] == ["calendar[2024-03-02]"]
+    assert p.warnings == ["rules name 1 partition(s) that are not expected, e.g. sales[2030-01-01]; "
+                          "they were assumed present (check the depends/4 rules)"]
