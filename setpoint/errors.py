@@ -64,6 +64,8 @@ class ConfigError(SetpointError):
     """The project's YAML files are malformed or inconsistent."""
 
     exit_code = EXIT_USAGE
+    #: the rule files the project names, when they could be found despite the problems
+    rule_files: tuple = ()
 
 
 class RuleError(SetpointError):

@@ -22,8 +22,9 @@ _STRF = {"%Y": r"\d{4}", "%m": r"\d{2}", "%d": r"\d{2}", "%H": r"\d{2}", "%M": r
          "%j": r"\d{3}", "%y": r"\d{2}", "%%": "%"}
 
 
-def check_template(template: str, dims: list[str]) -> list[str]:
-    """Problems with a template: unknown or missing placeholders, unsupported formats."""
+def check_template(template: str, dims: list[str], time_dims: set[str] | None = None) -> list[str]:
+    """Problems with a template: unknown or missing placeholders, unsupported formats, a format
+    on a dimension that is not a time window."""
     problems = []
     names = [m.group(1) for m in _PLACEHOLDER.finditer(template)]
     for name in names:
@@ -33,6 +34,9 @@ def check_template(template: str, dims: list[str]) -> list[str]:
         if dim not in names:
             problems.append(f"dimension {dim!r} has no placeholder")
     for m in _PLACEHOLDER.finditer(template):
+        if m.group(2) and time_dims is not None and m.group(1) in dims and m.group(1) not in time_dims:
+            problems.append(f"placeholder {{{m.group(0)[1:-1]}}} has a format, but {m.group(1)!r} is not a time dimension")
+            continue
         if m.group(2):
             for code in re.findall(r"%.", m.group(2)):
                 if code not in _STRF:

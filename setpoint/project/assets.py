@@ -7,6 +7,8 @@ cycles) happen in :mod:`setpoint.project.graph` once all assets are read.
 from __future__ import annotations
 
 import shlex
+from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from .model import (
@@ -22,8 +24,9 @@ from .model import (
     StaticValues,
     TableLocation,
     TableValues,
+    UnknownValues,
 )
-from .schema import NAME, Reader
+from .schema import NAME, Reader, suggest
 from .timewindows import GRAINS, TimeWindows
 from .yamlfile import Mapping, Scalar, Sequence, line_of
 
@@ -39,9 +42,9 @@ def read_asset(doc: Mapping, r: Reader, root: Path, timezone: str) -> Asset | No
     where = f"asset {name!r}" if name else "an asset"
     origin = Origin(r.file, doc.line)
     dimensions = _dimensions(doc, r, root, timezone, where)
-    location = _location(doc, r, root, where, [d.name for d in dimensions])
+    location = _location(doc, r, root, where, dimensions)
     dependencies = _dependencies(doc, r, where)
-    action = _action(doc, r, root, where, [d.name for d in dimensions])
+    action = _action(doc, r, root, where, dimensions)
     if name is None or location is None:
         return None
     return Asset(
@@ -56,7 +59,8 @@ def read_asset(doc: Mapping, r: Reader, root: Path, timezone: str) -> Asset | No
     )
 
 
-def _location(doc: Mapping, r: Reader, root: Path, where: str, dims: list[str]):
+def _location(doc: Mapping, r: Reader, root: Path, where: str, dimensions: list[Dimension]):
+    dims = [d.name for d in dimensions]
     given = [k for k in ("table", "files", "command") if k in doc]
     if len(given) != 1:
         r.problem(
@@ -94,19 +98,42 @@ def _location(doc: Mapping, r: Reader, root: Path, where: str, dims: list[str]):
             return None
         from ..adapters.files import check_template
 
-        for message in check_template(str(template), dims):
-            r.problem(f"{message} in files template of {where}", template,
-                      hint="use placeholders like {campaign} or {day:%Y/%m/%d}, one per dimension")
+        for message in check_template(str(template), dims, {d.name for d in dimensions if d.is_time}):
+            r.problem(f"{message} in files template of {where}", template, hint=_template_hint(message, dims))
         return FilesLocation(str(template), root)
-    argv = value
-    if isinstance(value, Scalar):
-        argv = shlex.split(value)
-    else:
-        argv = [str(v) for v in r.strings(value, f"'command' of {where}", doc)]
+    argv = _argv(value, r, f"'command' of {where}", doc)
     if not argv:
-        r.problem(f"'command' of {where} is empty", doc)
+        if argv is not None:
+            r.problem(f"'command' of {where} is empty", value if value is not None else doc,
+                      hint="e.g. `command: [python, list_partitions.py]`")
         return None
     return CommandLocation(tuple(argv), root)
+
+
+def _template_hint(message: str, dims: list[str]) -> str:
+    """The fix for a files-template problem: the placeholders it must hold."""
+    if not dims:
+        return "an asset without partitions names one file, without placeholders"
+    wanted = ", ".join("{" + d + "}" for d in dims)
+    name = message.split("{", 1)[1].split("}", 1)[0] if message.startswith("placeholder {") else None
+    close = suggest(name, dims) if name else None
+    return (f"{close} " if close else "") + f"write one placeholder per dimension: {wanted}; " + \
+        "a time dimension may carry a format, e.g. {day:%Y/%m/%d}"
+
+
+def _argv(value: object, r: Reader, where: str, at: object) -> list[str] | None:
+    """A command as argv: a list, or one string split like a shell would (no shell runs it).
+    None when it cannot be read (the problem is recorded)."""
+    if isinstance(value, Scalar):
+        try:
+            return shlex.split(value)
+        except ValueError as exc:  # "No closing quotation"
+            r.problem(f"{where} cannot be split into arguments: {str(exc).lower()}", value,
+                      hint="close the quote, or write the command as a list: [prog, arg, ...]")
+            return None
+    if value is None:
+        return []
+    return [str(v) for v in r.strings(value, where, at)]
 
 
 def _dimensions(doc: Mapping, r: Reader, root: Path, timezone: str, where: str) -> list[Dimension]:
@@ -124,50 +151,77 @@ def _dimensions(doc: Mapping, r: Reader, root: Path, timezone: str, where: str) 
             continue
         dwhere = f"dimension {dim!r} of {where}"
         space = _space(body, r, root, timezone, dwhere, line)
-        if space is not None:
-            out.append(Dimension(dim, space, Origin(r.file, line)))
+        out.append(Dimension(dim, space, Origin(r.file, line)))
     return out
 
 
 def _space(body: object, r: Reader, root: Path, timezone: str, where: str, line: int):
+    """The dimension's space; an :class:`UnknownValues` (or windows with a stand-in start)
+    when its declaration is broken, so that the dimension still exists for later checks."""
     if isinstance(body, Sequence):  # shorthand: a plain list of static values
-        return StaticValues(tuple(str(v) for v in r.strings(body, where)))
+        return _static([str(v) for v in r.strings(body, where)], r, where, body)
     m = r.mapping(body, where, line)
     if m is None:
-        return None
+        return UnknownValues()
     kinds = [k for k in (*GRAINS, "values", "values_from") if k in m]
     if len(kinds) != 1:
-        r.keys(m, (*GRAINS, "values", "values_from"), where)
-        r.problem(f"{where} needs exactly one of {', '.join((*GRAINS, 'values', 'values_from'))}", m,
-                  hint="e.g. `daily: {start: 2024-01-01}` or `values: [eu, us]`")
-        return None
+        # an unknown key already says what is wrong ("dayly" → did you mean 'daily'?)
+        if r.keys(m, (*GRAINS, "values", "values_from"), where) or kinds:
+            r.problem(f"{where} needs exactly one of {', '.join((*GRAINS, 'values', 'values_from'))}"
+                      + (f" (found {', '.join(kinds)})" if kinds else ""), m,
+                      hint="e.g. `daily: {start: 2024-01-01}` or `values: [eu, us]`")
+        return UnknownValues()
     kind = kinds[0]
     r.keys(m, (kind,), where)
     if kind == "values":
-        values = [str(v) for v in r.strings(m["values"], f"'values' of {where}", m)]
-        if len(set(values)) != len(values):
-            r.problem(f"'values' of {where} lists a value twice", m["values"])
-        return StaticValues(tuple(values))
+        return _static([str(v) for v in r.strings(m["values"], f"'values' of {where}", m)], r, where, m["values"])
     if kind == "values_from":
-        src = r.mapping(m["values_from"], f"'values_from' of {where}", m)
-        if src is None:
-            return None
-        r.keys(src, ("table", "column", "file"), f"'values_from' of {where}")
-        if "file" in src:
-            f = r.string(src, "file", where, required=True)
-            return FileValues((root / str(f)).resolve(), str(f)) if f else None
-        table = r.string(src, "table", f"'values_from' of {where}", required=True)
-        column = r.string(src, "column", f"'values_from' of {where}", required=True)
-        if table is None or column is None:
-            return None
-        return TableValues(str(table), str(column))
+        return _values_from(m, r, root, where)
+    return _windows(kind, m, r, timezone, where)
+
+
+def _static(values: list[str], r: Reader, where: str, at: object) -> StaticValues:
+    """Static values; one listed twice would be two names for one partition."""
+    twice = sorted(v for v, n in Counter(values).items() if n > 1)
+    if twice:
+        r.problem(f"{where} lists {', '.join(repr(v) for v in twice)} twice", at,
+                  hint="each value names one partition; list it once")
+    return StaticValues(tuple(dict.fromkeys(values)))
+
+
+def _values_from(m: Mapping, r: Reader, root: Path, where: str) -> FileValues | TableValues | UnknownValues:
+    """Values read from data: a listing file, or the distinct values of a warehouse column."""
+    src = r.mapping(m["values_from"], f"'values_from' of {where}", m)
+    if src is None:
+        return UnknownValues()
+    r.keys(src, ("table", "column", "file"), f"'values_from' of {where}")
+    if "file" in src and ("table" in src or "column" in src):
+        r.problem(f"'values_from' of {where} names both a file and a table", src,
+                  hint="read the values either from `file:` or from `table:` and `column:`")
+        return UnknownValues()
+    if "file" in src:
+        f = r.string(src, "file", where, required=True)
+        return FileValues((root / str(f)).resolve(), str(f)) if f else UnknownValues()
+    table = r.string(src, "table", f"'values_from' of {where}", required=True)
+    column = r.string(src, "column", f"'values_from' of {where}", required=True)
+    if table is None or column is None:
+        return UnknownValues()
+    return TableValues(str(table), str(column))
+
+
+#: stands in for an unreadable start, so the dimension keeps its grain for later checks
+_NO_START = datetime(1970, 1, 1)
+
+
+def _windows(kind: str, m: Mapping, r: Reader, timezone: str, where: str) -> TimeWindows:
+    """Time windows of one grain; a broken start keeps the grain (mappings and batches check it)."""
     window = m[kind]
     if isinstance(window, Scalar):  # shorthand: `daily: 2024-01-01`
         window = Mapping({"start": window})
         window.line, window.key_lines = line_of(m[kind]), {"start": line_of(m[kind])}
     w = r.mapping(window, f"{kind!r} of {where}", m)
     if w is None:
-        return None
+        return TimeWindows(kind, _NO_START, None, timedelta(0), timezone)
     wwhere = f"{kind!r} of {where}"
     r.keys(w, ("start", "end", "lag", "timezone"), wwhere)
     start = r.moment(w, "start", wwhere, required=True)
@@ -181,9 +235,9 @@ def _space(body: object, r: Reader, root: Path, timezone: str, where: str, line:
         r.problem(f"unknown timezone {tz!r} in {wwhere}", w.get("timezone", w), hint="use an IANA name such as UTC or Europe/Berlin")
         tz = "UTC"
     if start is None:
-        return None
+        return TimeWindows(kind, _NO_START, None, lag, tz)
     if end is not None and end < start:
-        r.problem(f"'end' is before 'start' in {wwhere}", w.get("end"))
+        r.problem(f"'end' is before 'start' in {wwhere}", w.get("end"), hint="the range includes both ends")
     return TimeWindows(kind, start, end, lag, tz)
 
 
@@ -231,8 +285,14 @@ def _mapping(spec: object, r: Reader, where: str, at: Mapping) -> DepMapping | N
     if m is None:
         return None
     r.keys(m, ("on", "offset", "previous", "dimension"), where)
+    kinds = [k for k in ("on", "offset", "previous") if k in m]
+    if len(kinds) > 1:
+        r.problem(f"{where} names {' and '.join(kinds)}; a mapping is one of them", m,
+                  hint="match on dimensions with `on`, or shift a time dimension with `offset` or `previous`")
+        return None
     if "on" in m:
-        return DepMapping("on", on=tuple(str(v) for v in r.strings(m["on"], f"'on' of {where}", m)))
+        on = tuple(str(v) for v in r.strings(m["on"], f"'on' of {where}", m)) if m["on"] is not None else ()
+        return DepMapping("on", on=on) if on else DepMapping("all")  # matching on nothing: every partition
     if "offset" in m or "previous" in m:
         dim = r.string(m, "dimension", where)
         if "offset" in m:
@@ -248,53 +308,92 @@ def _mapping(spec: object, r: Reader, where: str, at: Mapping) -> DepMapping | N
     return None
 
 
-def _action(doc: Mapping, r: Reader, root: Path, where: str, dims: list[str]) -> Action | None:
+def _action(doc: Mapping, r: Reader, root: Path, where: str, dimensions: list[Dimension]) -> Action | None:
     spec = doc.get("action")
     if spec is None:
         return None
     awhere = f"the action of {where}"
-    m = r.mapping(spec, awhere, doc)
+    at = doc.key_lines.get("action", doc.line)
+    m = r.mapping(spec, awhere, at)
     if m is None:
         return None
     r.keys(m, ACTION_KEYS, awhere)
     kinds = [k for k in ACTION_KINDS if k in m]
     if len(kinds) != 1:
-        r.problem(f"{awhere} needs exactly one of {', '.join(ACTION_KINDS)}", m,
-                  hint="e.g. `sql: INSERT INTO ...` or `shell: [python, fetch.py]`")
+        found = f" (found {' and '.join(kinds)})" if kinds else ""
+        r.problem(f"{awhere} needs exactly one of {', '.join(ACTION_KINDS)}{found}", line=at,
+                  hint="one action per asset, e.g. `sql: INSERT INTO ...` or `shell: [python, fetch.py]`")
         return None
     kind = kinds[0]
-    definition: str | tuple[str, ...]
+    definition = _definition(kind, m, r, root, awhere)
+    if not definition:
+        if definition is not None:
+            r.problem(f"{kind!r} of {awhere} is empty", line=m.key_lines[kind],
+                      hint="say what to run, or leave out `action:` for an asset setpoint only observes")
+        return None
+    grain = _grain(m, r, awhere, [d.name for d in dimensions])
+    batch_max, batch_dim = _batch(m, r, awhere, dimensions, grain)
+    return Action("sql" if kind == "sql_file" else kind, definition, grain, batch_max, batch_dim,
+                  Origin(r.file, at))
+
+
+def _definition(kind: str, m: Mapping, r: Reader, root: Path, awhere: str) -> str | tuple[str, ...] | None:
+    """What the action runs: argv for shell, text for sql (sql_file is read now), module:function."""
     if kind == "shell":
-        value = m["shell"]
-        definition = tuple(shlex.split(value)) if isinstance(value, Scalar) else tuple(
-            str(v) for v in r.strings(value, f"'shell' of {awhere}", m))
-    elif kind == "sql_file":
-        path = r.string(m, "sql_file", awhere) or ""
+        argv = _argv(m["shell"], r, f"'shell' of {awhere}", m)
+        return tuple(argv) if argv is not None else None
+    if kind == "sql_file":
+        path = r.string(m, "sql_file", awhere)
+        if path is None:
+            return ""
         try:
-            definition = (root / str(path)).read_text(encoding="utf-8")
-        except OSError:
-            r.problem(f"cannot read sql_file {str(path)!r} of {awhere}", m.get("sql_file"),
+            return (root / str(path)).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            r.problem(f"cannot read sql_file {str(path)!r} of {awhere}", path,
                       hint="the path is relative to the project directory")
-            definition = ""
-        kind = "sql"
-    else:
-        definition = str(r.string(m, kind, awhere) or "")
-        if kind == "python" and ":" not in definition:
-            r.problem(f"'python' of {awhere} must be module:function, got {definition!r}", m.get("python"))
-    grain = tuple(dims)
-    if "grain" in m:
-        grain = tuple(str(g) for g in r.strings(m["grain"], f"'grain' of {awhere}", m))
-        for g in grain:
-            if g not in dims:
-                r.problem(f"'grain' of {awhere} names {g!r}, which is not a dimension", m["grain"],
-                          hint=f"dimensions are {', '.join(dims) or 'none'}")
-        grain = tuple(d for d in dims if d in grain)  # declared order
-    batch_max, batch_dim = 1, None
-    if "batch" in m:
-        b = r.mapping(m["batch"], f"'batch' of {awhere}", m)
-        if b is not None:
-            r.keys(b, ("max", "dimension"), f"'batch' of {awhere}")
-            batch_max = r.integer(b, "max", f"'batch' of {awhere}", default=1, minimum=1)
-            bd = r.string(b, "dimension", f"'batch' of {awhere}")
-            batch_dim = str(bd) if bd else None
-    return Action(kind, definition, grain, batch_max, batch_dim, Origin(r.file, m.line))
+            return None
+    text = str(r.string(m, kind, awhere) or "")
+    if kind == "python" and text and ":" not in text:
+        r.problem(f"'python' of {awhere} must be module:function, got {text!r}", m.get("python"),
+                  hint="e.g. `python: pipeline.fetch:run`")
+        return None
+    return text.strip() and text
+
+
+def _grain(m: Mapping, r: Reader, awhere: str, dims: list[str]) -> tuple[str, ...]:
+    """The dimensions one run is keyed on, in declared order (default: all of them)."""
+    if "grain" not in m:
+        return tuple(dims)
+    grain = [str(g) for g in r.strings(m["grain"], f"'grain' of {awhere}", m)]
+    for g in grain:
+        if g not in dims:
+            r.problem(f"'grain' of {awhere} names {g!r}, which is not a dimension", m["grain"],
+                      hint=suggest(g, dims) or f"dimensions are {', '.join(dims) or 'none'}")
+    return tuple(d for d in dims if d in grain)
+
+
+def _batch(m: Mapping, r: Reader, awhere: str, dimensions: list[Dimension],
+           grain: tuple[str, ...]) -> tuple[int, str | None]:
+    """(max windows per run, the time dimension batched); a batch needs a time dimension of the grain."""
+    if "batch" not in m:
+        return 1, None
+    b = r.mapping(m["batch"], f"'batch' of {awhere}", m)
+    if b is None:
+        return 1, None
+    r.keys(b, ("max", "dimension"), f"'batch' of {awhere}")
+    batch_max = r.integer(b, "max", f"'batch' of {awhere}", default=1, minimum=1)
+    named = r.string(b, "dimension", f"'batch' of {awhere}")
+    times = [d.name for d in dimensions if d.name in grain and (d.is_time or isinstance(d.space, UnknownValues))]
+    dim = str(named) if named else (times[0] if len(times) == 1 else None)
+    if dim is None or dim not in times:
+        if named:
+            message = f"'batch' of {awhere} names {dim!r}, which is not a time dimension of its grain"
+        elif times:
+            message = f"'batch' of {awhere} must name one of its time dimensions ({', '.join(times)})"
+        else:
+            message = f"'batch' of {awhere} needs a time dimension (hourly, daily or monthly) in its grain"
+        r.problem(message, line=m.key_lines["batch"],
+                  hint=f"e.g. `batch: {{dimension: {times[0]}, max: 31}}`" if times else
+                  "batching runs contiguous windows together; leave out `batch:` for static dimensions")
+        return 1, None
+    return batch_max, dim

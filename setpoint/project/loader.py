@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ConfigError, Problem
-from .assets import read_asset
+from .assets import ASSET_KEYS, read_asset
 from .graph import link
 from .model import Asset, Project, SolverLimits
-from .schema import Reader
-from .yamlfile import Mapping, Sequence, read_yaml
+from .schema import NAME, Reader
+from .yamlfile import Mapping, Scalar, Sequence, read_yaml
 
 PROJECT_FILE = "setpoint.yaml"
 PROJECT_KEYS = ("name", "description", "warehouse", "state", "timezone", "assets", "rules", "solver")
@@ -39,7 +39,7 @@ def _paths(spec: object, r: Reader, root: Path, default: str, suffixes: tuple[st
     for entry in entries:
         path = root / entry
         if any(ch in entry for ch in "*?["):
-            found += sorted(p for p in root.glob(entry) if p.is_file())
+            found += sorted(p for p in root.glob(entry) if p.is_file() and p.suffix in suffixes)
         elif path.is_dir():
             found += sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in suffixes)
         elif path.is_file():
@@ -47,6 +47,48 @@ def _paths(spec: object, r: Reader, root: Path, default: str, suffixes: tuple[st
         elif spec is not None:
             r.problem(f"{key} path {entry!r} does not exist", spec, hint="paths are relative to the project directory")
     return found
+
+
+def _asset_docs(body: object, r: Reader) -> list[object]:
+    """The asset declarations of one file: a mapping, a list of them, or a list under ``assets:``."""
+    if body is None:
+        return []
+    if isinstance(body, Mapping) and "assets" in body and "name" not in body:
+        docs = body["assets"]
+        if not isinstance(docs, Sequence):
+            r.problem("'assets' must be a list of asset mappings", docs if docs is not None else body,
+                      hint="write each asset as a `- name: ...` item")
+            return []
+        return list(docs)
+    if isinstance(body, Sequence):
+        return list(body)
+    return [body]
+
+
+def _read_asset_file(file: Path, display: str, root: Path, timezone: str, assets: dict[str, Asset],
+                     broken: set[str], problems: list[Problem]) -> None:
+    """Read the assets one file declares into ``assets``; names of unusable ones go to ``broken``."""
+    try:
+        body = read_yaml(file, display)
+    except ConfigError as exc:
+        problems += exc.problems
+        return
+    r = Reader(display, problems)
+    for item in _asset_docs(body, r):
+        m = r.mapping(item, "an asset", body)
+        if m is None:
+            continue
+        asset = read_asset(m, r, root, timezone)
+        if asset is None:
+            name = m.get("name")
+            if isinstance(name, Scalar) and NAME.fullmatch(name):
+                broken.add(str(name))
+            continue
+        if asset.name in assets:
+            r.problem(f"asset {asset.name!r} is declared twice", m.get("name", m),
+                      hint=f"the first declaration is at {assets[asset.name].origin}; rename or remove one")
+            continue
+        assets[asset.name] = asset
 
 
 def load_project(path: str | Path = ".") -> Project:
@@ -61,7 +103,8 @@ def load_project(path: str | Path = ".") -> Project:
     if not isinstance(doc, Mapping):
         raise ConfigError(f"{PROJECT_FILE} must be a mapping of settings", file=PROJECT_FILE, line=1,
                           hint="see docs/yaml-reference.md")
-    r.keys(doc, PROJECT_KEYS, PROJECT_FILE)
+    r.keys(doc, PROJECT_KEYS, PROJECT_FILE,
+           elsewhere=(ASSET_KEYS, "in an asset file under assets/, not in setpoint.yaml"))
     name = str(r.string(doc, "name", PROJECT_FILE) or root.name)
     timezone = str(r.string(doc, "timezone", PROJECT_FILE) or "UTC")
     from .assets import _valid_timezone
@@ -73,32 +116,10 @@ def load_project(path: str | Path = ".") -> Project:
     state = root / str(r.string(doc, "state", PROJECT_FILE) or ".setpoint/state.duckdb")
 
     assets: dict[str, Asset] = {}
+    broken: set[str] = set()
     for file in _paths(doc.get("assets"), r, root, "assets", (".yaml", ".yml"), "assets"):
         display = str(file.relative_to(root)) if file.is_relative_to(root) else str(file)
-        try:
-            body = read_yaml(file, display)
-        except ConfigError as exc:
-            problems += exc.problems
-            continue
-        ar = Reader(display, problems)
-        docs = body.get("assets") if isinstance(body, Mapping) and "assets" in body and "name" not in body else [body]
-        if body is None:
-            continue
-        if not isinstance(docs, (list, Sequence)):
-            ar.problem("'assets' must be a list of asset mappings", body)
-            continue
-        for item in docs:
-            m = ar.mapping(item, "an asset", body)
-            if m is None:
-                continue
-            asset = read_asset(m, ar, root, timezone)
-            if asset is None:
-                continue
-            if asset.name in assets:
-                ar.problem(f"asset {asset.name!r} is declared twice", m,
-                           hint=f"the first declaration is at {assets[asset.name].origin}")
-                continue
-            assets[asset.name] = asset
+        _read_asset_file(file, display, root, timezone, assets, broken, problems)
     limits = SolverLimits()
     if doc.get("solver") is not None:
         sm = r.mapping(doc["solver"], "'solver' of the project", doc)
@@ -107,9 +128,11 @@ def load_project(path: str | Path = ".") -> Project:
             limits = SolverLimits(r.integer(sm, "memory_mb", "'solver'", 2048, minimum=64),
                                   float(r.integer(sm, "timeout_s", "'solver'", 60, minimum=1)))
     rule_files = _paths(doc.get("rules"), r, root, "rules", (".lp",), "rules")
-    ordered = link(assets, problems)
+    ordered = link(assets, problems, broken - set(assets))
     if problems:
-        raise ConfigError(problems[0].message, problems=_sorted(problems))
+        error = ConfigError(problems[0].message, problems=_sorted(problems))
+        error.rule_files = tuple(rule_files)  # so that validate can check the rules in the same run
+        raise error
     return Project(
         name=name,
         root=root,

@@ -46,7 +46,17 @@ class FileValues:
     display: str
 
 
-Space = TimeWindows | StaticValues | TableValues | FileValues
+@dataclass(frozen=True)
+class UnknownValues:
+    """Stands in for a dimension whose declaration is broken (the problem is already reported).
+
+    Keeping the dimension, name and all, stops one mistake from cascading into
+    others ("placeholder {day} is not a partition dimension"). A project holding
+    one never loads: the loader raises with the original problem.
+    """
+
+
+Space = TimeWindows | StaticValues | TableValues | FileValues | UnknownValues
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from ..errors import Problem
 from .timewindows import parse_duration, parse_moment
@@ -35,15 +35,30 @@ class Reader:
     def problem(self, message: str, at: object = None, hint: str | None = None, line: int | None = None) -> None:
         self.problems.append(Problem(message, self.file, line or line_of(at), hint))
 
-    def keys(self, m: Mapping, allowed: Iterable[str], where: str) -> None:
+    def keys(self, m: Mapping, allowed: Iterable[str], where: str,
+             elsewhere: tuple[Iterable[str], str] | None = None) -> bool:
+        """Report every key not in ``allowed``; True when all are known.
+
+        ``elsewhere`` is (keys, place) for keys that belong in another file, so a
+        misplaced ``depends_on:`` in setpoint.yaml says where it goes.
+        """
         allowed = list(allowed)
+        ok = True
         for key in m:
-            if key not in allowed:
-                self.problem(
-                    f"unknown key {key!r} in {where}",
-                    line=m.key_lines.get(key, m.line),
-                    hint=suggest(key, allowed) or f"allowed keys: {', '.join(allowed)}",
-                )
+            if key in allowed:
+                continue
+            ok = False
+            hint = suggest(key, allowed)
+            if hint is None and elsewhere is not None:
+                other = suggest(key, elsewhere[0])
+                if other is not None:
+                    hint = f"{other} that key belongs {elsewhere[1]}"
+            self.problem(
+                f"unknown key {key!r} in {where}",
+                line=m.key_lines.get(key, m.line),
+                hint=hint or f"allowed keys: {', '.join(allowed)}",
+            )
+        return ok
 
     def mapping(self, value: object, where: str, at: object = None) -> Mapping | None:
         if isinstance(value, Mapping):
@@ -65,10 +80,12 @@ class Reader:
     def name(self, m: Mapping, key: str, where: str, what: str) -> Scalar | None:
         value = self.string(m, key, where, required=True)
         if value is not None and not NAME.fullmatch(value):
+            fixed = re.sub(r"[^a-z0-9_]+", "_", str(value).lower()).strip("_")
+            example = f", e.g. {fixed!r}" if NAME.fullmatch(fixed) else ""
             self.problem(
                 f"bad {what} name {str(value)!r}",
                 value,
-                hint="use lowercase letters, digits and _, starting with a letter",
+                hint=f"use lowercase letters, digits and _, starting with a letter{example}",
             )
             return None
         return value
@@ -101,9 +118,7 @@ class Reader:
             )
             return None
 
-    def duration(self, m: Mapping, key: str, where: str):
-        from datetime import timedelta
-
+    def duration(self, m: Mapping, key: str, where: str) -> timedelta:
         value = self.string(m, key, where)
         if value is None:
             return timedelta(0)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from ..errors import ConfigError
+from ..errors import ConfigError, Problem
 
 
 class Scalar(str):
@@ -43,14 +43,15 @@ class Sequence(list):
 _NULLS = {"", "~", "null", "Null", "NULL"}
 
 
-def _convert(node: yaml.Node, file: str) -> object:
+def _convert(node: yaml.Node, file: str, problems: list[Problem]) -> object:
+    """Located values; problems (duplicate keys …) are collected so one run reports them all."""
     line = node.start_mark.line + 1
     if isinstance(node, yaml.ScalarNode):
         if node.style is None and node.value in _NULLS:
             return None
         return Scalar(node.value, line, quoted=node.style is not None)
     if isinstance(node, yaml.SequenceNode):
-        seq = Sequence(_convert(item, file) for item in node.value)
+        seq = Sequence(_convert(item, file, problems) for item in node.value)
         seq.line = line
         return seq
     if isinstance(node, yaml.MappingNode):
@@ -58,22 +59,39 @@ def _convert(node: yaml.Node, file: str) -> object:
         out.line = line
         out.key_lines = {}
         for key_node, value_node in node.value:
+            key_line = key_node.start_mark.line + 1
             if not isinstance(key_node, yaml.ScalarNode):
-                raise ConfigError(
-                    "mapping keys must be plain words", file=file, line=key_node.start_mark.line + 1
-                )
+                problems.append(Problem("mapping keys must be plain words", file, key_line))
+                continue
             key = key_node.value
             if key in out:
-                raise ConfigError(
-                    f"duplicate key {key!r}",
-                    file=file,
-                    line=key_node.start_mark.line + 1,
-                    hint="each key may appear once per mapping",
-                )
-            out[key] = _convert(value_node, file)
-            out.key_lines[key] = key_node.start_mark.line + 1
+                problems.append(Problem(
+                    f"duplicate key {key!r}", file, key_line,
+                    f"each key may appear once per mapping; the first {key!r} is on line {out.key_lines[key]}",
+                ))
+                continue
+            out[key] = _convert(value_node, file, problems)
+            out.key_lines[key] = key_line
         return out
-    raise ConfigError(f"unsupported YAML node {node.tag}", file=file, line=line)
+    problems.append(Problem(f"unsupported YAML node {node.tag}", file, line))
+    return None
+
+
+def _malformed(exc: yaml.MarkedYAMLError, display: str) -> ConfigError:
+    """A parser error → one located problem, with the fix for the common cases."""
+    mark = exc.problem_mark or exc.context_mark
+    problem = str(exc.problem or exc.context)
+    hint = "check indentation and quoting on that line"
+    if "'\\t'" in problem:
+        problem, hint = "a tab character where YAML expects spaces", "indent YAML with spaces, never tabs"
+    elif "<block" in problem:
+        problem = "this line's indentation does not line up with the lines above"
+        hint = "indent keys of one mapping by the same number of spaces"
+    elif "another document" in problem:
+        problem = "a second document (---) in one file"
+        hint = "declare several assets in one file as a list under `assets:`"
+    return ConfigError(f"malformed YAML: {problem}", file=display,
+                       line=mark.line + 1 if mark else None, hint=hint)
 
 
 def read_yaml(path: Path, display: str) -> object:
@@ -87,20 +105,20 @@ def read_yaml(path: Path, display: str) -> object:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        raise ConfigError(
-            f"malformed YAML: {exc.problem or exc.context}",
-            file=display,
-            line=mark.line + 1 if mark else None,
-            hint="check indentation and quoting on that line",
-        ) from exc
+        raise _malformed(exc, display) from exc
     except yaml.YAMLError as exc:
         raise ConfigError(f"malformed YAML: {exc}", file=display) from exc
     if node is None:
         return None
-    return _convert(node, display)
+    problems: list[Problem] = []
+    value = _convert(node, display, problems)
+    if problems:
+        raise ConfigError(problems[0].message, problems=problems)
+    return value
 
 
 def line_of(value: object, default: int | None = None) -> int | None:
-    """The source line of a located value, if it has one."""
+    """The source line of a located value, if it has one; a plain int is a line already."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
     return getattr(value, "line", default)
