@@ -26,7 +26,7 @@ from .adapters.duckdb_table import WAREHOUSE, distinct_values
 from .errors import ObserveError
 from .partition import format_key
 from .project.model import Asset, Dependency, FileValues, Project, StaticValues, TableValues
-from .project.timewindows import SQL_UNITS, TimeWindows
+from .project.timewindows import SQL_UNITS, TimeWindows, local_hours
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,7 @@ class Workspace:
     def __init__(self, project: Project) -> None:
         self.project = project
         self.con = duckdb.connect(":memory:")
+        self.con.execute("SET TimeZone = 'UTC'")  # update times are compared in UTC, whatever the machine's zone
         path = project.warehouse
         try:
             if not path.exists():
@@ -131,6 +132,9 @@ class Workspace:
                     out.append((f"SELECT CAST(NULL AS VARCHAR) AS {col} WHERE FALSE", []))
                     continue
                 first, last = bounds
+                if space.grain == "hourly" and space.timezone != "UTC":
+                    out.append((f"SELECT unnest(CAST(? AS VARCHAR[])) AS {col}", [local_hours(space, first, last)]))
+                    continue
                 out.append((f"SELECT strftime(ts, {sql_literal(space.format)}) AS {col} FROM generate_series("
                             f"CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), INTERVAL 1 {SQL_UNITS[space.grain]}) t(ts)",
                             [first, last]))

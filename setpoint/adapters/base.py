@@ -39,13 +39,33 @@ def sql_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+#: a string that ends in a zone after a time of day: 2024-03-25T13:00:00Z, … 13:00+02:00
+_ZONED = r"\d\d:\d\d(:\d\d(\.\d+)?)?\s*(Z|[+-]\d\d(:?\d\d)?)$"
+
+
 def normalize_sql(expr: str, dim: Dimension, given_format: str | None = None) -> str:
-    """SQL turning a raw value into the dimension's canonical value text (NULL when it cannot)."""
+    """SQL turning a raw value into the dimension's canonical value text (NULL when it cannot).
+
+    Time values without a zone (DATE, TIMESTAMP, plain strings) are wall-clock
+    time in the dimension's timezone; values with a zone (TIMESTAMPTZ, strings
+    ending in Z or an offset) are converted to it. The workspace runs in UTC.
+    """
     if not isinstance(dim.space, TimeWindows):  # NUL cannot be part of a key: such a value is skipped
         return f"CASE WHEN contains(CAST({expr} AS VARCHAR), chr(0)) THEN NULL ELSE CAST({expr} AS VARCHAR) END"
-    formats = [given_format] if given_format else _TIME_INPUTS
-    fmts = "[" + ", ".join(sql_literal(f) for f in formats) + "]"
-    return f"strftime(try_strptime(CAST({expr} AS VARCHAR), {fmts}), {sql_literal(dim.space.format)})"
+    fmt = sql_literal(dim.space.format)
+    if given_format:
+        return f"strftime(try_strptime(CAST({expr} AS VARCHAR), {sql_literal(given_format)}), {fmt})"
+    tz = sql_literal(dim.space.timezone)
+    text = f"CAST({expr} AS VARCHAR)"
+    fmts = "[" + ", ".join(sql_literal(f) for f in _TIME_INPUTS) + "]"
+    local = (
+        f"CASE WHEN typeof({expr}) = 'TIMESTAMP WITH TIME ZONE' THEN timezone({tz}, try_cast({expr} AS TIMESTAMPTZ)) "
+        f"WHEN typeof({expr}) IN ('DATE', 'TIMESTAMP', 'TIMESTAMP_S', 'TIMESTAMP_MS', 'TIMESTAMP_NS') "
+        f"THEN try_cast({expr} AS TIMESTAMP) "
+        f"WHEN regexp_matches({text}, {sql_literal(_ZONED)}) THEN timezone({tz}, try_cast({text} AS TIMESTAMPTZ)) "
+        f"ELSE coalesce(try_cast({text} AS TIMESTAMP), try_strptime({text}, {fmts})) END"
+    )
+    return f"strftime({local}, {fmt})"
 
 
 def key_columns(asset: Asset) -> list[str]:

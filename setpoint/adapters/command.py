@@ -62,7 +62,7 @@ class CommandObserver:
                 row = json.loads(line)
                 if not isinstance(row, dict):
                     raise ValueError("not an object")
-                values = [str(row[d]) for d in dims]
+                values = [row[d] if isinstance(row[d], str) else json.dumps(row[d]) for d in dims]
                 stamp = _epoch(row.get("updated_at"))
             except (ValueError, KeyError, TypeError) as exc:
                 raise self._fail(f"printed a bad line {n}: {line[:80]!r} ({exc})",

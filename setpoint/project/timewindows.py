@@ -108,3 +108,20 @@ class TimeWindows:
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def local_hours(space: TimeWindows, first: datetime, last: datetime) -> list[str]:
+    """Hourly window values between two local starts, as the clock in ``space.timezone`` shows them.
+
+    Walking real (UTC) hours skips the hour a spring-forward change removes; the
+    hour a fall-back change repeats is one value covering both.
+    """
+    zone = ZoneInfo(space.timezone)
+    start = first.replace(tzinfo=zone).astimezone(timezone.utc)
+    end = last.replace(tzinfo=zone).astimezone(timezone.utc)
+    values: dict[str, None] = {}
+    moment = start
+    while moment <= end:
+        values.setdefault(moment.astimezone(zone).strftime(space.format))
+        moment += timedelta(hours=1)
+    return list(values)

@@ -123,3 +123,84 @@ def test_values_from_a_missing_table_is_a_warning(project) -> None:
     assert p.warnings == ["stats: dimension 'campaign' reads values from table campaigns, which does not exist yet; "
                           "no partitions expected"]
     assert p.summary["stats"]["expected"] == 0
+
+
+def test_time_values_of_every_shape_are_read(project) -> None:
+    """TIMESTAMPTZ, fractional seconds and strings with a zone land in the right window."""
+    project.write("assets/a.yaml", """
+        name: hits
+        table: hits
+        partitions:
+          hour: {hourly: {start: "2024-03-25T10:00", end: "2024-03-25T14:00"}}
+        action: {sql: "SELECT 1"}
+    """)
+    project.sql("""
+        CREATE TABLE hits (hour VARCHAR);
+        INSERT INTO hits VALUES ('2024-03-25 10:15:00.123456'), ('2024-03-25T13:00:00+02:00'),
+                                ('2024-03-25T12:59:59Z'), ('not a time');
+    """)
+    project.sql("CREATE TABLE tz AS SELECT TIMESTAMPTZ '2024-03-25 15:30:00+01' AS hour")
+    project.sql("INSERT INTO hits SELECT CAST(hour AS VARCHAR) FROM tz")
+    p = plan(project.root, now=NOW, record=False)
+    # 10:15 → 10:00, 13:00+02 → 11:00, 12:59:59Z → 12:00, 15:30+01 → 14:00; 13:00 was never seen
+    assert [s.partition for s in p.statuses] == ["hits[2024-03-25T13:00]"]
+
+
+def test_update_times_do_not_depend_on_the_machines_time_zone(tmp_path) -> None:
+    """A table stamped in UTC and a file touched just before: fresh, in any TZ."""
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from tests.conftest import ProjectDir
+
+    project = ProjectDir(tmp_path / "p")
+    project.root.mkdir()
+    project.write("setpoint.yaml", "name: tz\n")
+    project.write("assets/a.yaml", """
+        assets:
+          - name: raw
+            files: raw/{day}.csv
+            partitions: {day: {daily: {start: 2024-03-01, end: 2024-03-01}}}
+          - name: agg
+            table: {name: agg, updated_at: built}
+            partitions: {day: {daily: {start: 2024-03-01, end: 2024-03-01}}}
+            depends_on: [raw]
+            action: {sql: "SELECT 1"}
+    """)
+    project.touch("raw/2024-03-01.csv", mtime=time.time() - 60)
+    project.sql("CREATE TABLE agg AS SELECT DATE '2024-03-01' AS day, now() AT TIME ZONE 'UTC' AS built")
+    for tz in ("UTC", "America/New_York", "Asia/Tokyo"):
+        out = subprocess.run([sys.executable, "-m", "setpoint.cli", "plan", "-p", str(project.root), "--json",
+                              "--now", "2024-04-01T00:00Z"], capture_output=True, text=True,
+                             env={"TZ": tz, "PATH": "/usr/bin:/bin"}, cwd=Path(__file__).parent.parent.parent)
+        assert '"statuses": []' in out.stdout, (tz, out.stdout[:400], out.stderr[-400:])
+
+
+def test_hourly_windows_follow_the_local_clock_across_daylight_saving(project) -> None:
+    project.write("assets/a.yaml", """
+        name: meter
+        files: meter/{hour:%Y%m%d%H}.csv
+        partitions:
+          hour: {hourly: {start: "2024-03-31T00:00", end: "2024-03-31T04:00", timezone: Europe/Berlin}}
+        action: {shell: [read-meter]}
+    """)
+    p = plan(project.root, now=NOW, record=False)
+    # 02:00 does not exist in Berlin on March 31st, 2024
+    assert [s.key for s in p.statuses] == ["2024-03-31T00:00", "2024-03-31T01:00", "2024-03-31T03:00",
+                                           "2024-03-31T04:00"]
+
+
+def test_command_values_keep_their_json_spelling(project) -> None:
+    project.write("list.py", 'print(\'{"flag": true, "n": 1.5}\')\n')
+    project.write("assets/a.yaml", f"""
+        name: remote
+        command: ["{os.sys.executable}", list.py]
+        partitions:
+          flag: [true, "false"]
+          n: ["1.5"]
+        action: {{shell: [upload]}}
+    """)
+    p = plan(project.root, now=NOW, record=False)
+    assert [s.key for s in p.statuses] == ["flag=false,n=1.5"]
