@@ -14,7 +14,8 @@ from .errors import EXIT_OK, EXIT_USAGE, SetpointError, UsageError
 from .render import render_error, render_plan
 
 project_option = click.option("-p", "--project", "project_dir", default=".", show_default=True,
-                              type=click.Path(file_okay=False, path_type=Path), help="The project directory.")
+                              type=click.Path(path_type=Path),
+                              help="The project directory (or its setpoint.yaml).")
 
 
 def _parse_now(value: str | None) -> datetime | None:
@@ -78,3 +79,7 @@ def plan(project_dir: Path, as_json: bool, now: str | None, include_satisfied: b
 
 
 __all__ = ["main", "EXIT_USAGE"]
+
+
+if __name__ == "__main__":
+    main()

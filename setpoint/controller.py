@@ -6,13 +6,14 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+from .errors import ConfigError
 from .frontier import compute_frontier
 from .plan import Plan
-from .project.loader import load_project
+from .project.loader import find_root, load_project
 from .project.model import Project
 from .solver.decode import decode
 from .solver.facts import write_facts
-from .solver.session import check_rules, solve
+from .solver.session import check_rules, rule_problems, solve
 from .state import StateStore
 
 
@@ -27,8 +28,18 @@ def _display(project: Project) -> dict[str, str]:
 
 
 def validate(path: str | Path = ".") -> Project:
-    """Load the project and check its rule files; raises the first error kind with every problem."""
-    project = load_project(path)
+    """Load the project and check its rule files, reporting every problem of both in one error."""
+    try:
+        project = load_project(path)
+    except ConfigError as exc:
+        if exc.rule_files:  # the rules can still be read against the schema, without data
+            root = find_root(path)
+            display = {str(f): str(f.relative_to(root)) if f.is_relative_to(root) else str(f) for f in exc.rule_files}
+            problems = exc.problems + rule_problems(list(exc.rule_files), display)
+            if len(problems) > len(exc.problems):
+                raise ConfigError(problems[0].message,
+                                  problems=sorted(problems, key=lambda p: (p.file or "", p.line or 0))) from exc
+        raise
     check_rules(list(project.rule_files), _display(project), project.limits)
     return project
 

@@ -130,17 +130,6 @@ def decode(project: Project, frontier: Frontier, result: SolveResult, now: datet
         if s != "satisfied":
             representative.setdefault((a, s == "blocked"), (a, p))
     statuses: list[PartitionStatus] = []
-    summary: dict[str, dict[str, int]] = {}
-    counts: Counter[tuple[str, str]] = Counter()
-    for (a, p), s in result.statuses.items():
-        counts[(a, s)] += 1
-    for name, af in frontier.assets.items():
-        row = {"expected": af.expected}
-        nonsat = sum(counts[(name, s)] for s in STATUSES if s != "satisfied")
-        row["satisfied"] = af.expected - nonsat
-        for s in STATUSES[1:]:
-            row[s] = counts[(name, s)]
-        summary[name] = row
     order = {name: i for i, name in enumerate(project.assets)}
     unexpected: list[str] = []
     for (a, p) in sorted(result.statuses, key=lambda n: (order.get(n[0], 0), n[1])):
@@ -158,8 +147,15 @@ def decode(project: Project, frontier: Frontier, result: SolveResult, now: datet
                                         reasons.get((a, p), ()), cause, at))
     if unexpected:
         frontier.warnings.append(
-            f"rules name {len(unexpected)} partition(s) that are not expected, e.g. {unexpected[0]}; "
-            "they were assumed present (check the depends/4 rules)")
+            f"rules name {len(unexpected)} partition(s) outside their asset's partitions, e.g. {unexpected[0]}; "
+            "they are left out of the plan (check the depends/4 rules)")
+    counts = Counter((st.asset, st.status) for st in statuses)
+    summary: dict[str, dict[str, int]] = {}
+    for name, af in frontier.assets.items():
+        row = {"expected": af.expected,
+               "satisfied": af.expected - sum(counts[(name, s)] for s in STATUSES[1:])}
+        row.update({s: counts[(name, s)] for s in STATUSES[1:]})
+        summary[name] = row
     if frontier.satisfied is not None:
         statuses = _with_satisfied(project, frontier, statuses, order)
     groups = _groups([st for st in statuses if st.status != "satisfied"])

@@ -78,11 +78,6 @@ def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str],
             problems.append(parse_message(m, display))
     if problems:
         return problems
-    if consistent:
-        outcome = ctl.solve()
-        if not outcome.satisfiable:
-            return [Problem("the rules admit no answer: an integrity constraint (:- ...) in them is violated",
-                            hint="check the constraints in " + ", ".join(display[f] for f in rule_files))]
     result = SolveResult(facts=facts.count("\n"))
     atoms = ctl.symbolic_atoms
     for sa in atoms.by_signature("status", 3):
@@ -91,6 +86,11 @@ def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str],
             result.not_facts.append(str(sa.symbol))
             continue
         result.statuses[(a.name, p.string)] = s.name
+    if result.not_facts:  # reported by solve(): a search would only hide the real cause
+        return result
+    if consistent and not ctl.solve().satisfiable:
+        return [Problem("the rules admit no answer: an integrity constraint (:- ...) in them is violated",
+                        hint="check the constraints in " + ", ".join(display[f] for f in rule_files))]
     for sa in atoms.by_signature("condition", 3):
         a, p, c = sa.symbol.arguments
         result.conditions[(a.name, p.string)] = c.name
@@ -162,13 +162,21 @@ def _raise(out: SolveResult | list[Problem]) -> SolveResult:
     return out
 
 
-def check_rules(rule_files: list[Path], display: dict[str, str], limits: Limits | None = None) -> None:
-    """Check rules without data: schema, syntax, safety and undefined atoms, grounded under limits."""
+def rule_problems(rule_files: list[Path], display: dict[str, str], limits: Limits | None = None) -> list[Problem]:
+    """Every problem of the rules without data: schema, syntax, safety and undefined atoms,
+    grounded under limits."""
     problems = check_rule_files(list(rule_files), display)
+    if problems or not rule_files:
+        return problems
+    out = _guarded([str(f) for f in rule_files], "", display, limits or Limits())
+    return out if isinstance(out, list) else []
+
+
+def check_rules(rule_files: list[Path], display: dict[str, str], limits: Limits | None = None) -> None:
+    """Raise a RuleError listing every problem of the rules, if they have any."""
+    problems = rule_problems(rule_files, display, limits)
     if problems:
         raise RuleError(problems[0].message, problems=problems)
-    if rule_files:
-        _raise(_guarded([str(f) for f in rule_files], "", display, limits or Limits()))
 
 
 def solve(facts: str, rule_files: list[Path], display: dict[str, str], limits: Limits | None = None) -> SolveResult:

@@ -35,5 +35,6 @@ def test_a_rule_naming_an_unexpected_partition_is_a_warning(project) -> None:
     _project(project, 'depends(sales, "2030-01-01", calendar, P) :- frontier(calendar, P).\n')
     p = plan(project.root, now=NOW, record=False)
     assert [s.partition for s in p.statuses] == ["calendar[2024-03-02]"]
-    assert p.warnings == ["rules name 1 partition(s) that are not expected, e.g. sales[2030-01-01]; "
-                          "they were assumed present (check the depends/4 rules)"]
+    assert p.warnings == ["rules name 1 partition(s) outside their asset's partitions, e.g. sales[2030-01-01]; "
+                          "they are left out of the plan (check the depends/4 rules)"]
+    assert p.summary["sales"] == {"expected": 2, "satisfied": 2, "missing": 0, "stale": 0, "waiting": 0, "blocked": 0}
