@@ -174,8 +174,11 @@ class Workspace:
             coldefs = ", ".join(f"{quote_ident(c)} VARCHAR" for c in key_columns(asset))
             con.execute(f"CREATE TABLE o_{n} ({coldefs}, updated_at TIMESTAMP)")
             t = time.perf_counter()
-            frontier.observations.append(observer_for(asset).observe(con, f"o_{n}"))
+            seen = observer_for(asset).observe(con, f"o_{n}")
             frontier.observe_s += time.perf_counter() - t
+            frontier.observations.append(seen)
+            if seen.skipped and seen.note:
+                frontier.warnings.append(f"{n}: {seen.source}: {seen.note}")
             con.execute(f"CREATE TABLE p_{n} AS SELECT e.*, o.updated_at FROM e_{n} e JOIN o_{n} o USING ({cols})")
             # outdated: an upstream partition it maps to was updated after it
             ups = []

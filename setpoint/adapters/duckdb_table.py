@@ -64,7 +64,21 @@ class DuckDBTableObserver:
                 hint="check the table's column names; map dimensions to columns with `table: {name: ..., columns: {dim: column}}`",
             ) from exc
         present = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
-        return Observation(self.asset.name, source, present)
+        skipped, note = self._unreadable(con, ref) if self.asset.dims else (0, "")
+        return Observation(self.asset.name, source, present, skipped, note)
+
+    def _unreadable(self, con: duckdb.DuckDBPyConnection, ref: str) -> tuple[int, str]:
+        """Rows whose key is not a partition of the asset (NULL, or not a time for a time dimension)."""
+        loc, dims = self.location, self.asset.dims
+        keys = {d: normalize_sql(quote_ident(loc.columns[d]), self.asset.dimension(d)) for d in dims}
+        bad = " OR ".join(f"({k}) IS NULL" for k in keys.values())
+        example = " || ', ' || ".join(
+            f"{sql_literal(d + '=')} || coalesce(CAST({quote_ident(loc.columns[d])} AS VARCHAR), 'NULL')" for d in dims)
+        count, sample = con.execute(f"SELECT count(*), any_value({example}) FROM {ref} WHERE {bad}").fetchone()
+        if not count:
+            return 0, ""
+        rows = "1 row has" if count == 1 else f"{count:,} rows have"
+        return count, f"{rows} no valid partition key (e.g. {sample}) and count for no partition"
 
 
 def distinct_values(con: duckdb.DuckDBPyConnection, table: str, column: str) -> list[str] | None:

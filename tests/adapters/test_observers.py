@@ -144,6 +144,8 @@ def test_time_values_of_every_shape_are_read(project) -> None:
     p = plan(project.root, now=NOW, record=False)
     # 10:15 → 10:00, 13:00+02 → 11:00, 12:59:59Z → 12:00, 15:30+01 → 14:00; 13:00 was never seen
     assert [s.partition for s in p.statuses] == ["hits[2024-03-25T13:00]"]
+    assert p.warnings == ["hits: table hits: 1 row has no valid partition key (e.g. hour=not a time) "
+                          "and count for no partition"]
 
 
 def test_update_times_do_not_depend_on_the_machines_time_zone(tmp_path) -> None:
