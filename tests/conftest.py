@@ -13,8 +13,41 @@ from click.testing import CliRunner
 
 from setpoint.cli import main
 
-#: a fixed "now" for deterministic plans
+#: a fixed "now" for deterministic plans (and the same time for the CLI's --now)
 NOW = datetime(2024, 4, 1, 12, 0, tzinfo=timezone.utc)
+NOW_TEXT = "2024-04-01T12:00Z"
+
+#: a files asset with an action and two expected days, none present: both missing
+ASSET_A = """\
+name: a
+files: data/{day}.csv
+partitions:
+  day:
+    daily: {start: 2024-03-01, end: 2024-03-02}
+action:
+  shell: ["true"]
+"""
+
+#: a table asset needing a: both days waiting
+ASSET_B = """\
+name: b
+table: b
+partitions:
+  day:
+    daily: {start: 2024-03-01, end: 2024-03-02}
+depends_on: [a]
+action:
+  sql: select 1
+"""
+
+
+def assert_cli_error(cli, project: "ProjectDir", *lines: str) -> None:
+    """``validate`` and ``plan`` both exit 2 and print exactly these error lines on stderr."""
+    for args in (("validate",), ("plan", "--now", NOW_TEXT)):
+        result = cli(*args, "-p", str(project.root))
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stdout == ""
+        assert result.stderr.splitlines() == list(lines), args
 
 
 class ProjectDir:
@@ -57,6 +90,14 @@ def project(tmp_path: Path) -> ProjectDir:
     p.root.mkdir()
     p.write("setpoint.yaml", "name: test\n")
     return p
+
+
+@pytest.fixture
+def waiting(project: ProjectDir) -> ProjectDir:
+    """A project where a[...] is missing and b[...] waits on it."""
+    project.write("assets/a.yaml", ASSET_A)
+    project.write("assets/b.yaml", ASSET_B)
+    return project
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from tests.conftest import ASSET_A
 
 NOW = "2024-04-01T12:00Z"
 
@@ -22,17 +23,6 @@ EXPLODING_RULES = """\
 p(X,Y,Z) :- X=1..2000, Y=1..2000, Z=1..2000.
 block(A,P,"x") :- frontier(A,P), p(1,1,1).
 """
-
-ASSET = """\
-name: a
-files: data/{day}.csv
-partitions:
-  day:
-    daily: {start: 2024-03-01, end: 2024-03-02}
-action:
-  shell: ["true"]
-"""
-
 
 def run_setpoint(*args: str, timeout: float = 90) -> tuple[int, str, str, float]:
     """Run the real CLI in its own process group, so that a hang fails the test instead of the run."""
@@ -54,7 +44,7 @@ def test_validate_a_good_project(quickstart: Path, cli) -> None:
 
 
 def test_validate_a_project_without_rules(project, cli) -> None:
-    project.write("assets/a.yaml", ASSET)
+    project.write("assets/a.yaml", ASSET_A)
     result = cli("validate", "-p", str(project.root))
     assert (result.exit_code, result.stdout, result.stderr) == (0, "ok: 1 assets, 0 rule files\n", "")
 
@@ -84,7 +74,7 @@ def test_errors_go_to_stderr_one_line_each(project, cli) -> None:
 
 
 def test_plan_runs_once_the_rule_is_fixed(project, cli) -> None:
-    project.write("assets/a.yaml", ASSET)
+    project.write("assets/a.yaml", ASSET_A)
     project.write("rules/r.lp", 'blok(A,P,"x") :- frontier(A,P), key(A,P,day,"2024-03-02").\n')
     result = cli("plan", "--now", NOW, "-p", str(project.root))
     assert (result.exit_code, result.stdout) == (2, "")
@@ -97,7 +87,7 @@ def test_plan_runs_once_the_rule_is_fixed(project, cli) -> None:
 
 def _exploding(project, limits: str) -> None:
     project.write("setpoint.yaml", f"name: test\nsolver: {limits}\n")
-    project.write("assets/a.yaml", ASSET)
+    project.write("assets/a.yaml", ASSET_A)
     project.write("rules/explode.lp", EXPLODING_RULES)
 
 

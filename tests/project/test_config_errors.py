@@ -11,6 +11,7 @@ import pytest
 
 from setpoint.errors import ConfigError, Problem
 from setpoint.project.loader import load_project
+from tests.conftest import assert_cli_error
 
 NOW = "2024-04-01T12:00Z"
 
@@ -25,15 +26,6 @@ def problems_of(project) -> list[Problem]:
     with pytest.raises(ConfigError) as caught:
         load_project(project.root)
     return caught.value.problems
-
-
-def assert_cli_error(cli, project, *lines: str) -> None:
-    """``validate`` and ``plan`` both exit 2 and print exactly these error lines on stderr."""
-    for args in (("validate",), ("plan", "--now", NOW)):
-        result = cli(*args, "-p", str(project.root))
-        assert result.exit_code == 2, (args, result.output)
-        assert result.stdout == ""
-        assert result.stderr.splitlines() == list(lines), args
 
 
 # -- unknown keys ----------------------------------------------------------------------------

@@ -14,54 +14,16 @@ import pytest
 from setpoint import controller
 from setpoint.errors import Problem, RuleError
 from setpoint.solver.userrules import _arity, parse_message
+from tests.conftest import assert_cli_error
 
 NOW = "2024-04-01T12:00Z"
 WHEN = datetime(2024, 4, 1, 12, tzinfo=timezone.utc)
-
-ASSET_A = """\
-name: a
-files: data/{day}.csv
-partitions:
-  day:
-    daily: {start: 2024-03-01, end: 2024-03-02}
-action:
-  shell: ["true"]
-"""
-
-ASSET_B = """\
-name: b
-table: b
-partitions:
-  day:
-    daily: {start: 2024-03-01, end: 2024-03-02}
-depends_on: [a]
-action:
-  sql: select 1
-"""
-
-
-@pytest.fixture
-def waiting(project):
-    """a[...] missing, b[...] waiting on it."""
-    project.write("assets/a.yaml", ASSET_A)
-    project.write("assets/b.yaml", ASSET_B)
-    return project
-
 
 def rule_problems(project) -> list[Problem]:
     with pytest.raises(RuleError) as caught:
         controller.validate(project.root)
     assert caught.value.exit_code == 2
     return caught.value.problems
-
-
-def assert_cli_error(cli, project, *lines: str) -> None:
-    """``validate`` and ``plan`` both exit 2 and print exactly these error lines on stderr."""
-    for args in (("validate",), ("plan", "--now", NOW)):
-        result = cli(*args, "-p", str(project.root))
-        assert result.exit_code == 2, (args, result.output)
-        assert result.stdout == ""
-        assert result.stderr.splitlines() == list(lines), args
 
 
 def test_the_project_has_missing_and_waiting_partitions(waiting) -> None:
