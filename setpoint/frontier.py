@@ -25,7 +25,7 @@ from .adapters.base import key_columns, quote_ident, sql_literal
 from .adapters.duckdb_table import WAREHOUSE, distinct_values
 from .errors import ObserveError
 from .partition import format_key
-from .project.model import Asset, Dependency, FileValues, Project, StaticValues, TableValues
+from .project.model import Asset, Dependency, FileValues, Mapping, Project, StaticValues, TableValues
 from .project.timewindows import SQL_UNITS, TimeWindows, local_hours
 
 
@@ -90,6 +90,32 @@ def mapping_join(a: Asset, b: Asset, dep: Dependency, aa: str = "a", ba: str = "
     eqs = [f"{ba}.{q(m.dimension)} = {_shift_sql(f'{aa}.{q(m.dimension)}', space, 'o.k')}"]
     eqs += [f"{ba}.{q(c)} = {aa}.{q(c)}" for c in b.dims if c != m.dimension]
     return extra, " AND ".join(eqs)
+
+
+def _self_step(asset: Asset, deps: list[Dependency]) -> str:
+    """The one recursive step of an asset needing previous windows of itself.
+
+    A recursive CTE takes a single recursive term, so every self-offset is
+    merged: one list of offsets per time dimension, and an OR of the shifts
+    only when several time dimensions are shifted.
+    """
+    by_dim: dict[str, set[int]] = {}
+    for d in deps:
+        by_dim.setdefault(d.mapping.dimension, set()).update(d.mapping.offsets)
+    merged = [Dependency(asset.name, Mapping("offset", dimension=dim, offsets=tuple(sorted(offsets))), deps[0].origin)
+              for dim, offsets in sorted(by_dim.items())]
+    if len(merged) == 1:
+        extra, cond = mapping_join(asset, asset, merged[0])
+        return f"SELECT {_cols(asset, 'a')} FROM e_{asset.name} a{extra} JOIN r b ON {cond}"
+    q = quote_ident
+    shifts = []
+    for dep in merged:
+        dim, space = dep.mapping.dimension, asset.dimension(dep.mapping.dimension).space
+        for k in dep.mapping.offsets:
+            eqs = [f"b.{q(dim)} = {_shift_sql(f'a.{q(dim)}', space, str(k))}"]
+            eqs += [f"b.{q(c)} = a.{q(c)}" for c in asset.dims if c != dim]
+            shifts.append("(" + " AND ".join(eqs) + ")")
+    return f"SELECT {_cols(asset, 'a')} FROM e_{asset.name} a JOIN r b ON {' OR '.join(shifts)}"
 
 
 class Workspace:
@@ -216,10 +242,7 @@ class Workspace:
                              f"SELECT DISTINCT {_cols(asset, 'a')} FROM e_{n} a{cond_from} JOIN f_{b.name} b ON {cond}")
             union = " UNION ".join(seeds)
             if self_deps:  # a previous window of itself: the closure runs forward through time
-                steps = " UNION ".join(
-                    f"SELECT {_cols(asset, 'a')} FROM e_{n} a{mapping_join(asset, asset, d)[0]} "
-                    f"JOIN r b ON {mapping_join(asset, asset, d)[1]}" for d in self_deps)
-                union = f"WITH RECURSIVE r AS ({union} UNION {steps}) SELECT * FROM r"
+                union = f"WITH RECURSIVE r AS ({union} UNION {_self_step(asset, self_deps)}) SELECT * FROM r"
             con.execute(f"CREATE TABLE f_{n} AS {union}")
         for asset in assets.values():
             self._collect(asset, frontier)

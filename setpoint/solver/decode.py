@@ -105,6 +105,8 @@ def _batches(asset: Asset, units: list[dict[str, str]], limit: int | None = None
 def _label(asset: Asset, batch: list[dict[str, str]]) -> str:
     """``results[day=2024-03-25]``; a batch shows its range ``csv[campaign=501,day=2024-03-01..2024-03-31]``."""
     grain = list(asset.action.grain) if asset.action else list(asset.dims)
+    if not grain:  # one run rebuilds the whole asset
+        return asset.name
     if len(batch) == 1 and tuple(grain) == asset.dims:
         return format_partition(asset.name, format_key(grain, [batch[0][g] for g in grain]) if grain else "")
     bd = _range_dimension(asset)
