@@ -25,6 +25,8 @@ class Reason:
     upstream_status: str | None = None
     text: str | None = None
     source: str | None = None  # where the asset was observed, for ``absent``
+    #: the upstream (asset, key) itself, for walking to root causes without re-reading text
+    node: tuple[str, str] | None = field(default=None, compare=False, repr=False)
 
     def describe(self, condition: str = "absent") -> str:
         k, up = self.kind, self.upstream
