@@ -24,7 +24,6 @@ from .userrules import check_rule_files, parse_message
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 SHIPPED = ("status.lp",)
-READ = (("status", 3), ("reason", 4), ("condition", 3), ("run", 2))
 
 
 @dataclass
@@ -78,7 +77,7 @@ def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str],
             problems.append(parse_message(m, display))
     if problems:
         return problems
-    result = SolveResult(facts=facts.count("\n"))
+    result = SolveResult()
     atoms = ctl.symbolic_atoms
     for sa in atoms.by_signature("status", 3):
         a, p, s = sa.symbol.arguments
@@ -91,6 +90,12 @@ def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str],
     if consistent and not ctl.solve().satisfiable:
         return [Problem("the rules admit no answer: an integrity constraint (:- ...) in them is violated",
                         hint="check the constraints in " + ", ".join(display[f] for f in rule_files))]
+    _read_explanations(atoms, result)
+    return result
+
+
+def _read_explanations(atoms: clingo.SymbolicAtoms, result: SolveResult) -> None:
+    """Conditions, reasons and runs, in a stable order."""
     for sa in atoms.by_signature("condition", 3):
         a, p, c = sa.symbol.arguments
         result.conditions[(a.name, p.string)] = c.name
@@ -103,12 +108,11 @@ def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str],
     for v in result.reasons.values():
         v.sort(key=repr)
     result.runs.sort()
-    return result
 
 
 def _child(conn, rule_files, facts, display, memory_mb) -> None:  # pragma: no cover - runs in a fork
     try:
-        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        _, hard = resource.getrlimit(resource.RLIMIT_AS)
         with open("/proc/self/statm") as f:
             current = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
         limit = current + memory_mb * 1024 * 1024
