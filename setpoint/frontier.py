@@ -26,7 +26,7 @@ from .adapters.duckdb_table import WAREHOUSE, distinct_values
 from .errors import ObserveError
 from .partition import format_key
 from .project.model import Asset, Dependency, FileValues, Mapping, Project, StaticValues, TableValues
-from .project.timewindows import SQL_UNITS, TimeWindows, local_hours
+from .project.timewindows import SQL_UNITS, TimeWindows, floor, local_hours
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class Frontier:
     assets: dict[str, AssetFrontier] = field(default_factory=dict)
     edges: list[tuple[str, str, str, str]] = field(default_factory=list)  # (A, P) needs (B, Q)
     needs_all: list[tuple[str, str]] = field(default_factory=list)       # every A[P] needs all of B
+    not_due: set[tuple[str, str]] = field(default_factory=set)           # B[Q] needed, its window not closed yet
     unit_values: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     observations: list[Observation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -90,6 +91,49 @@ def mapping_join(a: Asset, b: Asset, dep: Dependency, aa: str = "a", ba: str = "
     eqs = [f"{ba}.{q(m.dimension)} = {_shift_sql(f'{aa}.{q(m.dimension)}', space, 'o.k')}"]
     eqs += [f"{ba}.{q(c)} = {aa}.{q(c)}" for c in b.dims if c != m.dimension]
     return extra, " AND ".join(eqs)
+
+
+def _windows_sql(col: str, space: TimeWindows, bounds: tuple[datetime, datetime] | None) -> tuple[str, list]:
+    """A relation of window values between two window starts (inclusive), or an empty one."""
+    if bounds is None:
+        return f"SELECT CAST(NULL AS VARCHAR) AS {col} WHERE FALSE", []
+    first, last = bounds
+    if space.grain == "hourly" and space.timezone != "UTC":
+        return f"SELECT unnest(CAST(? AS VARCHAR[])) AS {col}", [local_hours(space, first, last)]
+    return (f"SELECT strftime(ts, {sql_literal(space.format)}) AS {col} FROM generate_series("
+            f"CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), INTERVAL 1 {SQL_UNITS[space.grain]}) t(ts)", [first, last])
+
+
+def _due_later(space: TimeWindows, now: datetime, horizon: datetime) -> tuple[datetime, datetime] | None:
+    """Windows from the start up to ``horizon`` (capped at the end): the expected ones plus those
+    that have not closed yet but that dependents already expect."""
+    last = min(horizon, floor(space.end, space.grain)) if space.end is not None else horizon
+    first = floor(space.start, space.grain)
+    return (first, last) if last >= first else None
+
+
+def horizons(project: Project, now: datetime) -> dict[str, dict[str, datetime]]:
+    """For each upstream asset and time dimension, the newest window a dependent expects through a
+    mapping that matches that dimension — beyond the upstream's own windows, it is not due yet."""
+    out: dict[str, dict[str, datetime]] = {}
+    for a in project.assets.values():
+        for dep in a.dependencies:
+            b = project.assets[dep.asset]
+            m = dep.mapping
+            if b.name == a.name or m.kind == "all":
+                continue
+            matched = m.on if m.kind == "on" else b.dims  # identity and offset keep every upstream dimension
+            for d in matched:
+                space_b = b.dimension(d).space
+                if not isinstance(space_b, TimeWindows) or d not in a.dims:
+                    continue
+                bounds = a.dimension(d).space.bounds(now)
+                mine = space_b.bounds(now)
+                if bounds is None or (mine is not None and bounds[1] <= mine[1]):
+                    continue
+                current = out.setdefault(b.name, {}).get(d)
+                out[b.name][d] = bounds[1] if current is None else max(current, bounds[1])
+    return out
 
 
 def _self_step(asset: Asset, deps: list[Dependency]) -> str:
@@ -153,17 +197,7 @@ class Workspace:
             col = quote_ident(dim.name)
             space = dim.space
             if isinstance(space, TimeWindows):
-                bounds = space.bounds(now)
-                if bounds is None:
-                    out.append((f"SELECT CAST(NULL AS VARCHAR) AS {col} WHERE FALSE", []))
-                    continue
-                first, last = bounds
-                if space.grain == "hourly" and space.timezone != "UTC":
-                    out.append((f"SELECT unnest(CAST(? AS VARCHAR[])) AS {col}", [local_hours(space, first, last)]))
-                    continue
-                out.append((f"SELECT strftime(ts, {sql_literal(space.format)}) AS {col} FROM generate_series("
-                            f"CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), INTERVAL 1 {SQL_UNITS[space.grain]}) t(ts)",
-                            [first, last]))
+                out.append(_windows_sql(col, space, space.bounds(now)))
                 continue
             if isinstance(space, StaticValues):
                 values = list(space.values)
@@ -178,25 +212,43 @@ class Workspace:
             out.append((f"SELECT unnest(CAST(? AS VARCHAR[])) AS {col}", [values]))
         return out
 
-    def _expected(self, asset: Asset, now: datetime, warnings: list[str]) -> None:
-        name = f"e_{asset.name}"
-        if not asset.dims:
-            self.con.execute(f"CREATE TABLE {name} AS SELECT '' AS _all")
-            return
-        parts = self._values(asset, now, warnings)
+    def _create_product(self, name: str, parts: list[tuple[str, list]]) -> None:
         sql = " CROSS JOIN ".join(f"({s})" for s, _ in parts)
         params = [p for _, ps in parts for p in ps]
         self.con.execute(f"CREATE TABLE {name} AS SELECT DISTINCT * FROM {sql}", params)
+
+    def _expected(self, asset: Asset, now: datetime, warnings: list[str],
+                  horizon: dict[str, datetime]) -> None:
+        """``e_A``: the expected partitions; ``n_A``: those dependents already need but not due yet."""
+        name = f"e_{asset.name}"
+        cols = ", ".join(f"{quote_ident(c)} VARCHAR" for c in key_columns(asset))
+        if not asset.dims:
+            self.con.execute(f"CREATE TABLE {name} AS SELECT '' AS _all")
+            self.con.execute(f"CREATE TABLE n_{asset.name} ({cols})")
+            return
+        parts = self._values(asset, now, warnings)
+        self._create_product(name, parts)
+        later = list(parts)
+        for i, dim in enumerate(asset.dimensions):
+            if dim.name in horizon:
+                later[i] = _windows_sql(quote_ident(dim.name), dim.space, _due_later(dim.space, now, horizon[dim.name]))
+        if later == parts:
+            self.con.execute(f"CREATE TABLE n_{asset.name} ({cols})")
+            return
+        self._create_product(f"x_{asset.name}", later)
+        self.con.execute(f"CREATE TABLE n_{asset.name} AS SELECT * FROM x_{asset.name} "
+                         f"ANTI JOIN {name} USING ({_cols(asset)})")
 
     # -- the whole computation ----------------------------------------------------------------
     def compute(self, now: datetime, include_satisfied: bool = False) -> Frontier:
         project, con = self.project, self.con
         frontier = Frontier(now=now, satisfied={} if include_satisfied else None)
         assets = project.assets
+        later = horizons(project, now)
         for asset in assets.values():
             n = asset.name
             cols = _cols(asset)
-            self._expected(asset, now, frontier.warnings)
+            self._expected(asset, now, frontier.warnings, later.get(n, {}))
             coldefs = ", ".join(f"{quote_ident(c)} VARCHAR" for c in key_columns(asset))
             con.execute(f"CREATE TABLE o_{n} ({coldefs}, updated_at TIMESTAMP)")
             t = time.perf_counter()
@@ -237,13 +289,16 @@ class Workspace:
                     seeds.append(f"SELECT {cols} FROM e_{n} WHERE EXISTS (SELECT 1 FROM f_{b.name})")
                     continue
                 cond_from, cond = mapping_join(asset, b, dep)
-                seeds.append(f"SELECT {_cols(asset, 'a')} FROM e_{n} a{cond_from} SEMI JOIN f_{b.name} b ON {cond}"
+                seeds.append(f"SELECT {_cols(asset, 'a')} FROM e_{n} a{cond_from} SEMI JOIN g_{b.name} b ON {cond}"
                              if not cond_from else
-                             f"SELECT DISTINCT {_cols(asset, 'a')} FROM e_{n} a{cond_from} JOIN f_{b.name} b ON {cond}")
+                             f"SELECT DISTINCT {_cols(asset, 'a')} FROM e_{n} a{cond_from} JOIN g_{b.name} b ON {cond}")
             union = " UNION ".join(seeds)
             if self_deps:  # a previous window of itself: the closure runs forward through time
                 union = f"WITH RECURSIVE r AS ({union} UNION {_self_step(asset, self_deps)}) SELECT * FROM r"
             con.execute(f"CREATE TABLE f_{n} AS {union}")
+            # what dependents look up: the frontier, and the windows they need that are not due yet
+            con.execute(f"CREATE TABLE g_{n} AS SELECT *, FALSE AS _not_due FROM f_{n} "
+                        f"UNION ALL SELECT *, TRUE FROM n_{n}")
         for asset in assets.values():
             self._collect(asset, frontier)
             if frontier.satisfied is not None:
@@ -291,13 +346,15 @@ class Workspace:
                 continue
             cond_from, cond = mapping_join(asset, b, dep)
             edges = con.execute(
-                f"SELECT DISTINCT {_cols(asset, 'a')}, {_cols(b, 'b')} FROM f_{n} a{cond_from} "
-                f"JOIN f_{b.name} b ON {cond} ORDER BY ALL").fetchall()
+                f"SELECT DISTINCT {_cols(asset, 'a')}, {_cols(b, 'b')}, b._not_due FROM f_{n} a{cond_from} "
+                f"JOIN g_{b.name} b ON {cond} ORDER BY ALL").fetchall()
             ka, kb = len(key_columns(asset)), len(key_columns(b))
             for e in edges:
                 p = format_key(dims, e[:ka]) if dims else ""
                 q = format_key(list(b.dims), e[ka : ka + kb]) if b.dims else ""
                 frontier.edges.append((n, p, b.name, q))
+                if e[-1]:
+                    frontier.not_due.add((b.name, q))
 
 
 def _read_listing(space: FileValues, asset: Asset, dim: str, warnings: list[str]) -> list[str]:

@@ -38,6 +38,8 @@ class Reason:
             if condition == "present":
                 return f"present; will be refreshed after {up} ({self.upstream_status})"
             return f"needs {up} ({self.upstream_status})"
+        if k == "not_due":
+            return f"needs {up}, which is not due yet"
         if k == "needs_all":
             return f"needs every partition of {up}, some are not satisfied"
         if k == "rule":

@@ -15,14 +15,15 @@ from .session import SolveResult
 
 #: the order in which a partition's reasons are listed (its first reason is its top reason)
 _ORDER = ("rule", "unrecoverable", "no_action", "upstream_blocked", "upstream_all_blocked",
-          "absent", "outdated", "needs", "needs_all")
+          "absent", "outdated", "needs", "not_due", "needs_all")
 
 
 def _reason(kind: str, detail: object, statuses: dict[tuple[str, str], str], sources: dict[str, str],
             asset: str) -> Reason:
     if isinstance(detail, tuple) and detail[0] == "up":
         _, b, q = detail
-        return Reason(kind, format_partition(b, q), statuses.get((b, q), "satisfied"), node=(b, q))
+        upstream_status = "not due" if kind == "not_due" else statuses.get((b, q), "satisfied")
+        return Reason(kind, format_partition(b, q), upstream_status, node=(b, q))
     if kind in ("needs_all", "upstream_all_blocked"):
         return Reason(kind, str(detail))
     if kind in ("rule", "unrecoverable"):
@@ -183,6 +184,8 @@ def _family(st: PartitionStatus) -> str:
         if st.condition == "present":
             return f"present; will be refreshed after {asset} ({r.upstream_status})"
         return f"needs {asset} ({r.upstream_status})"
+    if r.kind == "not_due" and r.upstream:
+        return f"needs {r.upstream.split('[')[0]}, not due yet"
     if r.kind == "outdated" and r.upstream:
         return f"{r.upstream.split('[')[0]} was updated after it"
     if r.kind == "upstream_blocked" and r.upstream:

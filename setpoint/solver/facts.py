@@ -61,6 +61,9 @@ class FactWriter:
     def depends(self, a: str, p: str, b: str, q: str) -> None:
         self._add(f"depends({a},{lp_string(p)},{b},{lp_string(q)}).")
 
+    def not_due(self, b: str, q: str) -> None:
+        self._add(f"not_due({b},{lp_string(q)}).")
+
     def needs_all(self, a: str, b: str) -> None:
         self._add(f"needs_all({a},{b}).")
 
@@ -97,6 +100,8 @@ def write_facts(project: Project, frontier: Frontier) -> FactWriter:
                 w.unit(a, p, part.unit)
     for a, p, b, q in frontier.edges:
         w.depends(a, p, b, q)
+    for b, q in sorted(frontier.not_due):
+        w.not_due(b, q)
     for a, b in frontier.needs_all:
         w.needs_all(a, b)
     return w

@@ -36,6 +36,9 @@ SCHEMA: tuple[Predicate, ...] = (
               "A[P] is present, but B[Q], which it needs, was updated after it."),
     Predicate("key", ("A", "P", "D", "V"), "input", "Partition P of A has value V (a string) in dimension D."),
     Predicate("needs_all", ("A", "B"), "input", "Every partition of A needs every partition of B."),
+    Predicate("not_due", ("B", "Q"), "input",
+              "B[Q] is needed by a known partition but its window has not closed yet (lag included): "
+              "it is not expected yet, so what needs it waits."),
     Predicate("coarse", ("A",), "input", "One run of A's action produces several of its partitions."),
     Predicate("unit", ("A", "P", "U"), "input", "A[P] is produced by the run keyed U (coarse assets)."),
     Predicate("depends", ("A", "P", "B", "Q"), "rule",

@@ -78,5 +78,5 @@ def test_every_status_and_reason_kind_is_covered() -> None:
             if counts["satisfied"]:
                 statuses.add("satisfied")
     assert statuses == {"satisfied", "missing", "stale", "waiting", "blocked"}
-    assert kinds == {"absent", "outdated", "needs", "needs_all", "rule", "unrecoverable", "no_action",
+    assert kinds == {"absent", "outdated", "needs", "needs_all", "not_due", "rule", "unrecoverable", "no_action",
                      "upstream_blocked", "upstream_all_blocked"}
