@@ -40,7 +40,7 @@ def validate(path: str | Path = ".") -> Project:
                 raise ConfigError(problems[0].message,
                                   problems=sorted(problems, key=lambda p: (p.file or "", p.line or 0))) from exc
         raise
-    check_rules(list(project.rule_files), _display(project), project.limits)
+    check_rules(list(project.rule_files), _display(project), project.limits, set(project.assets))
     return project
 
 
@@ -61,7 +61,7 @@ def plan(path: str | Path | Project = ".", now: datetime | None = None, record: 
     timings["observe"] = frontier.observe_s
     timings["frontier"] = (t2 - t1) - frontier.observe_s
     facts = write_facts(project, frontier)
-    result = solve(facts.text(), list(project.rule_files), _display(project), project.limits)
+    result = solve(facts.text(), list(project.rule_files), _display(project), project.limits, set(project.assets))
     t3 = time.perf_counter()
     timings["solve"] = t3 - t2
     result.facts = facts.count

@@ -10,6 +10,7 @@ grounding explodes is stopped with a clear error instead of eating the machine.
 
 from __future__ import annotations
 
+import difflib
 import multiprocessing
 import os
 import resource
@@ -57,6 +58,20 @@ def _value(sym: clingo.Symbol) -> object:
     return reason_text(sym)
 
 
+def _named_wrong(atoms: clingo.SymbolicAtoms, rule_files: list[str], display: dict[str, str]) -> list[Problem]:
+    """Rules that name something that is not an asset, where setpoint expects one."""
+    names = sorted(str(sa.symbol.arguments[0]) for sa in atoms.by_signature("unknown_asset", 1))
+    if not names:
+        return []
+    assets = sorted(str(sa.symbol.arguments[0]) for sa in atoms.by_signature("asset", 1))
+    close = difflib.get_close_matches(names[0].strip('"'), assets, n=1)
+    return [Problem(f"the rules name {', '.join(names)} in depends/4, block/3 or unrecoverable/3, "
+                    f"which {'is not an asset' if len(names) == 1 else 'are not assets'}",
+                    file=", ".join(display[f] for f in rule_files) or None,
+                    hint=(f"did you mean {close[0]}? " if close else "")
+                    + "assets are written as constants (csv, not \"csv\"); known assets: " + ", ".join(assets))]
+
+
 def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str], consistent: bool) -> SolveResult | list[Problem]:
     messages: list[tuple[clingo.MessageCode, str]] = []
     ctl = clingo.Control(["--warn=atom-undefined"], logger=lambda c, m: messages.append((c, m)), message_limit=50)
@@ -79,11 +94,19 @@ def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str],
         return problems
     result = SolveResult()
     atoms = ctl.symbolic_atoms
+    if any(True for _ in atoms.by_signature("asset", 1)):  # validating a broken project declares none
+        problems = _named_wrong(atoms, rule_files, display)
+        if problems:
+            return problems
     for sa in atoms.by_signature("status", 3):
         a, p, s = sa.symbol.arguments
         if not sa.is_fact:
             result.not_facts.append(str(sa.symbol))
             continue
+        if p.type != clingo.SymbolType.String:
+            return [Problem(f"the rules name the partition {p} of {a}, but partition keys are strings",
+                            file=", ".join(display[f] for f in rule_files) or None,
+                            hint='write keys as strings, e.g. "2024-03-01" or "campaign=501,day=2024-03-01"')]
         result.statuses[(a.name, p.string)] = s.name
     if result.not_facts:  # reported by solve(): a search would only hide the real cause
         return result
@@ -166,29 +189,33 @@ def _raise(out: SolveResult | list[Problem]) -> SolveResult:
     return out
 
 
-def rule_problems(rule_files: list[Path], display: dict[str, str], limits: Limits | None = None) -> list[Problem]:
-    """Every problem of the rules without data: schema, syntax, safety and undefined atoms,
-    grounded under limits."""
-    problems = check_rule_files(list(rule_files), display)
+def rule_problems(rule_files: list[Path], display: dict[str, str], limits: Limits | None = None,
+                  assets: set[str] | None = None) -> list[Problem]:
+    """Every problem of the rules without observed data: schema, syntax, safety, undefined atoms and
+    (given the project's assets) names that are not assets, grounded under limits."""
+    problems = check_rule_files(list(rule_files), display, assets)
     if problems or not rule_files:
         return problems
-    out = _guarded([str(f) for f in rule_files], "", display, limits or Limits())
+    facts = "".join(f"asset({a}).\n" for a in sorted(assets or ()))
+    out = _guarded([str(f) for f in rule_files], facts, display, limits or Limits())
     return out if isinstance(out, list) else []
 
 
-def check_rules(rule_files: list[Path], display: dict[str, str], limits: Limits | None = None) -> None:
+def check_rules(rule_files: list[Path], display: dict[str, str], limits: Limits | None = None,
+                assets: set[str] | None = None) -> None:
     """Raise a RuleError listing every problem of the rules, if they have any."""
-    problems = rule_problems(rule_files, display, limits)
+    problems = rule_problems(rule_files, display, limits, assets)
     if problems:
         raise RuleError(problems[0].message, problems=problems)
 
 
-def solve(facts: str, rule_files: list[Path], display: dict[str, str], limits: Limits | None = None) -> SolveResult:
+def solve(facts: str, rule_files: list[Path], display: dict[str, str], limits: Limits | None = None,
+          assets: set[str] | None = None) -> SolveResult:
     """Ground shipped + user rules over the facts and read statuses, reasons and runs."""
     limits = limits or Limits()
     files = [str(f) for f in rule_files]
     if files:
-        problems = check_rule_files(list(rule_files), display)
+        problems = check_rule_files(list(rule_files), display, assets)
         if problems:
             raise RuleError(problems[0].message, problems=problems)
         out = _raise(_guarded(files, facts, display, limits))

@@ -118,6 +118,8 @@ class RuleInfo:
     file: str
     line: int
     defines: list[tuple[Sig, int]] = field(default_factory=list)  # (signature, line)
+    #: fixed terms where a rule predicate takes an asset: (term as written, predicate, line)
+    asset_terms: list[tuple[str, str, int]] = field(default_factory=list)
     reads: list[tuple[Sig, bool]] = field(default_factory=list)   # (signature, through negation)
     guessed: str = ""  # "a choice", "a disjunction", "#external": its heads need not be facts
 
@@ -163,6 +165,39 @@ def _reads(literal: ast.AST, info: RuleInfo) -> None:
     info.reads += [((n, a), negative) for n, a, _ in found]
 
 
+#: the argument positions that name an asset, in the predicates rules may define
+_ASSET_POSITIONS = {("depends", 4): (0, 2), ("block", 3): (0,), ("unrecoverable", 3): (0,)}
+
+
+def _asset_terms(node: ast.AST, info: RuleInfo) -> None:
+    """Record the fixed terms (constants, strings) written where a rule predicate takes an asset."""
+    if node.ast_type == ast.ASTType.SymbolicAtom and node.symbol.ast_type == ast.ASTType.Function:
+        sym = node.symbol
+        for i in _ASSET_POSITIONS.get((sym.name, len(sym.arguments)), ()):
+            arg = sym.arguments[i]
+            if arg.ast_type == ast.ASTType.SymbolicTerm:
+                info.asset_terms.append((str(arg.symbol), f"{sym.name}/{len(sym.arguments)}",
+                                         sym.location.begin.line))
+        return
+    for child in _children(node):
+        _asset_terms(child, info)
+
+
+def _check_assets(rules: list[RuleInfo], assets: set[str]) -> list[Problem]:
+    """A rule that names, where an asset goes, something that is not one of the project's assets."""
+    problems = []
+    for rule in rules:
+        for term, predicate, line in rule.asset_terms:
+            if term in assets:
+                continue
+            close = difflib.get_close_matches(term.strip('"'), sorted(assets), n=1)
+            problems.append(Problem(
+                f"{predicate} names {term} as an asset, but it is not one", rule.file, line,
+                (f"did you mean {close[0]}? " if close else "")
+                + "assets are written as constants (csv, not \"csv\"); known assets: " + ", ".join(sorted(assets))))
+    return problems
+
+
 def _head(head: ast.AST, info: RuleInfo) -> None:
     """Record what a head defines, and what its element conditions read."""
     defined: list[tuple[str, int, int]] = []
@@ -181,6 +216,7 @@ def _head(head: ast.AST, info: RuleInfo) -> None:
     elif head.ast_type == ast.ASTType.Literal and head.sign == ast.Sign.NoSign:
         _atoms(head, defined)
     info.defines += [((n, a), l) for n, a, l in defined]
+    _asset_terms(head, info)
 
 
 def _statement(stm: ast.AST, file: str, rules: list[RuleInfo], used: set[Sig]) -> None:
@@ -384,7 +420,7 @@ def _check_stratified(user: list[RuleInfo]) -> list[Problem]:
     return problems
 
 
-def check_rule_files(files: list[Path], display: dict[str, str]) -> list[Problem]:
+def check_rule_files(files: list[Path], display: dict[str, str], assets: set[str] | None = None) -> list[Problem]:
     """Parse each rule file and check its heads against the schema; returns every problem."""
     problems: list[Problem] = []
     rules: list[RuleInfo] = []
@@ -392,6 +428,8 @@ def check_rule_files(files: list[Path], display: dict[str, str]) -> list[Problem
     for path in files:
         problems += _parse(path, display[str(path)], display, rules, used)
     problems += _check_heads(rules, used)
+    if assets is not None:
+        problems += _check_assets(rules, assets)
     if not problems:  # a cycle is only worth explaining once every rule parses and names the schema right
         problems += _check_stratified(rules)
     return sorted(dict.fromkeys(problems), key=lambda p: (p.file or "", p.line or 0))

@@ -203,3 +203,35 @@ def test_parse_message_without_a_location_keeps_the_text() -> None:
 ])
 def test_arity_of_a_printed_atom(atom: str, arity: int) -> None:
     assert _arity(atom) == arity
+
+
+def test_a_rule_naming_an_unknown_asset(waiting, cli) -> None:
+    waiting.write("rules/r.lp", 'depends(b, P, nosuch, P) :- frontier(b, P).\nblock(bb, P, "x") :- frontier(b, P).\n')
+    known = 'assets are written as constants (csv, not "csv"); known assets: a, b'
+    assert_cli_error(cli, waiting,
+                     f"error: rules/r.lp:1: depends/4 names nosuch as an asset, but it is not one ({known})",
+                     f"error: rules/r.lp:2: block/3 names bb as an asset, but it is not one (did you mean b? {known})")
+
+
+def test_a_rule_writing_an_asset_as_a_string(waiting, cli) -> None:
+    waiting.write("rules/r.lp", 'block("a", P, "x") :- frontier(a, P).\n')
+    assert_cli_error(cli, waiting, 'error: rules/r.lp:1: block/3 names "a" as an asset, but it is not one '
+                                   '(did you mean a? assets are written as constants (csv, not "csv"); '
+                                   'known assets: a, b)')
+
+
+def test_a_derived_asset_name_that_is_not_an_asset(waiting, cli) -> None:
+    """A name the rules compute cannot be checked statically; the solver still refuses it."""
+    waiting.write("rules/r.lp", 'target(nosuch).\nblock(T, P, "x") :- target(T), frontier(b, P).\n')
+    result = cli("plan", "-p", str(waiting.root), "--now", "2024-04-01T12:00Z")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: rules/r.lp: the rules name nosuch in depends/4, block/3 or "
+                                    "unrecoverable/3, which is not an asset (")
+
+
+def test_a_rule_writing_a_key_that_is_not_a_string(waiting, cli) -> None:
+    waiting.write("rules/r.lp", 'depends(b, day1, a, "2024-03-01").\n')
+    result = cli("plan", "-p", str(waiting.root), "--now", "2024-04-01T12:00Z")
+    assert result.exit_code == 2
+    assert result.stderr == ('error: rules/r.lp: the rules name the partition day1 of b, but partition keys are '
+                             'strings (write keys as strings, e.g. "2024-03-01" or "campaign=501,day=2024-03-01")\n')
