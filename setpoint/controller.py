@@ -6,7 +6,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, ObserveError
 from .frontier import compute_frontier
 from .plan import Plan
 from .project.loader import find_root, load_project
@@ -71,7 +71,10 @@ def plan(path: str | Path | Project = ".", now: datetime | None = None, record: 
     timings["total"] = t4 - t0
     out.timings = timings
     if record:
-        with StateStore(project.state) as store:
-            store.record_observations([(o.asset, o.source, o.present, o.note) for o in frontier.observations],
-                                      at=moment)
+        try:
+            with StateStore(project.state) as store:
+                store.record_observations([(o.asset, o.source, o.present, o.note) for o in frontier.observations],
+                                          at=moment)
+        except ObserveError as exc:  # a dry run does not fail over its own bookkeeping
+            out.warnings.append(f"observations were not recorded: {exc.message}")
     return out

@@ -202,7 +202,9 @@ class Workspace:
             if isinstance(space, StaticValues):
                 values = list(space.values)
             elif isinstance(space, TableValues):
-                found = distinct_values(self.con, space.table, space.column)
+                found = distinct_values(self.con, space.table, space.column,
+                                        (f"dimension {dim.name!r} of asset {asset.name!r}", dim.origin.file,
+                                         dim.origin.line))
                 if found is None:
                     warnings.append(f"{asset.name}: dimension {dim.name!r} reads values from table "
                                     f"{space.table}, which does not exist yet; no partitions expected")

@@ -79,9 +79,13 @@ def test_new_campaign_is_missing_for_every_day(cli, ads: Path) -> None:
         by_asset.setdefault((s["asset"], s["status"]), set()).add(s["partition"]["day"])
     assert by_asset == {("csv", "missing"): set(DAYS), ("ad_stats", "waiting"): set(DAYS),
                         ("results", "waiting"): set(DAYS)}
-    # one download run covers the whole week (batch max 31)
+    # one download run covers the whole week (batch max 31), shown as one range
     assert [(a["range"], a["covers"]) for a in doc["actions"]] == [
         ("csv[campaign=506,day=2024-01-01..2024-01-07]", 7)]
+    assert doc["runs"] == [{"asset": "csv", "kind": "shell", "range": "csv[campaign=506,day=2024-01-01..2024-01-07]",
+                            "runs": 1, "covers": 7}]
+    text = cli("plan", "-p", str(ads), "--now", NOW).output
+    assert "actions that would run: 1\n  csv[campaign=506,day=2024-01-01..2024-01-07]  (shell, 1 run, 7 partitions)\n" in text
 
 
 def test_campaign_blocked_by_rule_blocks_everything_that_needs_it(cli, ads: Path) -> None:

@@ -81,8 +81,12 @@ class DuckDBTableObserver:
         return count, f"{rows} no valid partition key (e.g. {sample}) and count for no partition"
 
 
-def distinct_values(con: duckdb.DuckDBPyConnection, table: str, column: str) -> list[str] | None:
-    """The distinct non-null values of a column as text, or None when the table does not exist."""
+def distinct_values(con: duckdb.DuckDBPyConnection, table: str, column: str,
+                    where: tuple[str, str, int | None] = ("", "", None)) -> list[str] | None:
+    """The distinct non-null values of a column as text, or None when the table does not exist.
+
+    ``where`` (what the values are for, file, line) places an error in the user's project.
+    """
     if not table_exists(con, table):
         return None
     _, _, ref = table_ref(table)
@@ -90,8 +94,10 @@ def distinct_values(con: duckdb.DuckDBPyConnection, table: str, column: str) -> 
     try:
         rows = con.execute(f"SELECT DISTINCT CAST({col} AS VARCHAR) FROM {ref} WHERE {col} IS NOT NULL ORDER BY 1").fetchall()
     except duckdb.Error as exc:
-        raise ObserveError(f"cannot read values of column {column!r} from table {table}: {str(exc).splitlines()[0]}",
-                           hint="fix `values_from` of that dimension") from exc
+        what, file, line = where
+        raise ObserveError(f"cannot read the values of {what or 'a dimension'} from column {column!r} of table "
+                           f"{table}: {str(exc).splitlines()[0]}", file=file or None, line=line,
+                           hint="fix `values_from` of that dimension: name an existing table and column") from exc
     return [r[0] for r in rows]
 
 

@@ -111,10 +111,11 @@ class Reader:
         try:
             return parse_moment(value)
         except ValueError:
+            shaped = re.fullmatch(r"\d{4}-\d{2}(-\d{2}([T ]\d{2}(:\d{2})?)?)?", value.strip())
             self.problem(
                 f"bad date {str(value)!r} for {key!r} in {where}",
                 value,
-                hint="write YYYY-MM-DD, YYYY-MM or YYYY-MM-DDTHH:MM",
+                hint="there is no such date or time" if shaped else "write YYYY-MM-DD, YYYY-MM or YYYY-MM-DDTHH:MM",
             )
             return None
 

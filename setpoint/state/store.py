@@ -42,6 +42,9 @@ class StateStore:
         except duckdb.Error as exc:
             raise ObserveError(f"cannot open the state store {path}: {str(exc).splitlines()[0]}",
                                hint="another setpoint process may be writing it; try again") from exc
+        except OSError as exc:
+            raise ObserveError(f"cannot create the state store {path}: {exc.strerror}",
+                               hint="check `state:` in setpoint.yaml") from exc
         if not read_only:
             self._migrate()
 

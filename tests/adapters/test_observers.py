@@ -206,3 +206,18 @@ def test_command_values_keep_their_json_spelling(project) -> None:
     """)
     p = plan(project.root, now=NOW, record=False)
     assert [s.key for s in p.statuses] == ["flag=false,n=1.5"]
+
+
+def test_values_from_a_bad_column_names_the_dimension_and_its_line(project) -> None:
+    project.write("assets/a.yaml", """
+        name: stats
+        table: stats
+        partitions:
+          campaign: {values_from: {table: campaigns, column: idd}}
+    """)
+    project.sql("CREATE TABLE campaigns (id INTEGER)")
+    with pytest.raises(ObserveError) as err:
+        plan(project.root, now=NOW, record=False)
+    assert err.value.message.startswith(
+        "cannot read the values of dimension 'campaign' of asset 'stats' from column 'idd' of table campaigns:")
+    assert (err.value.file, err.value.line) == ("assets/a.yaml", 4)

@@ -80,11 +80,19 @@ def test_bad_date(project, cli) -> None:
     # one error only: the broken dimension still exists for the files template check
     assert problems_of(project) == [
         Problem("bad date '2024-13-01' for 'start' in 'daily' of dimension 'day' of asset 'a'", "assets/a.yaml", 5,
-                "write YYYY-MM-DD, YYYY-MM or YYYY-MM-DDTHH:MM")
+                "there is no such date or time")
     ]
     assert_cli_error(cli, project,
                      "error: assets/a.yaml:5: bad date '2024-13-01' for 'start' in 'daily' of dimension 'day' "
-                     "of asset 'a' (write YYYY-MM-DD, YYYY-MM or YYYY-MM-DDTHH:MM)")
+                     "of asset 'a' (there is no such date or time)")
+
+
+def test_a_date_in_another_format_says_which_formats_work(project) -> None:
+    project.write("assets/a.yaml", "name: a\nfiles: data/{day}.csv\n" + DAILY.replace("2024-03-01", "01.03.2024"))
+    assert problems_of(project) == [
+        Problem("bad date '01.03.2024' for 'start' in 'daily' of dimension 'day' of asset 'a'", "assets/a.yaml", 5,
+                "write YYYY-MM-DD, YYYY-MM or YYYY-MM-DDTHH:MM")
+    ]
 
 
 def test_end_before_start(project) -> None:
@@ -450,7 +458,7 @@ def test_every_problem_in_every_file_is_reported_in_one_run_sorted(project, cli)
         cli, project,
         "error: assets/a.yaml:3: unknown key 'dependson' in an asset (did you mean 'depends_on'?)",
         "error: assets/b.yaml:5: bad date '2024-13-01' for 'start' in 'daily' of dimension 'day' of asset 'b' "
-        "(write YYYY-MM-DD, YYYY-MM or YYYY-MM-DDTHH:MM)",
+        "(there is no such date or time)",
         "error: assets/b.yaml:6: asset 'b' depends on unknown asset 'aa' (did you mean 'a'?)",
         "error: assets/c.yaml:3: malformed YAML: mapping values are not allowed here "
         "(check indentation and quoting on that line)",

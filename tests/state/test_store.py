@@ -40,3 +40,32 @@ def test_plan_records_what_it_observed(quickstart: Path) -> None:
     with StateStore(quickstart / ".setpoint" / "state.duckdb", read_only=True) as store:
         rows = store.con.execute("SELECT asset, present FROM observations ORDER BY asset").fetchall()
     assert rows == [("daily_totals", 0), ("events", 14), ("report", 0)]
+
+
+def test_a_busy_state_store_does_not_fail_a_dry_run(quickstart: Path) -> None:
+    """Another process holds the store: the plan is still made, with a warning."""
+    import subprocess
+    import sys
+    import time
+
+    from setpoint import plan
+
+    store = quickstart / ".setpoint" / "state.duckdb"
+    StateStore(store).close()
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys, time\n"
+                               f"c = duckdb.connect({str(store)!r}); print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        p = plan(quickstart)
+        assert p.summary["daily_totals"]["missing"] == 14
+        assert len(p.warnings) == 1 and p.warnings[0].startswith(
+            "observations were not recorded: cannot open the state store")
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_a_state_store_that_cannot_be_created(quickstart: Path) -> None:
+    with pytest.raises(ObserveError, match="cannot create the state store /proc/nope/state.duckdb"):
+        StateStore(Path("/proc/nope/state.duckdb"))
