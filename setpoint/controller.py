@@ -14,6 +14,7 @@ from .project.model import Project
 from .solver.decode import decode
 from .solver.facts import write_facts
 from .solver.session import check_rules, rule_problems, solve
+from .solver.userrules import key_reads
 from .state import StateStore
 
 
@@ -60,7 +61,7 @@ def plan(path: str | Path | Project = ".", now: datetime | None = None, record: 
     t2 = time.perf_counter()
     timings["observe"] = frontier.observe_s
     timings["frontier"] = (t2 - t1) - frontier.observe_s
-    facts = write_facts(project, frontier)
+    facts = write_facts(project, frontier, key_reads(list(project.rule_files)))
     result = solve(facts.text(), list(project.rule_files), _display(project), project.limits, set(project.assets))
     t3 = time.perf_counter()
     timings["solve"] = t3 - t2

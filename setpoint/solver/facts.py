@@ -74,8 +74,16 @@ class FactWriter:
         return "\n".join(self.lines) + "\n"
 
 
-def write_facts(project: Project, frontier: Frontier) -> FactWriter:
-    """All solver input for one plan, in a deterministic order."""
+def write_facts(project: Project, frontier: Frontier,
+                keys: set[tuple[str | None, str | None]] | None = None) -> FactWriter:
+    """All solver input for one plan, in a deterministic order.
+
+    ``keys`` names the (asset, dimension) pairs rules read through key/4 (None
+    for any); key facts are written for those only, as nothing else reads them.
+    ``frontier/2`` is written only for partitions that are neither absent nor
+    outdated: the shipped rules derive it for the others.
+    """
+    keys = keys or set()
     w = FactWriter()
     for asset in project.assets.values():
         a = asset.name
@@ -87,15 +95,18 @@ def write_facts(project: Project, frontier: Frontier) -> FactWriter:
             w.has_action(a)
         if coarse:
             w.coarse(a)
+        read = [i for i, d in enumerate(asset.dims)
+                if (None, None) in keys or (a, None) in keys or (None, d) in keys or (a, d) in keys]
         for part in frontier.assets[a].partitions:
             p = part.key
-            w.frontier(a, p)
             if part.absent:
                 w.absent(a, p)
-            if part.outdated_by is not None:
+            elif part.outdated_by is not None:
                 w.outdated(a, p, *part.outdated_by)
-            for d, v in zip(asset.dims, part.values):
-                w.key(a, p, d, v)
+            else:
+                w.frontier(a, p)
+            for i in read:
+                w.key(a, p, asset.dims[i], part.values[i])
             if coarse:
                 w.unit(a, p, part.unit)
     for a, p, b, q in frontier.edges:

@@ -433,3 +433,34 @@ def check_rule_files(files: list[Path], display: dict[str, str], assets: set[str
     if not problems:  # a cycle is only worth explaining once every rule parses and names the schema right
         problems += _check_stratified(rules)
     return sorted(dict.fromkeys(problems), key=lambda p: (p.file or "", p.line or 0))
+
+
+def key_reads(files: list[Path]) -> set[tuple[str | None, str | None]]:
+    """Which (asset, dimension) pairs the rules read through ``key/4``; None stands for "any".
+
+    setpoint writes key/4 facts only for these, so a project whose rules never
+    read keys hands the solver none. Files that do not parse read nothing here
+    (their errors are reported by :func:`check_rule_files`).
+    """
+    pairs: set[tuple[str | None, str | None]] = set()
+
+    def fixed(term: ast.AST) -> str | None:
+        if term.ast_type == ast.ASTType.SymbolicTerm and term.symbol.type.name == "Function":
+            return str(term.symbol)
+        return None
+
+    def visit(node: ast.AST) -> None:
+        if node.ast_type == ast.ASTType.SymbolicAtom and node.symbol.ast_type == ast.ASTType.Function:
+            sym = node.symbol
+            if sym.name == "key" and len(sym.arguments) == 4:
+                pairs.add((fixed(sym.arguments[0]), fixed(sym.arguments[2])))
+            return
+        for child in _children(node):
+            visit(child)
+
+    for path in files:
+        try:
+            ast.parse_files([str(path)], visit, logger=lambda code, msg: None, message_limit=0)
+        except RuntimeError:
+            continue
+    return pairs

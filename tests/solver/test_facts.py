@@ -80,3 +80,13 @@ def test_every_known_partition_has_exactly_one_status() -> None:
         node = (a.symbol.arguments[0].name, a.symbol.arguments[1].string)
         per[node] = per.get(node, 0) + 1
     assert set(per) == known and set(per.values()) == {1}
+
+
+def test_key_facts_are_written_for_what_rules_read(tmp_path) -> None:
+    from setpoint.solver.userrules import key_reads
+
+    rules = tmp_path / "r.lp"
+    rules.write_text('block(csv, P, "x") :- key(csv, P, campaign, "77").\n'
+                     'block(A, P, "y") :- key(A, P, day, "2024-03-01"), frontier(A, P).\n')
+    assert key_reads([rules]) == {("csv", "campaign"), (None, "day")}
+    assert key_reads([]) == set()
