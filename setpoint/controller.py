@@ -7,13 +7,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import ConfigError, ObserveError
-from .frontier import compute_frontier
+from .frontier import Frontier, Workspace
 from .plan import Plan
 from .project.loader import find_root, load_project
 from .project.model import Project
-from .solver.decode import decode
+from .solver.decode import decode, unsettled_by_rules
 from .solver.facts import write_facts
-from .solver.session import check_rules, rule_problems, solve
+from .solver.session import SolveResult, check_rules, rule_problems, solve
 from .solver.userrules import key_reads
 from .state import StateStore
 
@@ -45,6 +45,34 @@ def validate(path: str | Path = ".") -> Project:
     return project
 
 
+def _solve_to_fixpoint(ws: Workspace, project: Project, frontier: Frontier, keys: set, moment: datetime,
+                       timings: dict[str, float]) -> SolveResult:
+    """Solve; when rules' dependencies left partitions off the frontier unsatisfied, seed them so that
+    their declared downstream joins the frontier, and solve again. Seeds only grow, so this ends;
+    the result always belongs to the frontier it was solved on."""
+    seeds: dict[str, list[tuple[str, ...]]] = {}
+    timings["solve"] = 0.0
+    for round_ in range(len(project.assets) + 2):
+        t = time.perf_counter()
+        facts = write_facts(project, frontier, keys)
+        result = solve(facts.text(), list(project.rule_files), _display(project), project.limits, set(project.assets))
+        result.facts = facts.count
+        timings["solve"] += time.perf_counter() - t
+        more = unsettled_by_rules(project, frontier, result, moment)
+        if all(set(rows) <= set(seeds.get(a, ())) for a, rows in more.items()):
+            return result
+        if round_ == len(project.assets) + 1:
+            frontier.warnings.append("rule dependencies kept reaching further downstream; the plan stopped "
+                                     f"after {round_ + 1} rounds (check the depends/4 rules for chains)")
+            return result
+        for a, rows in more.items():
+            seeds[a] = sorted(set(seeds.get(a, ())) | set(rows))
+        t = time.perf_counter()
+        ws.build_frontier(frontier, seeds)
+        timings["frontier"] += time.perf_counter() - t
+    raise AssertionError("unreachable")
+
+
 def plan(path: str | Path | Project = ".", now: datetime | None = None, record: bool = True,
          include_satisfied: bool = False) -> Plan:
     """Observe, compute the frontier, solve and decode — a dry run: nothing is executed.
@@ -55,17 +83,16 @@ def plan(path: str | Path | Project = ".", now: datetime | None = None, record: 
     t0 = time.perf_counter()
     project = path if isinstance(path, Project) else load_project(path)
     moment = _now(now)
+    keys = key_reads(list(project.rule_files))
     t1 = time.perf_counter()
     timings["load"] = t1 - t0
-    frontier = compute_frontier(project, moment, include_satisfied)
-    t2 = time.perf_counter()
-    timings["observe"] = frontier.observe_s
-    timings["frontier"] = (t2 - t1) - frontier.observe_s
-    facts = write_facts(project, frontier, key_reads(list(project.rule_files)))
-    result = solve(facts.text(), list(project.rule_files), _display(project), project.limits, set(project.assets))
+    with Workspace(project) as ws:
+        frontier = ws.compute(moment, include_satisfied)
+        t2 = time.perf_counter()
+        timings["observe"] = frontier.observe_s
+        timings["frontier"] = (t2 - t1) - frontier.observe_s
+        result = _solve_to_fixpoint(ws, project, frontier, keys, moment, timings)
     t3 = time.perf_counter()
-    timings["solve"] = t3 - t2
-    result.facts = facts.count
     out = decode(project, frontier, result, moment)
     t4 = time.perf_counter()
     timings["decode"] = t4 - t3

@@ -242,9 +242,16 @@ class Workspace:
                          f"ANTI JOIN {name} USING ({_cols(asset)})")
 
     # -- the whole computation ----------------------------------------------------------------
-    def compute(self, now: datetime, include_satisfied: bool = False) -> Frontier:
-        project, con = self.project, self.con
+    def compute(self, now: datetime, include_satisfied: bool = False,
+                extra: dict[str, list[tuple[str, ...]]] | None = None) -> Frontier:
+        """Observe everything, then build the frontier (see :meth:`build_frontier`)."""
         frontier = Frontier(now=now, satisfied={} if include_satisfied else None)
+        self._observe(now, frontier)
+        return self.build_frontier(frontier, extra)
+
+    def _observe(self, now: datetime, frontier: Frontier) -> None:
+        """Per asset: expected (e_), not due yet (n_), observed (o_), present (p_) and outdated (u_)."""
+        project, con = self.project, self.con
         assets = project.assets
         later = horizons(project, now)
         for asset in assets.values():
@@ -279,8 +286,30 @@ class Workspace:
             else:
                 con.execute(f"CREATE TABLE u_{n} AS SELECT {cols}, '' AS ua, CAST([] AS VARCHAR[]) AS uk "
                             f"FROM e_{n} WHERE FALSE")
-            # seeds: absent, outdated, and everything mapped onto an upstream frontier partition
-            seeds = [f"SELECT {cols} FROM e_{n} ANTI JOIN o_{n} USING ({cols})", f"SELECT {cols} FROM u_{n}"]
+
+    def build_frontier(self, frontier: Frontier, extra: dict[str, list[tuple[str, ...]]] | None = None) -> Frontier:
+        """Build each asset's frontier (f_) and what dependents look up (g_), then collect the rows.
+
+        ``extra`` adds seeds: partitions a rule's dependency made unsatisfied
+        although DuckDB saw nothing wrong with them; their declared downstream
+        joins the frontier with them. Calling it again replaces the frontier.
+        """
+        con, assets = self.con, self.project.assets
+        frontier.assets, frontier.edges, frontier.needs_all = {}, [], []
+        frontier.unit_values, frontier.not_due = {}, set()
+        for asset in assets.values():
+            n = asset.name
+            cols = _cols(asset)
+            con.execute(f"DROP TABLE IF EXISTS f_{n}; DROP TABLE IF EXISTS g_{n}; DROP TABLE IF EXISTS s_{n}")
+            coldefs = ", ".join(f"{quote_ident(c)} VARCHAR" for c in key_columns(asset))
+            con.execute(f"CREATE TABLE s_{n} ({coldefs})")
+            rows = (extra or {}).get(n, [])
+            if rows:
+                unnest = ", ".join(f"unnest(CAST(${i + 1} AS VARCHAR[]))" for i in range(len(key_columns(asset))))
+                con.execute(f"INSERT INTO s_{n} SELECT {unnest}", [list(col) for col in zip(*rows)])
+            # seeds: absent, outdated, extra, and everything mapped onto an upstream frontier partition
+            seeds = [f"SELECT {cols} FROM e_{n} ANTI JOIN o_{n} USING ({cols})", f"SELECT {cols} FROM u_{n}",
+                     f"SELECT {cols} FROM e_{n} SEMI JOIN s_{n} USING ({cols})"]
             self_deps = []
             for dep in asset.dependencies:
                 b = assets[dep.asset]

@@ -138,6 +138,24 @@ def _summary(frontier: Frontier, statuses: list[PartitionStatus]) -> dict[str, d
     return summary
 
 
+def unsettled_by_rules(project: Project, frontier: Frontier, result: SolveResult,
+                       now: datetime) -> dict[str, list[tuple[str, ...]]]:
+    """Partitions off the frontier that a rule's dependency left unsatisfied, as key values per asset.
+
+    DuckDB only knows the declared dependencies, so what depends on these
+    partitions is not on the frontier yet: the controller seeds them and solves again.
+    """
+    on_frontier = {(a, p.key) for a, af in frontier.assets.items() for p in af.partitions}
+    out: dict[str, list[tuple[str, ...]]] = {}
+    for (a, p), status in sorted(result.statuses.items()):
+        if status == "satisfied" or (a, p) in on_frontier or a not in project.assets:
+            continue
+        values = _rule_partition(project.assets[a], p, now)
+        if values is not None:
+            out.setdefault(a, []).append(tuple(values[d] for d in project.assets[a].dims) or ("",))
+    return out
+
+
 def _rule_partition(asset: Asset, key: str, now: datetime) -> dict[str, str] | None:
     """The values of a partition a rule named, or None when it is not in the asset's space."""
     from ..errors import UsageError

@@ -38,3 +38,24 @@ def test_a_rule_naming_an_unexpected_partition_is_a_warning(project) -> None:
     assert p.warnings == ["rules name 1 partition(s) outside their asset's partitions, e.g. sales[2030-01-01]; "
                           "they are left out of the plan (check the depends/4 rules)"]
     assert p.summary["sales"] == {"expected": 2, "satisfied": 2, "missing": 0, "stale": 0, "waiting": 0, "blocked": 0}
+
+
+def test_what_depends_on_a_rule_made_wait_waits_too(project) -> None:
+    """report needs sales (declared); sales needs calendar only through a rule. A missing calendar day
+    makes the present sales day wait, and the report of that day with it."""
+    _project(project, "depends(sales, P, calendar, P) :- frontier(calendar, P).\n")
+    project.write("assets/report.yaml", """
+        name: report
+        table: report
+        partitions: {day: {daily: {start: 2024-03-01, end: 2024-03-02}}}
+        depends_on: [sales]
+        action: {sql: "SELECT 1"}
+    """)
+    project.sql("CREATE TABLE report (day DATE); INSERT INTO report VALUES ('2024-03-01'), ('2024-03-02')")
+    p = plan(project.root, now=NOW, record=False)
+    assert [(s.partition, s.status, s.condition, s.cause_at) for s in p.statuses] == [
+        ("calendar[2024-03-02]", "missing", "absent", None),
+        ("sales[2024-03-02]", "waiting", "present", "calendar[2024-03-02]"),
+        ("report[2024-03-02]", "waiting", "present", "calendar[2024-03-02]"),
+    ]
+    assert p.summary["report"]["waiting"] == 1 and p.warnings == []
