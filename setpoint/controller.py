@@ -45,30 +45,36 @@ def validate(path: str | Path = ".") -> Project:
     return project
 
 
+#: a guard against rules that keep reaching new partitions one round at a time for very long
+MAX_ROUNDS = 1000
+
+
 def _solve_to_fixpoint(ws: Workspace, project: Project, frontier: Frontier, keys: set, moment: datetime,
                        timings: dict[str, float]) -> SolveResult:
     """Solve; when rules' dependencies left partitions off the frontier unsatisfied, seed them so that
-    their declared downstream joins the frontier, and solve again. Seeds only grow, so this ends;
-    the result always belongs to the frontier it was solved on."""
-    seeds: dict[str, list[tuple[str, ...]]] = {}
+    their declared downstream joins the frontier, and solve again until nothing new is reached.
+    Seeds only grow and are expected partitions, so this ends; the result always belongs to the
+    frontier it was solved on."""
+    seeds: dict[str, set[tuple[str, ...]]] = {}
     timings["solve"] = 0.0
-    for round_ in range(len(project.assets) + 2):
+    for round_ in range(1, MAX_ROUNDS + 1):
         t = time.perf_counter()
         facts = write_facts(project, frontier, keys)
         result = solve(facts.text(), list(project.rule_files), _display(project), project.limits, set(project.assets))
         result.facts = facts.count
         timings["solve"] += time.perf_counter() - t
-        more = unsettled_by_rules(project, frontier, result, moment)
-        if all(set(rows) <= set(seeds.get(a, ())) for a, rows in more.items()):
+        ws.check_named(frontier, result.statuses)
+        more = unsettled_by_rules(frontier, result)
+        if all(rows <= seeds.get(a, set()) for a, rows in more.items()):
             return result
-        if round_ == len(project.assets) + 1:
-            frontier.warnings.append("rule dependencies kept reaching further downstream; the plan stopped "
-                                     f"after {round_ + 1} rounds (check the depends/4 rules for chains)")
+        if round_ == MAX_ROUNDS:
+            frontier.warnings.append(f"rule dependencies kept reaching new partitions; the plan stopped after "
+                                     f"{round_} rounds and may miss some (check the depends/4 rules)")
             return result
         for a, rows in more.items():
-            seeds[a] = sorted(set(seeds.get(a, ())) | set(rows))
+            seeds[a] = seeds.get(a, set()) | rows
         t = time.perf_counter()
-        ws.build_frontier(frontier, seeds)
+        ws.build_frontier(frontier, {a: sorted(rows) for a, rows in seeds.items()})
         timings["frontier"] += time.perf_counter() - t
     raise AssertionError("unreachable")
 

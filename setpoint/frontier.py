@@ -14,6 +14,7 @@ and the edges between frontier partitions: a plan costs what the gap costs.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -23,10 +24,10 @@ import duckdb
 from .adapters import Observation, observer_for
 from .adapters.base import key_columns, quote_ident, sql_literal
 from .adapters.duckdb_table import WAREHOUSE, distinct_values
-from .errors import ObserveError
-from .partition import format_key
+from .errors import ObserveError, UsageError
+from .partition import format_key, format_partition, parse_values
 from .project.model import Asset, Dependency, FileValues, Mapping, Project, StaticValues, TableValues
-from .project.timewindows import SQL_UNITS, TimeWindows, floor, local_hours
+from .project.timewindows import SQL_UNITS, TimeWindows, floor, local_hours, shift
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,9 @@ class Frontier:
     warnings: list[str] = field(default_factory=list)
     observe_s: float = 0.0  # time spent in observers, part of computing the frontier
     satisfied: dict[str, list[tuple[str, ...]]] | None = None  # off-frontier keys, only when asked for
+    #: partitions only rules named: the expected ones with their values, and the rest
+    named: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    unnamed: set[tuple[str, str]] = field(default_factory=set)
 
 
 def _cols(asset: Asset, alias: str | None = None) -> str:
@@ -128,11 +132,16 @@ def horizons(project: Project, now: datetime) -> dict[str, dict[str, datetime]]:
                 if not isinstance(space_b, TimeWindows) or d not in a.dims:
                     continue
                 bounds = a.dimension(d).space.bounds(now)
+                if bounds is None:
+                    continue
+                # the newest upstream window a dependent reaches: its own newest, shifted forward by an offset
+                ahead = max(m.offsets) if m.kind == "offset" and d == m.dimension else 0
+                reach = shift(bounds[1], space_b.grain, ahead) if ahead > 0 else bounds[1]
                 mine = space_b.bounds(now)
-                if bounds is None or (mine is not None and bounds[1] <= mine[1]):
+                if mine is not None and reach <= mine[1]:
                     continue
                 current = out.setdefault(b.name, {}).get(d)
-                out[b.name][d] = bounds[1] if current is None else max(current, bounds[1])
+                out[b.name][d] = reach if current is None else max(current, reach)
     return out
 
 
@@ -338,6 +347,34 @@ class Workspace:
                     f"SELECT {cols} FROM e_{asset.name} ANTI JOIN f_{asset.name} USING ({cols}) ORDER BY ALL").fetchall()
         return frontier
 
+    def check_named(self, frontier: Frontier, partitions: Iterable[tuple[str, str]]) -> None:
+        """Sort the partitions that only rules named (off the frontier) into expected ones, with their
+        values, and the rest: a key must be canonical and name a partition of the asset's space."""
+        on = {(a, p.key) for a, af in frontier.assets.items() for p in af.partitions}
+        candidates: dict[str, list[tuple[str, tuple[str, ...]]]] = {}
+        for a, key in partitions:
+            node = (a, key)
+            if node in on or node in frontier.named or node in frontier.unnamed:
+                continue
+            asset = self.project.assets.get(a)
+            values = _parse_canonical(asset, key) if asset is not None else None
+            if values is None:
+                frontier.unnamed.add(node)
+            else:
+                candidates.setdefault(a, []).append((key, values))
+        for a, items in candidates.items():
+            asset = self.project.assets[a]
+            kc = key_columns(asset)
+            unnest = ", ".join(f"unnest(CAST(${i + 1} AS VARCHAR[])) AS {quote_ident(c)}" for i, c in enumerate(kc))
+            rows = [list(col) for col in zip(*(v for _, v in items))]
+            found = set(self.con.execute(f"SELECT * FROM (SELECT {unnest}) SEMI JOIN e_{a} USING ({_cols(asset)})",
+                                         rows).fetchall())
+            for key, values in items:
+                if values in found:
+                    frontier.named[(a, key)] = dict(zip(asset.dims, values))
+                else:
+                    frontier.unnamed.add((a, key))
+
     def _collect(self, asset: Asset, frontier: Frontier) -> None:
         """Fetch one asset's frontier rows and its edges into upstream frontier partitions."""
         con, n, dims = self.con, asset.name, list(asset.dims)
@@ -386,6 +423,19 @@ class Workspace:
                 frontier.edges.append((n, p, b.name, q))
                 if e[-1]:
                     frontier.not_due.add((b.name, q))
+
+
+def _parse_canonical(asset: Asset, key: str) -> tuple[str, ...] | None:
+    """The key values of a partition written as text, if the text is that partition's canonical key."""
+    if not asset.dims:
+        return ("",) if key == "" else None
+    try:
+        values = parse_values(key, asset.dims, format_partition(asset.name, key))
+    except UsageError:
+        return None
+    if set(values) != set(asset.dims) or format_key(asset.dims, [values[d] for d in asset.dims]) != key:
+        return None
+    return tuple(values[d] for d in asset.dims)
 
 
 def _read_listing(space: FileValues, asset: Asset, dim: str, warnings: list[str]) -> list[str]:

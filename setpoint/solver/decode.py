@@ -8,8 +8,7 @@ from datetime import datetime
 from ..frontier import Frontier
 from ..partition import format_key, format_partition
 from ..plan import Group, PartitionStatus, Plan, Reason, STATUSES
-from ..project.model import Asset, Project
-from ..project.timewindows import TimeWindows
+from ..project.model import Project
 from .actions import plan_actions, run_ranges
 from .session import SolveResult
 
@@ -70,7 +69,7 @@ def _root(asset: str, key: str, reasons: dict[tuple[str, str], tuple[Reason, ...
 def decode(project: Project, frontier: Frontier, result: SolveResult, now: datetime) -> Plan:
     """Turn the solver's atoms into a plan: statuses, summary, groups, actions and ranges."""
     reasons = _reasons(frontier, result)
-    statuses, unexpected = _statuses(project, frontier, result, reasons, now)
+    statuses, unexpected = _statuses(project, frontier, result, reasons)
     if unexpected:
         frontier.warnings.append(
             f"rules name {len(unexpected)} partition(s) outside their asset's partitions, e.g. {unexpected[0]}; "
@@ -99,7 +98,7 @@ def _reasons(frontier: Frontier, result: SolveResult) -> dict[tuple[str, str], t
 
 
 def _statuses(project: Project, frontier: Frontier, result: SolveResult,
-              reasons: dict[tuple[str, str], tuple[Reason, ...]], now: datetime) -> tuple[list[PartitionStatus], list[str]]:
+              reasons: dict[tuple[str, str], tuple[Reason, ...]]) -> tuple[list[PartitionStatus], list[str]]:
     """The non-satisfied statuses in asset then key order, and the partitions rules named outside any space."""
     values = {(a, p.key): dict(zip(project.assets[a].dims, p.values))
               for a, af in frontier.assets.items() for p in af.partitions}
@@ -115,7 +114,7 @@ def _statuses(project: Project, frontier: Frontier, result: SolveResult,
         s = result.statuses[(a, p)]
         vals = values.get((a, p))
         if vals is None:  # a partition only a rule's dependency mentions
-            vals = _rule_partition(project.assets[a], p, now)
+            vals = frontier.named.get((a, p))
             if vals is None:
                 unexpected.append(format_partition(a, p))
                 continue
@@ -138,43 +137,18 @@ def _summary(frontier: Frontier, statuses: list[PartitionStatus]) -> dict[str, d
     return summary
 
 
-def unsettled_by_rules(project: Project, frontier: Frontier, result: SolveResult,
-                       now: datetime) -> dict[str, list[tuple[str, ...]]]:
-    """Partitions off the frontier that a rule's dependency left unsatisfied, as key values per asset.
+def unsettled_by_rules(frontier: Frontier, result: SolveResult) -> dict[str, set[tuple[str, ...]]]:
+    """Expected partitions off the frontier that a rule's dependency left unsatisfied, as key values.
 
     DuckDB only knows the declared dependencies, so what depends on these
     partitions is not on the frontier yet: the controller seeds them and solves again.
     """
-    on_frontier = {(a, p.key) for a, af in frontier.assets.items() for p in af.partitions}
-    out: dict[str, list[tuple[str, ...]]] = {}
-    for (a, p), status in sorted(result.statuses.items()):
-        if status == "satisfied" or (a, p) in on_frontier or a not in project.assets:
-            continue
-        values = _rule_partition(project.assets[a], p, now)
-        if values is not None:
-            out.setdefault(a, []).append(tuple(values[d] for d in project.assets[a].dims) or ("",))
+    out: dict[str, set[tuple[str, ...]]] = {}
+    for (a, p), status in result.statuses.items():
+        values = frontier.named.get((a, p))
+        if status != "satisfied" and values is not None:
+            out.setdefault(a, set()).add(tuple(values.values()) or ("",))
     return out
-
-
-def _rule_partition(asset: Asset, key: str, now: datetime) -> dict[str, str] | None:
-    """The values of a partition a rule named, or None when it is not in the asset's space."""
-    from ..errors import UsageError
-    from ..partition import parse_values
-    from ..project.model import StaticValues
-
-    try:
-        vals = parse_values(key, asset.dims, format_partition(asset.name, key)) if key or asset.dims else {}
-    except UsageError:
-        return None
-    if set(vals) != set(asset.dims):
-        return None
-    for dim in asset.dimensions:
-        space = dim.space
-        if isinstance(space, TimeWindows) and not space.contains(vals[dim.name], now):
-            return None
-        if isinstance(space, StaticValues) and vals[dim.name] not in space.values:
-            return None
-    return vals
 
 
 def _with_satisfied(project: Project, frontier: Frontier, statuses: list[PartitionStatus]) -> list[PartitionStatus]:

@@ -98,6 +98,13 @@ def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str],
         problems = _named_wrong(atoms, rule_files, display)
         if problems:
             return problems
+    for name in ("block", "unrecoverable"):  # few atoms: a key of the wrong type would block nothing
+        for sa in atoms.by_signature(name, 3):
+            a, p, _ = sa.symbol.arguments
+            if p.type != clingo.SymbolType.String:
+                return [Problem(f"the rules {name} the partition {p} of {a}, but partition keys are strings",
+                                file=", ".join(display[f] for f in rule_files) or None,
+                                hint='write keys as strings, e.g. "2024-03-01" or "campaign=501,day=2024-03-01"')]
     for sa in atoms.by_signature("status", 3):
         a, p, s = sa.symbol.arguments
         if not sa.is_fact:

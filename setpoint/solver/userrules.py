@@ -183,12 +183,13 @@ def _asset_terms(node: ast.AST, info: RuleInfo) -> None:
         _asset_terms(child, info)
 
 
-def _check_assets(rules: list[RuleInfo], assets: set[str]) -> list[Problem]:
-    """A rule that names, where an asset goes, something that is not one of the project's assets."""
+def _check_assets(rules: list[RuleInfo], assets: set[str], named: set[str]) -> list[Problem]:
+    """A rule that names, where an asset goes, something that is not one of the project's assets.
+    A ``#const`` name is left to the check after grounding, which sees its value."""
     problems = []
     for rule in rules:
         for term, predicate, line in rule.asset_terms:
-            if term in assets:
+            if term in assets or term in named:
                 continue
             close = difflib.get_close_matches(term.strip('"'), sorted(assets), n=1)
             problems.append(Problem(
@@ -429,10 +430,27 @@ def check_rule_files(files: list[Path], display: dict[str, str], assets: set[str
         problems += _parse(path, display[str(path)], display, rules, used)
     problems += _check_heads(rules, used)
     if assets is not None:
-        problems += _check_assets(rules, assets)
+        problems += _check_assets(rules, assets, constants(files))
     if not problems:  # a cycle is only worth explaining once every rule parses and names the schema right
         problems += _check_stratified(rules)
     return sorted(dict.fromkeys(problems), key=lambda p: (p.file or "", p.line or 0))
+
+
+def _statements(files: list[Path]) -> list[ast.AST]:
+    """Every statement of the files that parse (errors are reported by :func:`check_rule_files`)."""
+    out: list[ast.AST] = []
+    for path in files:
+        try:
+            ast.parse_files([str(path)], out.append, logger=lambda code, msg: None, message_limit=0)
+        except RuntimeError:
+            continue
+    return out
+
+
+def constants(files: list[Path]) -> set[str]:
+    """Names the rules define with ``#const``: they stand for other terms, so a name seen in a rule
+    may not be what grounding sees."""
+    return {stm.name for stm in _statements(files) if stm.ast_type == ast.ASTType.Definition}
 
 
 def key_reads(files: list[Path]) -> set[tuple[str | None, str | None]]:
@@ -443,24 +461,28 @@ def key_reads(files: list[Path]) -> set[tuple[str | None, str | None]]:
     (their errors are reported by :func:`check_rule_files`).
     """
     pairs: set[tuple[str | None, str | None]] = set()
+    statements = _statements(files)
+    named = {stm.name for stm in statements if stm.ast_type == ast.ASTType.Definition}
 
     def fixed(term: ast.AST) -> str | None:
-        if term.ast_type == ast.ASTType.SymbolicTerm and term.symbol.type.name == "Function":
+        """A plain constant (not a #const name), or None for anything else (variables, functions, pools)."""
+        if term.ast_type == ast.ASTType.SymbolicTerm and term.symbol.type.name == "Function" \
+                and not term.symbol.arguments and term.symbol.name not in named:
             return str(term.symbol)
         return None
 
     def visit(node: ast.AST) -> None:
-        if node.ast_type == ast.ASTType.SymbolicAtom and node.symbol.ast_type == ast.ASTType.Function:
+        if node.ast_type == ast.ASTType.SymbolicAtom:
             sym = node.symbol
-            if sym.name == "key" and len(sym.arguments) == 4:
+            if sym.ast_type == ast.ASTType.Pool:  # key(a,P,d,V; b,P,e,W): read every alternative as "any"
+                if any(f.ast_type == ast.ASTType.Function and f.name == "key" for f in sym.arguments):
+                    pairs.add((None, None))
+            elif sym.ast_type == ast.ASTType.Function and sym.name == "key" and len(sym.arguments) == 4:
                 pairs.add((fixed(sym.arguments[0]), fixed(sym.arguments[2])))
             return
         for child in _children(node):
             visit(child)
 
-    for path in files:
-        try:
-            ast.parse_files([str(path)], visit, logger=lambda code, msg: None, message_limit=0)
-        except RuntimeError:
-            continue
+    for stm in statements:
+        visit(stm)
     return pairs

@@ -90,3 +90,14 @@ def test_key_facts_are_written_for_what_rules_read(tmp_path) -> None:
                      'block(A, P, "y") :- key(A, P, day, "2024-03-01"), frontier(A, P).\n')
     assert key_reads([rules]) == {("csv", "campaign"), (None, "day")}
     assert key_reads([]) == set()
+
+
+def test_key_reads_through_constants_and_pools_count_as_any(tmp_path) -> None:
+    from setpoint.solver.userrules import key_reads
+
+    consts = tmp_path / "c.lp"
+    consts.write_text('#const cdim = campaign.\nblock(csv, P, "x") :- key(csv, P, cdim, "c2").\n')
+    pool = tmp_path / "p.lp"
+    pool.write_text('block(csv, P, "x") :- key(csv, P, campaign, "c1"; csv, P, campaign, "c2").\n')
+    assert key_reads([consts]) == {("csv", None)}
+    assert key_reads([pool]) == {(None, None)}

@@ -59,3 +59,54 @@ def test_what_depends_on_a_rule_made_wait_waits_too(project) -> None:
         ("report[2024-03-02]", "waiting", "present", "calendar[2024-03-02]"),
     ]
     assert p.summary["report"]["waiting"] == 1 and p.warnings == []
+
+
+def test_rule_dependencies_chaining_through_time_reach_the_end(project) -> None:
+    """A balance needs the day's transactions (declared); a rule makes each day's transactions need the
+    previous day's balance. One missing balance day must reach every later day, one round at a time."""
+    project.write("assets/a.yaml", """
+        assets:
+          - name: txns
+            table: txns
+            partitions: {day: {daily: {start: 2024-03-01, end: 2024-03-10}}}
+            action: {sql: "SELECT 1"}
+          - name: balance
+            table: balance
+            partitions: {day: {daily: {start: 2024-03-01, end: 2024-03-10}}}
+            depends_on: [txns]
+            action: {sql: "SELECT 1"}
+    """)
+    days = [f"2024-03-{d:02d}" for d in range(1, 11)]
+    project.write("rules/r.lp", "".join(f'next("{a}","{b}").\n' for a, b in zip(days, days[1:]))
+                  + "depends(txns, Q, balance, P) :- frontier(balance, P), next(P, Q).\n")
+    project.sql("CREATE TABLE txns AS SELECT DATE '2024-03-01' + CAST(i AS INTEGER) AS day FROM range(10) t(i);"
+                "CREATE TABLE balance AS SELECT DATE '2024-03-01' + CAST(i AS INTEGER) AS day FROM range(1, 10) t(i)")
+    p = plan(project.root, now=NOW, record=False)
+    assert p.summary["txns"]["waiting"] == 9 and p.summary["balance"]["waiting"] == 9
+    assert p.summary["balance"]["missing"] == 1 and p.warnings == []
+
+
+def test_rule_named_partitions_must_be_canonical_and_expected(project) -> None:
+    project.write("assets/a.yaml", """
+        assets:
+          - name: calendar
+            table: calendar
+            partitions: {day: {daily: {start: 2024-03-01, end: 2024-03-02}}}
+            action: {sql: "SELECT 1"}
+          - name: camp
+            table: camp
+            partitions: {c: {values_from: {file: camps.txt}}}
+            action: {sql: "SELECT 1"}
+    """)
+    project.write("camps.txt", "a\nb\n")
+    project.write("rules/r.lp", 'depends(camp, "zzz", calendar, P) :- frontier(calendar, P).\n'
+                                'depends(calendar, "2024-3-1", calendar, P) :- frontier(calendar, P).\n')
+    project.sql("CREATE TABLE calendar (day DATE); INSERT INTO calendar VALUES ('2024-03-01');"
+                "CREATE TABLE camp (c VARCHAR); INSERT INTO camp VALUES ('a'), ('b')")
+    p = plan(project.root, now=NOW, record=False, include_satisfied=True)
+    assert [(s.partition, s.status) for s in p.statuses] == [
+        ("calendar[2024-03-01]", "satisfied"), ("calendar[2024-03-02]", "missing"),
+        ("camp[a]", "satisfied"), ("camp[b]", "satisfied")]
+    assert p.summary["camp"] == {"expected": 2, "satisfied": 2, "missing": 0, "stale": 0, "waiting": 0, "blocked": 0}
+    assert p.warnings == ["rules name 2 partition(s) outside their asset's partitions, e.g. calendar[2024-3-1]; "
+                          "they are left out of the plan (check the depends/4 rules)"]

@@ -235,3 +235,22 @@ def test_a_rule_writing_a_key_that_is_not_a_string(waiting, cli) -> None:
     assert result.exit_code == 2
     assert result.stderr == ('error: rules/r.lp: the rules name the partition day1 of b, but partition keys are '
                              'strings (write keys as strings, e.g. "2024-03-01" or "campaign=501,day=2024-03-01")\n')
+
+
+def test_an_asset_written_as_a_constant_name(waiting, cli) -> None:
+    """#const target = a. is resolved by clingo; the static check leaves it to the grounded check."""
+    waiting.write("rules/r.lp", '#const target = a.\nblock(target, P, "x") :- frontier(a, P).\n')
+    result = cli("plan", "-p", str(waiting.root), "--now", "2024-04-01T12:00Z", "--json")
+    assert result.exit_code == 0, result.output
+    import json
+
+    doc = json.loads(result.stdout)
+    assert {(s["asset"], s["status"]) for s in doc["statuses"]} == {("a", "blocked"), ("b", "blocked")}
+
+
+def test_a_block_on_a_key_that_is_not_a_string(waiting, cli) -> None:
+    waiting.write("rules/r.lp", 'block(a, 5, "x").\n')
+    result = cli("plan", "-p", str(waiting.root), "--now", "2024-04-01T12:00Z")
+    assert result.exit_code == 2
+    assert result.stderr == ('error: rules/r.lp: the rules block the partition 5 of a, but partition keys are strings '
+                             '(write keys as strings, e.g. "2024-03-01" or "campaign=501,day=2024-03-01")\n')

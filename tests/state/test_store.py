@@ -46,7 +46,6 @@ def test_a_busy_state_store_does_not_fail_a_dry_run(quickstart: Path) -> None:
     """Another process holds the store: the plan is still made, with a warning."""
     import subprocess
     import sys
-    import time
 
     from setpoint import plan
 
