@@ -5,7 +5,8 @@ For each asset, upstream first:
     expected  = product of its dimensions' values (time windows closed by now, lists, data)
     absent    = expected ▷ observed                       (anti-join)
     outdated  = present partitions some upstream partition was updated after
-    frontier  = absent ∪ outdated ∪ (expected partitions mapped onto an upstream frontier partition)
+    superseded = present partitions the run record says an older action version built
+    frontier  = absent ∪ outdated ∪ superseded ∪ (expected partitions mapped onto an upstream frontier partition)
 
 Everything off the frontier is satisfied, so the solver only sees the frontier
 and the edges between frontier partitions: a plan costs what the gap costs.
@@ -39,6 +40,10 @@ class FrontierPartition:
     absent: bool
     outdated_by: tuple[str, str] | None  # (upstream asset, upstream key) updated after this partition
     unit: str                            # key of the action run that produces it (its grain)
+    superseded: str | None = None        # the older action version that built it
+    failures: int = 0                    # failed attempts since it was last built
+    last_error: str | None = None
+    last_run: str | None = None
 
 
 @dataclass
@@ -66,6 +71,8 @@ class Frontier:
     #: partitions only rules named: the expected ones with their values, and the rest
     named: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     unnamed: set[tuple[str, str]] = field(default_factory=set)
+    #: partitions with failed attempts on record that are now present and fresh, per asset
+    cleared: dict[str, list[str]] = field(default_factory=dict)
 
 
 def _cols(asset: Asset, alias: str | None = None) -> str:
@@ -198,6 +205,28 @@ class Workspace:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def _read_ledger(self, warnings: list[str]) -> None:
+        """Copy the run record's ledger (versions that built partitions, failed attempts) into ``ledger``."""
+        con, path = self.con, self.project.state
+        con.execute("CREATE TABLE ledger (asset VARCHAR, key VARCHAR, vals VARCHAR[], version VARCHAR, "
+                    "attempts INTEGER, last_error VARCHAR, last_run VARCHAR)")
+        if not path.exists():
+            return
+        try:
+            con.execute(f"ATTACH {sql_literal(str(path))} AS st (READ_ONLY)")
+        except duckdb.Error as exc:
+            warnings.append(f"the run record {self.project.display(path)} could not be read "
+                            f"({str(exc).splitlines()[0]}); failed attempts and action versions are not counted")
+            return
+        try:
+            found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'st' "
+                                "AND schema_name = 'main' AND table_name = 'ledger'").fetchone()[0]
+            if found:  # an older store has no ledger yet: nothing was built by setpoint
+                con.execute("INSERT INTO ledger SELECT asset, key, vals, version, attempts, last_error, last_run "
+                            "FROM st.ledger WHERE version IS NOT NULL OR attempts > 0")
+        finally:
+            con.execute("DETACH st")
+
     # -- expected ---------------------------------------------------------------------------
     def _values(self, asset: Asset, now: datetime, warnings: list[str]) -> list[tuple[str, list]]:
         """One (SQL, params) value relation per dimension."""
@@ -263,6 +292,7 @@ class Workspace:
         project, con = self.project, self.con
         assets = project.assets
         later = horizons(project, now)
+        self._read_ledger(frontier.warnings)
         for asset in assets.values():
             n = asset.name
             cols = _cols(asset)
@@ -276,6 +306,14 @@ class Workspace:
             if seen.skipped and seen.note:
                 frontier.warnings.append(f"{n}: {seen.source}: {seen.note}")
             con.execute(f"CREATE TABLE p_{n} AS SELECT e.*, o.updated_at FROM e_{n} e JOIN o_{n} o USING ({cols})")
+            # superseded: built by another version of the action; failures: attempts on record
+            version = sql_literal(asset.action.version if asset.action else "")
+            con.execute(f"CREATE TABLE v_{n} AS SELECT {_cols(asset, 'a')}, l.version AS old FROM p_{n} a "
+                        f"JOIN ledger l ON l.asset = {sql_literal(n)} AND l.vals = [{_cols(asset, 'a')}] "
+                        f"WHERE {'TRUE' if asset.action else 'FALSE'} AND l.version IS NOT NULL "
+                        f"AND l.version <> {version}")
+            con.execute(f"CREATE TABLE fl_{n} AS SELECT key, vals, attempts, last_error, last_run FROM ledger "
+                        f"WHERE asset = {sql_literal(n)} AND attempts > 0")
             # outdated: an upstream partition it maps to was updated after it
             ups = []
             for dep in asset.dependencies:
@@ -305,7 +343,7 @@ class Workspace:
         """
         con, assets = self.con, self.project.assets
         frontier.assets, frontier.edges, frontier.needs_all = {}, [], []
-        frontier.unit_values, frontier.not_due = {}, set()
+        frontier.unit_values, frontier.not_due, frontier.cleared = {}, set(), {}
         for asset in assets.values():
             n = asset.name
             cols = _cols(asset)
@@ -318,7 +356,7 @@ class Workspace:
                 con.execute(f"INSERT INTO s_{n} SELECT {unnest}", [list(col) for col in zip(*rows)])
             # seeds: absent, outdated, extra, and everything mapped onto an upstream frontier partition
             seeds = [f"SELECT {cols} FROM e_{n} ANTI JOIN o_{n} USING ({cols})", f"SELECT {cols} FROM u_{n}",
-                     f"SELECT {cols} FROM e_{n} SEMI JOIN s_{n} USING ({cols})"]
+                     f"SELECT {cols} FROM v_{n}", f"SELECT {cols} FROM e_{n} SEMI JOIN s_{n} USING ({cols})"]
             self_deps = []
             for dep in asset.dependencies:
                 b = assets[dep.asset]
@@ -381,9 +419,10 @@ class Workspace:
         kc = key_columns(asset)
         cols = _cols(asset, "f")
         rows = con.execute(
-            f"SELECT {cols}, o.{quote_ident(kc[0])} IS NULL AS absent, u.ua, u.uk FROM f_{n} f "
-            f"LEFT JOIN o_{n} o USING ({_cols(asset)}) LEFT JOIN u_{n} u USING ({_cols(asset)}) ORDER BY {cols}"
-        ).fetchall()
+            f"SELECT {cols}, v.old, l.attempts, l.last_error, l.last_run, o.{quote_ident(kc[0])} IS NULL AS absent, "
+            f"u.ua, u.uk FROM f_{n} f LEFT JOIN o_{n} o USING ({_cols(asset)}) LEFT JOIN u_{n} u USING "
+            f"({_cols(asset)}) LEFT JOIN v_{n} v USING ({_cols(asset)}) LEFT JOIN fl_{n} l ON l.vals = [{cols}] "
+            f"ORDER BY {cols}").fetchall()
         grain = asset.action.grain if asset.action else tuple(dims)
         coarse = asset.action is not None and grain != tuple(dims)
         gidx = [dims.index(g) for g in grain]
@@ -402,7 +441,13 @@ class Workspace:
                 frontier.unit_values.setdefault((n, unit), dict(zip(grain, gv)))
             elif asset.action is not None:
                 frontier.unit_values.setdefault((n, unit), dict(zip(dims, values)))
-            parts.append(FrontierPartition(key, values, bool(row[len(kc)]), outdated, unit))
+            old, failures, error, run = row[len(kc) : len(kc) + 4]
+            parts.append(FrontierPartition(key, values, bool(row[len(kc) + 4]), outdated, unit, old,
+                                           failures or 0, error, run))
+        cleared = con.execute(f"SELECT key FROM fl_{n} WHERE vals IN (SELECT [{_cols(asset)}] FROM p_{n}) "
+                              f"AND vals NOT IN (SELECT [{_cols(asset)}] FROM f_{n}) ORDER BY key").fetchall()
+        if cleared:
+            frontier.cleared[n] = [k for (k,) in cleared]
         expected = con.execute(f"SELECT count(*) FROM e_{n}").fetchone()[0]
         present = con.execute(f"SELECT count(*) FROM p_{n}").fetchone()[0]
         frontier.assets[n] = AssetFrontier(n, expected, present, parts)

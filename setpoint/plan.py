@@ -25,6 +25,8 @@ class Reason:
     upstream_status: str | None = None
     text: str | None = None
     source: str | None = None  # where the asset was observed, for ``absent``
+    attempts: int | None = None  # failed attempts, for ``failed`` and ``retrying``
+    run: str | None = None       # the run that failed last, or the older action version that built it
     #: the upstream (asset, key) itself, for walking to root causes without re-reading text
     node: tuple[str, str] | None = field(default=None, compare=False, repr=False)
 
@@ -48,6 +50,12 @@ class Reason:
             return f"unrecoverable: {self.text}"
         if k == "no_action":
             return "no action declared to produce it"
+        if k == "failed":
+            return f"failed {self.attempts} of {self.attempts} attempts, last error: {self.text} (run {self.run})"
+        if k == "retrying":
+            return f"will retry: failed {self.attempts} attempt(s), last error: {self.text} (run {self.run})"
+        if k == "superseded":
+            return f"built by an older version of its action ({self.run}); the action has changed since"
         if k == "upstream_blocked":
             return f"needs {up}, which is blocked"
         if k == "upstream_all_blocked":
@@ -56,7 +64,7 @@ class Reason:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind}
-        for name in ("upstream", "upstream_status", "text", "source"):
+        for name in ("upstream", "upstream_status", "text", "source", "attempts", "run"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value

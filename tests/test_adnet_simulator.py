@@ -11,12 +11,12 @@ SCRIPT = Path(__file__).resolve().parent.parent / "examples/ad_campaigns/scripts
 
 
 def download(root: Path, campaign: str, days: str):
-    env = {**os.environ, "SETPOINT_CAMPAIGN": campaign, "SETPOINT_DAYS": days}
+    env = {**os.environ, "SETPOINT_CAMPAIGN": campaign, "SETPOINT_DAY_VALUES": days}
     return subprocess.run([sys.executable, str(SCRIPT), "download"], cwd=root, env=env, capture_output=True, text=True)
 
 
 def test_downloads_a_range_of_days(tmp_path: Path) -> None:
-    done = download(tmp_path, "501", "2024-01-01 2024-01-02")
+    done = download(tmp_path, "501", "2024-01-01\n2024-01-02")
     assert done.returncode == 0
     assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*.csv")) == [
         "data/csv/2024-01-01/501.csv", "data/csv/2024-01-02/501.csv"]

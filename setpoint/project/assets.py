@@ -11,6 +11,8 @@ from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import duckdb
+
 from .model import (
     Action,
     Asset,
@@ -26,13 +28,14 @@ from .model import (
     TableValues,
     UnknownValues,
 )
+from .action import parameter_names, placeholders, version_of
 from .schema import NAME, Reader, suggest
 from .timewindows import GRAINS, TimeWindows
 from .yamlfile import Mapping, Scalar, Sequence, line_of
 
 ASSET_KEYS = ("name", "description", "owner", "table", "files", "command", "partitions", "depends_on", "action")
 ACTION_KINDS = ("sql", "sql_file", "shell", "python")
-ACTION_KEYS = (*ACTION_KINDS, "grain", "batch")
+ACTION_KEYS = (*ACTION_KINDS, "grain", "batch", "max_attempts", "timeout", "version")
 
 
 def read_asset(doc: Mapping, r: Reader, root: Path, timezone: str) -> Asset | None:
@@ -333,8 +336,57 @@ def _action(doc: Mapping, r: Reader, root: Path, where: str, dimensions: list[Di
         return None
     grain = _grain(m, r, awhere, [d.name for d in dimensions])
     batch_max, batch_dim = _batch(m, r, awhere, dimensions, grain)
-    return Action("sql" if kind == "sql_file" else kind, definition, grain, batch_max, batch_dim,
-                  Origin(r.file, at))
+    timeout = r.duration(m, "timeout", awhere) if "timeout" in m else None
+    declared = r.string(m, "version", awhere)
+    kind = "sql" if kind == "sql_file" else kind
+    action = Action(kind, definition, grain, batch_max, batch_dim, Origin(r.file, at),
+                    version=version_of(kind, definition, str(declared) if declared is not None else None),
+                    max_attempts=r.integer(m, "max_attempts", awhere, default=3, minimum=1),
+                    timeout=timeout or None)
+    _check_parameters(action, m, r, awhere, kinds[0])
+    return action
+
+
+def _check_parameters(action: Action, m: Mapping, r: Reader, awhere: str, key: str) -> None:
+    """SQL must parse and name only the run's parameters; argv placeholders likewise."""
+    allowed = parameter_names(action)
+    line = m.key_lines.get(key)
+    shown = ", ".join(f"${n}" if action.kind == "sql" else f"{{{n}}}" for n in allowed) or "none"
+    if action.kind == "sql":
+        try:
+            statements = duckdb.extract_statements(str(action.definition))
+        except duckdb.Error as exc:
+            r.problem(f"the SQL of {awhere} does not parse: {_first_line(exc)}", line=line,
+                      hint="check the statement; partition values are $parameters, e.g. $day")
+            return
+        for st in statements:
+            for name in sorted(set(st.named_parameters) - set(allowed)):
+                r.problem(f"the SQL of {awhere} uses ${name}, which is not a parameter of its runs", line=line,
+                          hint=_parameter_hint(name, action, allowed, shown, "$"))
+        return
+    if action.kind == "shell":
+        for item in action.definition:
+            for name in placeholders(item):
+                if name not in allowed:
+                    r.problem(f"the command of {awhere} uses {{{name}}}, which is not a parameter of its runs",
+                              line=line, hint=_parameter_hint(name, action, allowed, shown, "") +
+                              "; write {{ and }} for literal braces")
+                elif name.endswith("_values") and item != f"{{{name}}}":
+                    r.problem(f"{{{name}}} in the command of {awhere} must be a whole argv item", line=line,
+                              hint=f"it expands to one item per value; write it alone, e.g. [..., \"{{{name}}}\"]")
+
+
+def _parameter_hint(name: str, action: Action, allowed: dict[str, str], shown: str, sigil: str) -> str:
+    if action.batch_dimension and name == action.batch_dimension and action.batch_max > 1:
+        d = name
+        return f"a batched run covers several {d} values: use {sigil}{d}_from, {sigil}{d}_to or {sigil}{d}_values"
+    close = suggest(name, allowed)
+    return f"{close} Its parameters are {shown}" if close else f"its parameters are {shown}"
+
+
+def _first_line(exc: Exception) -> str:
+    lines = [ln for ln in str(exc).splitlines() if ln.strip()]
+    return " ".join(lines[:1]).replace("Parser Error: ", "")
 
 
 def _definition(kind: str, m: Mapping, r: Reader, root: Path, awhere: str) -> str | tuple[str, ...] | None:

@@ -11,12 +11,12 @@ from pathlib import Path
 from ..errors import ConfigError, Problem
 from .assets import ASSET_KEYS, read_asset
 from .graph import link
-from .model import Asset, Project, SolverLimits
+from .model import ApplySettings, Asset, Project, SolverLimits
 from .schema import NAME, Reader
 from .yamlfile import Mapping, Scalar, Sequence, read_yaml
 
 PROJECT_FILE = "setpoint.yaml"
-PROJECT_KEYS = ("name", "description", "warehouse", "state", "timezone", "assets", "rules", "solver")
+PROJECT_KEYS = ("name", "description", "warehouse", "state", "timezone", "assets", "rules", "solver", "apply")
 
 
 def find_root(path: str | Path) -> Path:
@@ -127,6 +127,12 @@ def load_project(path: str | Path = ".") -> Project:
             r.keys(sm, ("memory_mb", "timeout_s"), "'solver'")
             limits = SolverLimits(r.integer(sm, "memory_mb", "'solver'", 2048, minimum=64),
                                   float(r.integer(sm, "timeout_s", "'solver'", 60, minimum=1)))
+    settings = ApplySettings()
+    if doc.get("apply") is not None:
+        am = r.mapping(doc["apply"], "'apply' of the project", doc)
+        if am is not None:
+            r.keys(am, ("concurrency",), "'apply'")
+            settings = ApplySettings(r.integer(am, "concurrency", "'apply'", 4, minimum=1))
     rule_files = _paths(doc.get("rules"), r, root, "rules", (".lp",), "rules")
     ordered = link(assets, problems, broken - set(assets))
     if problems:
@@ -143,6 +149,7 @@ def load_project(path: str | Path = ".") -> Project:
         assets=ordered,
         rule_files=tuple(rule_files),
         limits=limits,
+        apply=settings,
     )
 
 

@@ -7,6 +7,7 @@ never the raw YAML.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 from .timewindows import TimeWindows
@@ -145,6 +146,10 @@ class Action:
     asset's dimensions means one run produces many partitions (e.g. all campaigns
     of a day). ``batch_max`` > 1 lets one run cover a contiguous range of windows
     of ``batch_dimension``.
+
+    ``version`` is a hash of the definition (and of a declared ``version:``): a
+    partition built by a run of another version is stale. A failing run is
+    retried up to ``max_attempts`` times; a run longer than ``timeout`` fails.
     """
 
     kind: str
@@ -153,6 +158,9 @@ class Action:
     batch_max: int = 1
     batch_dimension: str | None = None
     origin: Origin | None = None
+    version: str = ""
+    max_attempts: int = 3
+    timeout: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -192,6 +200,13 @@ class SolverLimits:
 
 
 @dataclass(frozen=True)
+class ApplySettings:
+    """How ``setpoint apply`` runs actions (``apply:`` in setpoint.yaml)."""
+
+    concurrency: int = 4
+
+
+@dataclass(frozen=True)
 class Project:
     """A whole validated project: assets in dependency order plus rule files."""
 
@@ -204,6 +219,7 @@ class Project:
     assets: dict[str, Asset] = field(default_factory=dict)
     rule_files: tuple[Path, ...] = ()
     limits: SolverLimits = SolverLimits()
+    apply: ApplySettings = ApplySettings()
 
     def asset(self, name: str) -> Asset:
         from ..errors import UsageError

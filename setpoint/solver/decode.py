@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 
-from ..frontier import Frontier
+from ..frontier import Frontier, FrontierPartition
 from ..partition import format_key, format_partition
 from ..plan import Group, PartitionStatus, Plan, Reason, STATUSES
 from ..project.model import Project
@@ -13,12 +13,12 @@ from .actions import plan_actions, run_ranges
 from .session import SolveResult
 
 #: the order in which a partition's reasons are listed (its first reason is its top reason)
-_ORDER = ("rule", "unrecoverable", "no_action", "upstream_blocked", "upstream_all_blocked",
-          "absent", "outdated", "needs", "not_due", "needs_all")
+_ORDER = ("rule", "unrecoverable", "failed", "no_action", "upstream_blocked", "upstream_all_blocked",
+          "absent", "outdated", "superseded", "retrying", "needs", "not_due", "needs_all")
 
 
 def _reason(kind: str, detail: object, statuses: dict[tuple[str, str], str], sources: dict[str, str],
-            asset: str) -> Reason:
+            asset: str, part: FrontierPartition | None = None) -> Reason:
     if isinstance(detail, tuple) and detail[0] == "up":
         _, b, q = detail
         upstream_status = "not due" if kind == "not_due" else statuses.get((b, q), "satisfied")
@@ -29,6 +29,10 @@ def _reason(kind: str, detail: object, statuses: dict[tuple[str, str], str], sou
         return Reason(kind, text=str(detail))
     if kind == "absent":
         return Reason(kind, source=sources.get(asset))
+    if kind in ("failed", "retrying") and part is not None:
+        return Reason(kind, text=part.last_error, attempts=part.failures, run=part.last_run)
+    if kind == "superseded" and part is not None:
+        return Reason(kind, run=part.superseded)
     return Reason(kind)
 
 
@@ -89,9 +93,10 @@ def decode(project: Project, frontier: Frontier, result: SolveResult, now: datet
 def _reasons(frontier: Frontier, result: SolveResult) -> dict[tuple[str, str], tuple[Reason, ...]]:
     """Every partition's reasons, top reason first."""
     sources = {o.asset: o.source for o in frontier.observations}
+    parts = {(a, p.key): p for a, af in frontier.assets.items() for p in af.partitions}
     out = {}
     for node, raw in result.reasons.items():
-        rs = [_reason(k, x, result.statuses, sources, node[0]) for k, x in raw]
+        rs = [_reason(k, x, result.statuses, sources, node[0], parts.get(node)) for k, x in raw]
         rs.sort(key=lambda r: (_ORDER.index(r.kind) if r.kind in _ORDER else 99, r.upstream or "", r.text or ""))
         out[node] = tuple(rs)
     return out
@@ -182,6 +187,11 @@ def _family(st: PartitionStatus) -> str:
         return f"{r.upstream.split('[')[0]} was updated after it"
     if r.kind == "upstream_blocked" and r.upstream:
         return f"needs {r.upstream.split('[')[0]}, which is blocked"
+    if r.kind == "failed":
+        return f"failed {r.attempts} of {r.attempts} attempts, last error: {r.text}" + (
+            f" (at {st.cause_at.split('[')[0]})" if st.cause_at and st.cause_at != st.partition else "")
+    if r.kind == "superseded":
+        return "built by an older version of its action"
     text = r.describe(st.condition)
     if st.status == "blocked" and st.cause_at and st.cause_at != st.partition:
         return f"{text} (at {st.cause_at.split('[')[0]})"

@@ -55,6 +55,15 @@ class FactWriter:
     def outdated(self, a: str, p: str, b: str, q: str) -> None:
         self._add(f"outdated({a},{lp_string(p)},{b},{lp_string(q)}).")
 
+    def superseded(self, a: str, p: str) -> None:
+        self._add(f"superseded({a},{lp_string(p)}).")
+
+    def failed(self, a: str, p: str, n: int) -> None:
+        self._add(f"failed({a},{lp_string(p)},{n}).")
+
+    def max_attempts(self, a: str, n: int) -> None:
+        self._add(f"max_attempts({a},{n}).")
+
     def key(self, a: str, p: str, d: str, v: str) -> None:
         self._add(f"key({a},{lp_string(p)},{d},{lp_string(v)}).")
 
@@ -80,8 +89,8 @@ def write_facts(project: Project, frontier: Frontier,
 
     ``keys`` names the (asset, dimension) pairs rules read through key/4 (None
     for any); key facts are written for those only, as nothing else reads them.
-    ``frontier/2`` is written only for partitions that are neither absent nor
-    outdated: the shipped rules derive it for the others.
+    ``frontier/2`` is written only for partitions that are neither absent,
+    outdated nor superseded: the shipped rules derive it for the others.
     """
     keys = keys or set()
     w = FactWriter()
@@ -93,6 +102,8 @@ def write_facts(project: Project, frontier: Frontier,
         coarse = asset.action is not None and asset.action.grain != asset.dims
         if asset.action is not None:
             w.has_action(a)
+            if any(part.failures for part in frontier.assets[a].partitions):
+                w.max_attempts(a, asset.action.max_attempts)
         if coarse:
             w.coarse(a)
         read = [i for i, d in enumerate(asset.dims)
@@ -103,8 +114,12 @@ def write_facts(project: Project, frontier: Frontier,
                 w.absent(a, p)
             elif part.outdated_by is not None:
                 w.outdated(a, p, *part.outdated_by)
-            else:
+            elif part.superseded is None:
                 w.frontier(a, p)
+            if part.superseded is not None:
+                w.superseded(a, p)
+            if part.failures:
+                w.failed(a, p, part.failures)
             for i in read:
                 w.key(a, p, asset.dims[i], part.values[i])
             if coarse:

@@ -1,6 +1,6 @@
 """A stand-in for the ad network's report API, writing CSVs where a download would.
 
-    python3 scripts/adnet.py download      (SETPOINT_CAMPAIGN, SETPOINT_DAY or SETPOINT_DAYS)
+    python3 scripts/adnet.py download      (SETPOINT_CAMPAIGN, SETPOINT_DAY_VALUES)
 
 Campaigns listed in data/adnet_refused.txt fail with "auth failed: the password
 changed"; campaigns in data/adnet_late.txt fail with "report not ready yet".
@@ -49,7 +49,7 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 2
     campaign = os.environ["SETPOINT_CAMPAIGN"]
-    days = os.environ.get("SETPOINT_DAYS", os.environ.get("SETPOINT_DAY", "")).split()
+    days = os.environ["SETPOINT_DAY_VALUES"].split("\n")  # one day per line
     return download(campaign, days)
 
 
