@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from . import controller
-from .errors import EXIT_OK, EXIT_USAGE, SetpointError, UsageError
-from .render import render_error, render_plan
+from .errors import EXIT_PROBLEMS, EXIT_OK, EXIT_USAGE, SetpointError, UsageError
+from .render import ProgressLog, render_apply, render_error, render_history, render_plan
 
 project_option = click.option("-p", "--project", "project_dir", default=".", show_default=True,
                               type=click.Path(path_type=Path),
@@ -76,6 +76,46 @@ def plan(project_dir: Path, as_json: bool, now: str | None, include_satisfied: b
     else:
         click.echo(render_plan(result, max_actions=max_actions))
     sys.exit(EXIT_OK)
+
+
+@main.command()
+@project_option
+@click.option("--now", envvar="SETPOINT_NOW", help="Apply as if it were this time (ISO 8601, UTC if no zone).")
+@click.option("--concurrency", type=click.IntRange(min=1), help="Actions run at once (default: apply.concurrency, 4).")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON document.")
+def apply(project_dir: Path, now: str | None, concurrency: int | None, as_json: bool) -> None:
+    """Run the plan until every expected partition is satisfied or nothing more can be done.
+
+    Exits 0 when nothing is blocked, 1 when partitions are blocked (a run failed
+    max_attempts times, a rule blocks them, no action can make them), 2 on usage
+    or configuration errors.
+    """
+    from .apply import apply as run_apply
+
+    log = ProgressLog(sys.stderr, terminal=sys.stderr.isatty())
+    result = run_apply(project_dir, now=_parse_now(now), concurrency=concurrency, progress=log)
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        click.echo(render_apply(result))
+    sys.exit(EXIT_OK if result.ok else EXIT_PROBLEMS)
+
+
+@main.command()
+@project_option
+@click.option("--asset", help="Only the runs (or events) of this asset.")
+@click.option("--events", "show_events", is_flag=True, help="Show the decision log instead of the runs.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="The newest N entries.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
+def history(project_dir: Path, asset: str | None, show_events: bool, limit: int, as_json: bool) -> None:
+    """What setpoint ran and decided, from the state store: runs, or with --events the event log."""
+    record = controller.history(project_dir, asset=asset, limit=limit)
+    if as_json:
+        doc = {"events": [e.to_json() for e in record.events]} if show_events else \
+            {"runs": [r.to_json() for r in record.runs]}
+        click.echo(json.dumps(doc, indent=2))
+    else:
+        click.echo(render_history(record.runs, record.events if show_events else None))
 
 
 __all__ = ["main", "EXIT_USAGE"]

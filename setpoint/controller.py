@@ -1,8 +1,9 @@
-"""The loop: load → observe → frontier → solve → plan. (Apply closes the loop later.)"""
+"""The loop: load → observe → frontier → solve → plan; ``apply`` (in :mod:`setpoint.apply`) closes it."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from .solver.decode import decode, unsettled_by_rules
 from .solver.facts import write_facts
 from .solver.session import SolveResult, check_rules, rule_problems, solve
 from .solver.userrules import key_reads
-from .state import StateStore
+from .state import Event, RunRecord, StateStore
 
 
 def _now(now: datetime | None) -> datetime:
@@ -112,3 +113,20 @@ def plan(path: str | Path | Project = ".", now: datetime | None = None, record: 
         except ObserveError as exc:  # a dry run does not fail over its own bookkeeping
             out.warnings.append(f"observations were not recorded: {exc.message}")
     return out
+
+
+@dataclass(frozen=True)
+class History:
+    runs: list[RunRecord]
+    events: list[Event]
+
+
+def history(path: str | Path | Project = ".", asset: str | None = None, limit: int | None = None) -> History:
+    """The newest runs and events in the state store (oldest first), of one asset or all."""
+    project = path if isinstance(path, Project) else load_project(path)
+    if asset is not None:
+        project.asset(asset)  # an unknown asset is a usage error, with a suggestion
+    if not project.state.exists():
+        return History([], [])
+    with StateStore(project.state) as store:  # opened for writing: an older store migrates first
+        return History(store.runs(asset, limit), store.events(asset, limit))

@@ -116,6 +116,8 @@ class Action:
     units: tuple[dict[str, str], ...]
     label: str
     covers: int  # runnable partitions this run would satisfy
+    #: those partitions: (key, {dimension: value})
+    targets: tuple[tuple[str, dict[str, str]], ...] = field(default=(), compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"asset": self.asset, "kind": self.kind, "partitions": [dict(u) for u in self.units],
@@ -165,6 +167,8 @@ class Plan:
     warnings: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     facts: int = 0
+    #: partitions with failed attempts on record that exist now, per asset (apply forgets those failures)
+    cleared: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def converged(self) -> bool:

@@ -44,6 +44,17 @@ def set_range(target: Path, start: date, end: date) -> None:
     path.write_text(text)
 
 
+def empty(target: Path, campaigns: int = 5, days: int = 7, start: date = date(2024, 1, 1)) -> list[str]:
+    """Write the project and its campaign list only: nothing downloaded, loaded or built yet."""
+    target = Path(target)
+    copy_project(target)
+    set_range(target, start, start + timedelta(days=days - 1))
+    (target / "data").mkdir(exist_ok=True)
+    ids = [str(FIRST_CAMPAIGN + i) for i in range(campaigns)]
+    (target / "data" / "campaigns.txt").write_text("\n".join(ids) + "\n")
+    return ids
+
+
 def build(target: Path, campaigns: int = 5, days: int = 7, start: date = date(2024, 1, 1),
           missing_csv: float = 0.0, missing_fx: float = 0.0) -> dict[str, int]:
     """Write a converged scenario (minus the requested missing fractions); returns counts."""

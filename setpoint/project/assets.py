@@ -360,6 +360,9 @@ def _check_parameters(action: Action, m: Mapping, r: Reader, awhere: str, key: s
                       hint="check the statement; partition values are $parameters, e.g. $day")
             return
         for st in statements:
+            if st.type == duckdb.StatementType.TRANSACTION:
+                r.problem(f"the SQL of {awhere} controls the transaction ({st.query.strip().rstrip(';')})", line=line,
+                          hint="leave out BEGIN, COMMIT and ROLLBACK: setpoint runs each action in one transaction")
             for name in sorted(set(st.named_parameters) - set(allowed)):
                 r.problem(f"the SQL of {awhere} uses ${name}, which is not a parameter of its runs", line=line,
                           hint=_parameter_hint(name, action, allowed, shown, "$"))

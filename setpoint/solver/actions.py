@@ -7,7 +7,6 @@ consecutive windows are merged into batches of at most the action's
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import datetime
 
 from ..frontier import Frontier
@@ -69,7 +68,10 @@ def plan_actions(project: Project, frontier: Frontier, runs: list[tuple[str, str
                  statuses: list[PartitionStatus]) -> list[Action]:
     """One action per batch of the units the solver chose to run, with the partitions each covers."""
     unit_of = {(a, p.key): p.unit for a, af in frontier.assets.items() for p in af.partitions}
-    covers = Counter((st.asset, unit_of.get((st.asset, st.key), st.key)) for st in statuses if st.runnable)
+    targets: dict[tuple[str, str], list[tuple[str, dict[str, str]]]] = {}
+    for st in statuses:
+        if st.runnable:
+            targets.setdefault((st.asset, unit_of.get((st.asset, st.key), st.key)), []).append((st.key, st.values))
     chosen: dict[str, list[Unit]] = {}
     for a, u in sorted(runs):
         chosen.setdefault(a, []).append((u, frontier.unit_values[(a, u)]))
@@ -78,8 +80,9 @@ def plan_actions(project: Project, frontier: Frontier, runs: list[tuple[str, str
         if name not in chosen or asset.action is None:
             continue
         for batch in batches(asset, chosen[name], asset.action.batch_max):
+            covered = tuple(t for u, _ in batch for t in targets.get((name, u), ()))
             actions.append(Action(name, asset.action.kind, tuple(v for _, v in batch), label(asset, batch),
-                                  sum(covers[(name, u)] for u, _ in batch)))
+                                  len(covered), covered))
     return actions
 
 

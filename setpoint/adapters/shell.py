@@ -1,0 +1,69 @@
+"""Shell actions: a command run without a shell, partition values in argv items and the environment.
+
+The argv is declared as a list; placeholders fill whole values into single
+items and no shell ever parses the result, so a value such as ``$(rm -rf ~)``
+or ``a b "c"`` reaches the program as it is. The run's output goes to
+``<state dir>/logs/<run id>.out`` and ``.err``; the record keeps their tails.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+
+from ..project.action import bind, environment, expand_argv
+from .execute import Context, Outcome, RunRequest, last_line, tail
+
+
+def run_environment(request: RunRequest, context: Context) -> dict[str, str]:
+    """The variables a run sees besides the inherited ones."""
+    action = request.asset.action
+    assert action is not None
+    params = bind(action, list(request.units))
+    return {
+        **environment(params),
+        "SETPOINT_ASSET": request.asset.name,
+        "SETPOINT_RUN_ID": request.run_id,
+        "SETPOINT_ATTEMPT": str(request.attempt),
+        "SETPOINT_PARTITIONS": json.dumps([dict(p) for p in request.partitions]),
+        "SETPOINT_PROJECT": str(context.project.root),
+        "SETPOINT_WAREHOUSE": str(context.project.warehouse),
+    }
+
+
+class ShellExecutor:
+    def __init__(self, context: Context) -> None:
+        self.context = context
+
+    def run(self, request: RunRequest) -> Outcome:
+        action = request.asset.action
+        assert action is not None and isinstance(action.definition, tuple)
+        argv = expand_argv(action.definition, bind(action, list(request.units)))
+        env = {**os.environ, **run_environment(request, self.context)}
+        logs = self.context.log_dir
+        logs.mkdir(parents=True, exist_ok=True)
+        out_path, err_path = logs / f"{request.run_id}.out", logs / f"{request.run_id}.err"
+        timeout = action.timeout.total_seconds() if action.timeout else None
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            try:
+                proc = subprocess.Popen(argv, cwd=self.context.project.root, env=env, stdin=subprocess.DEVNULL,
+                                        stdout=out, stderr=err, start_new_session=True)
+            except OSError as exc:
+                return Outcome(False, error=f"cannot start {argv[0]!r}: {exc.strerror or exc}")
+            try:
+                code = proc.wait(timeout=timeout)
+                timed_out = False
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)  # the whole process group: children too
+                code = proc.wait()
+                timed_out = True
+        stdout, stderr = tail(out_path.read_bytes()), tail(err_path.read_bytes())
+        if timed_out:
+            return Outcome(False, f"timed out after {timeout:g} s and was killed", code, stdout, stderr)
+        if code != 0:
+            said = last_line(stderr) or last_line(stdout)
+            what = f"exit {code}" if code > 0 else f"killed by signal {-code}"
+            return Outcome(False, f"{what}: {said}" if said else what, code, stdout, stderr)
+        return Outcome(True, None, 0, stdout, stderr)

@@ -1,0 +1,259 @@
+"""Apply: close the loop. Observe → solve → run the runnable actions → record → observe again.
+
+Each pass plans from what exists now, starts every action the plan chose
+(``concurrency`` at a time), and records each run and its effect on the
+ledger. It stops when a pass plans nothing: everything is satisfied, or what
+is left is blocked or waits for windows that are not due. Every attempt is
+counted — a failed run, and a run that succeeded without producing what it was
+started for — so a partition is tried at most ``max_attempts`` times, then
+blocked with its last error, and the loop always ends.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .adapters.execute import Context, Outcome, RunRequest, executor_for
+from .controller import plan as make_plan
+from .errors import SolveError
+from .plan import Action, Plan
+from .project.loader import load_project
+from .project.model import Asset, Project
+from .state import StateStore
+
+#: a guard against a loop that keeps finding work (it cannot, as every attempt counts)
+MAX_PASSES = 10_000
+
+
+@dataclass(frozen=True)
+class RunDone:
+    """A run this apply started, and how it ended."""
+
+    id: str
+    asset: str
+    label: str
+    attempt: int
+    partitions: int
+    outcome: Outcome
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What an apply reports as it goes, for a terminal or a log."""
+
+    kind: str                 # pass, started, finished, done
+    pass_no: int
+    running: int = 0
+    done: int = 0
+    failed: int = 0
+    left: int = 0
+    run: RunDone | None = None
+    label: str | None = None
+    run_id: str | None = None
+
+
+@dataclass
+class ApplyResult:
+    project: str
+    plan: Plan                      # the plan of the last pass: what is left
+    passes: int
+    runs: list[RunDone] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed_runs(self) -> list[RunDone]:
+        return [r for r in self.runs if not r.outcome.ok]
+
+    @property
+    def converged(self) -> bool:
+        return self.plan.converged
+
+    @property
+    def blocked(self) -> int:
+        return sum(row.get("blocked", 0) for row in self.plan.summary.values())
+
+    @property
+    def ok(self) -> bool:
+        """Nothing is blocked: what is not satisfied only waits for windows that are not due."""
+        return self.blocked == 0
+
+    def to_json(self) -> dict:
+        return {
+            "project": self.project,
+            "converged": self.converged,
+            "passes": self.passes,
+            "seconds": round(self.seconds, 3),
+            "runs": [{"id": r.id, "asset": r.asset, "range": r.label, "attempt": r.attempt,
+                      "partitions": r.partitions, "outcome": "succeeded" if r.outcome.ok else "failed",
+                      "error": r.outcome.error, "seconds": round(r.seconds, 3)} for r in self.runs],
+            "summary": self.plan.summary,
+            "statuses": [s.to_json() for s in self.plan.statuses],
+            "warnings": self.plan.warnings,
+        }
+
+
+class _Record:
+    """The state store, shared by worker threads one call at a time, for the length of one pass."""
+
+    def __init__(self, project: Project) -> None:
+        self.store = StateStore(project.state)
+        self.lock = threading.Lock()
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def _observed(record: _Record, current: Plan, moment: datetime) -> None:
+    """Record what this pass observed (as of the plan's moment), and the changes since the last
+    observation (logged, like every event, at the wall-clock time they were seen)."""
+    store = record.store
+    before = store.last_observed()
+    for o in current.observations:
+        if o["asset"] in before and before[o["asset"]] != o["present"]:
+            store.event("observed", o["asset"], o["source"], None,
+                        {"present": o["present"], "was": before[o["asset"]]})
+    store.record_observations([(o["asset"], o["source"], o["present"], o.get("note", ""))
+                               for o in current.observations], at=moment)
+    for asset, keys in current.cleared.items():
+        store.clear_failures(asset, keys)
+        for key in keys:
+            store.event("observed", asset, _partition(asset, key), None, {"failures": "cleared: it exists now"})
+
+
+def _partition(asset: str, key: str) -> str:
+    from .partition import format_partition
+
+    return format_partition(asset, key)
+
+
+def _unproduced(record: _Record, current: Plan, previous: list[tuple[RunDone, Action]]) -> bool:
+    """A run that succeeded but left a partition it was started for still needing work: a failed attempt.
+
+    Returns whether any was recorded.
+    """
+    still = {(s.asset, s.key): s for s in current.statuses if s.condition != "present"}
+    found = False
+    for done, action in previous:
+        if not done.outcome.ok:
+            continue
+        missed = [(k, list(v.values()) or [""]) for k, v in action.targets if (action.asset, k) in still]
+        if missed:
+            cond = still[(action.asset, missed[0][0])].condition
+            error = (f"run {done.id} succeeded but did not produce it (still {cond})" if len(missed) == 1 else
+                     f"run {done.id} succeeded but left {len(missed)} of its partitions {cond}")
+            record.store.record_failure(action.asset, missed, done.id, error)
+            record.store.event("failed", action.asset, done.label, done.id, {"error": error, "partitions": len(missed)})
+            found = True
+    return found
+
+
+def _exhausted(record: _Record, project: Project, done: RunDone, action: Action) -> None:
+    """Log the partitions whose attempts ran out with this run: they are blocked from now on."""
+    asset = project.assets[action.asset]
+    assert asset.action is not None
+    if done.attempt >= asset.action.max_attempts:
+        for key, _ in action.targets:
+            record.store.event("blocked", action.asset, _partition(action.asset, key), done.id,
+                               {"error": done.outcome.error, "attempts": done.attempt})
+
+
+def _execute(project: Project, record: _Record, actions: list[Action], context: Context, pool: ThreadPoolExecutor,
+             pass_no: int, notify: Callable[[Progress], None]) -> list[tuple[RunDone, Action]]:
+    """Start every action (the pool bounds how many at once); return them as they were recorded."""
+    state = {"running": 0, "done": 0, "failed": 0, "left": len(actions)}
+    counts = threading.Lock()
+
+    def one(action: Action) -> tuple[RunDone, Action]:
+        asset = project.assets[action.asset]
+        assert asset.action is not None
+        keys = [k for k, _ in action.targets]
+        with context.warehouse_lock if asset.action.kind == "sql" else nullcontext():
+            return _run(action, asset, keys)
+
+    def _run(action: Action, asset: Asset, keys: list[str]) -> tuple[RunDone, Action]:
+        assert asset.action is not None
+        with record.lock:
+            attempt = max(record.store.attempts(action.asset, keys).values(), default=0) + 1
+            run_id = record.store.start_run(action.asset, action.kind, action.label, keys, asset.action.version,
+                                            attempt)
+        with counts:
+            state["running"] += 1
+            state["left"] -= 1
+            notify(Progress("started", pass_no, label=action.label, run_id=run_id, **state))
+        t = time.perf_counter()
+        request = RunRequest(run_id, asset, action.units, tuple(v for _, v in action.targets), attempt)
+        try:
+            outcome = executor_for(asset, context).run(request)
+        except Exception as exc:  # an executor bug must not lose the record of the run
+            outcome = Outcome(False, error=f"setpoint could not run it: {type(exc).__name__}: {exc}")
+        done = RunDone(run_id, action.asset, action.label, attempt, len(action.targets), outcome,
+                       time.perf_counter() - t)
+        rows = [(k, list(v.values()) or [""]) for k, v in action.targets]
+        with record.lock:
+            record.store.finish_run(run_id, "succeeded" if outcome.ok else "failed", exit_code=outcome.exit_code,
+                                    error=outcome.error, stdout_tail=outcome.stdout_tail,
+                                    stderr_tail=outcome.stderr_tail)
+            if outcome.ok:
+                record.store.record_built(action.asset, rows, asset.action.version, run_id)
+            else:
+                record.store.record_failure(action.asset, rows, run_id, outcome.error or "failed")
+                _exhausted(record, project, done, action)
+        with counts:
+            state["running"] -= 1
+            state["done" if outcome.ok else "failed"] += 1
+            notify(Progress("finished", pass_no, run=done, **state))
+        return done, action
+
+    return list(pool.map(one, actions))
+
+
+def apply(path: str | Path | Project = ".", now: datetime | None = None, concurrency: int | None = None,
+          progress: Callable[[Progress], None] | None = None) -> ApplyResult:
+    """Run the plan until nothing more can be done; every run and decision lands in the state store."""
+    project = path if isinstance(path, Project) else load_project(path)
+    notify = progress or (lambda _: None)
+    workers = concurrency or project.apply.concurrency
+    context = Context(project, project.state.parent / "logs")
+    started = time.perf_counter()
+    runs: list[RunDone] = []
+    previous: list[tuple[RunDone, Action]] = []
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="setpoint-run") as pool:
+        for pass_no in range(1, MAX_PASSES + 1):
+            moment = now or datetime.now(timezone.utc)
+            current = make_plan(project, now=moment, record=False)
+            record = _Record(project)
+            try:
+                _observed(record, current, moment)
+                if _unproduced(record, current, previous):  # attempts grew: plan again with them
+                    record.close()
+                    current = make_plan(project, now=moment, record=False)
+                    record = _Record(project)
+                if not current.actions:
+                    _log_blocked(record, current)
+                    notify(Progress("done", pass_no, done=sum(r.outcome.ok for r in runs),
+                                    failed=sum(not r.outcome.ok for r in runs)))
+                    return ApplyResult(project.name, current, pass_no, runs, time.perf_counter() - started)
+                for action in current.actions:
+                    record.store.event("planned", action.asset, action.label, None, {"partitions": action.covers})
+                notify(Progress("pass", pass_no, left=len(current.actions)))
+                previous = _execute(project, record, current.actions, context, pool, pass_no, notify)
+                runs.extend(done for done, _ in previous)
+            finally:
+                record.close()
+    raise SolveError(f"apply stopped after {MAX_PASSES} passes that each found work",
+                     hint="a rule or an action keeps undoing what another produces; see `setpoint history`")
+
+
+def _log_blocked(record: _Record, current: Plan) -> None:
+    """One event per group of blocked partitions left at the end, with its reason."""
+    for g in current.groups:
+        if g.status == "blocked":
+            record.store.event("blocked", g.asset, g.example, None, {"reason": g.reason, "partitions": g.count})
