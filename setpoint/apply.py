@@ -122,7 +122,7 @@ def _observed(record: _Record, current: Plan, moment: datetime) -> None:
                         {"present": o["present"], "was": before[o["asset"]]})
     store.record_observations([(o["asset"], o["source"], o["present"], o.get("note", ""))
                                for o in current.observations], at=moment)
-    for asset, keys in current.cleared.items():
+    for asset, keys in current.cleared.items():  # produced by a run, or by hand: failures no longer count
         store.clear_failures(asset, keys)
         for key in keys:
             store.event("observed", asset, _partition(asset, key), None, {"failures": "cleared: it exists now"})

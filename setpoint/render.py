@@ -131,5 +131,5 @@ def render_history(runs: list[RunRecord], events: list[Event] | None = None) -> 
         rows.append([r.id, r.started_at.strftime("%Y-%m-%d %H:%M:%S"), r.asset, r.label, str(r.attempt), r.outcome,
                      f"{r.duration_s:.1f}" if r.duration_s is not None else "", r.error or ""])
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row[:-1], widths)) + ("  " + row[-1] if row[-1] else "")
-                     for row in rows).rstrip()
+    return "\n".join(("  ".join(c.ljust(w) for c, w in zip(row[:-1], widths)) + "  " + row[-1]).rstrip()
+                     for row in rows)

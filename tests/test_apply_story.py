@@ -130,6 +130,8 @@ def test_2_a_refused_download_is_retried_then_blocked_with_its_error(cli, empty:
     assert csv["reasons"] == [{"kind": "failed", "text": f"exit 3: {REFUSED}", "attempts": 3, "run": refused[-1]["id"]}]
     result = blocked["results[campaign=502,day=2024-01-02]"]
     assert result["cause"] == {**csv["reasons"][0], "at": "csv[campaign=502,day=2024-01-02]"}
+    # what needs the blocked CSVs was blocked with that cause, never attempted
+    assert not [r for r in runs(cli, empty) if r["asset"] != "csv" and any("campaign=502" in k for k in r["partitions"])]
     # everything else converged
     assert rows(empty, "SELECT DISTINCT campaign FROM results ORDER BY 1") == [("501",), ("503",)]
     assert {a: c["satisfied"] for a, c in doc["summary"].items()} == {"csv": 8, "ad_stats": 8, "fx_rates": 4,

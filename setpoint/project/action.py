@@ -23,8 +23,8 @@ import re
 
 from .model import Action
 
-#: ``{name}`` inside an argv item; ``{{`` and ``}}`` are literal braces
-_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+#: ``{name}`` inside an argv item; ``{{name}}`` is the literal text ``{name}``; other braces are text
+_PLACEHOLDER = re.compile(r"\{\{([A-Za-z_]\w*)\}\}|\{([A-Za-z_]\w*)\}")
 
 
 def parameter_names(action: Action) -> dict[str, str]:
@@ -56,7 +56,7 @@ def bind(action: Action, units: list[dict[str, str]]) -> dict[str, str | list[st
 
 def placeholders(item: str) -> list[str]:
     """The ``{name}`` placeholders of one argv item."""
-    return [m.group(1) for m in _PLACEHOLDER.finditer(item) if m.group(1) is not None]
+    return [m.group(2) for m in _PLACEHOLDER.finditer(item) if m.group(2) is not None]
 
 
 def expand_argv(argv: tuple[str, ...], params: dict[str, str | list[str]]) -> list[str]:
@@ -66,15 +66,15 @@ def expand_argv(argv: tuple[str, ...], params: dict[str, str | list[str]]) -> li
     """
     out: list[str] = []
     for item in argv:
-        whole = re.fullmatch(r"\{([^{}]*)\}", item)
-        if whole and isinstance(params.get(whole.group(1)), list):
-            out.extend(params[whole.group(1)])
+        whole = _PLACEHOLDER.fullmatch(item)
+        if whole and whole.group(2) and isinstance(params.get(whole.group(2)), list):
+            out.extend(params[whole.group(2)])
             continue
 
         def sub(m: re.Match[str]) -> str:
-            if m.group(1) is None:
-                return m.group(0)[0]
-            value = params[m.group(1)]
+            if m.group(2) is None:
+                return "{" + m.group(1) + "}"
+            value = params[m.group(2)]
             return value if isinstance(value, str) else " ".join(value)
 
         out.append(_PLACEHOLDER.sub(sub, item))

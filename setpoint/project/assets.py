@@ -373,7 +373,7 @@ def _check_parameters(action: Action, m: Mapping, r: Reader, awhere: str, key: s
                 if name not in allowed:
                     r.problem(f"the command of {awhere} uses {{{name}}}, which is not a parameter of its runs",
                               line=line, hint=_parameter_hint(name, action, allowed, shown, "") +
-                              "; write {{ and }} for literal braces")
+                              f"; write {{{{{name}}}}} for the literal text {{{name}}}")
                 elif name.endswith("_values") and item != f"{{{name}}}":
                     r.problem(f"{{{name}}} in the command of {awhere} must be a whole argv item", line=line,
                               hint=f"it expands to one item per value; write it alone, e.g. [..., \"{{{name}}}\"]")

@@ -243,13 +243,18 @@ class StateStore:
 
     def record_built(self, asset: str, rows: Sequence[tuple[str, Sequence[str]]], version: str, run_id: str,
                      at: datetime | None = None) -> None:
-        """These partitions were built by ``run_id`` with action ``version``: failures are forgotten."""
+        """These partitions were built by ``run_id`` with action ``version``.
+
+        Failed attempts are kept: they are forgotten once the partitions are
+        observed present (:meth:`clear_failures`), as a run may succeed without
+        producing what it was started for.
+        """
         if rows:
             self.con.execute(
                 "INSERT INTO ledger (asset, key, vals, version, built_by, built_at, attempts) "
                 "SELECT ?, unnest(CAST(? AS VARCHAR[])), unnest(CAST(? AS VARCHAR[][])), ?, ?, ?, 0 "
                 "ON CONFLICT DO UPDATE SET version = excluded.version, built_by = excluded.built_by, "
-                "built_at = excluded.built_at, attempts = 0, last_error = NULL, last_run = excluded.built_by",
+                "built_at = excluded.built_at, last_run = excluded.built_by",
                 [asset, [k for k, _ in rows], [list(v) for _, v in rows], version, run_id, _utc(at)])
 
     def record_failure(self, asset: str, rows: Sequence[tuple[str, Sequence[str]]], run_id: str, error: str) -> None:

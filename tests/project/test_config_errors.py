@@ -522,3 +522,64 @@ def test_on_nothing_means_every_partition(project) -> None:
                 mapping: {on: []}
     """)
     assert load_project(project.root).assets["b"].dependencies[0].mapping.kind == "all"
+
+
+# -- what an action's runs may refer to -------------------------------------------------------
+
+
+def test_sql_naming_an_unknown_parameter(project, cli) -> None:
+    project.write("assets/a.yaml", "name: a\ntable: a\n" + DAILY + "action:\n  sql: DELETE FROM a WHERE day = $dya\n")
+    assert_cli_error(cli, project,
+                     "error: assets/a.yaml:7: the SQL of the action of asset 'a' uses $dya, which is not a parameter "
+                     "of its runs (did you mean 'day'? Its parameters are $day, $day_values)")
+
+
+def test_a_batched_run_has_no_single_value(project, cli) -> None:
+    project.write("assets/a.yaml", "name: a\ntable: a\n" + DAILY +
+                  "action:\n  batch: {max: 7}\n  sql: DELETE FROM a WHERE day = $day\n")
+    assert_cli_error(cli, project,
+                     "error: assets/a.yaml:8: the SQL of the action of asset 'a' uses $day, which is not a parameter "
+                     "of its runs (a batched run covers several day values: use $day_from, $day_to or $day_values)")
+
+
+def test_sql_that_does_not_parse(project, cli) -> None:
+    project.write("assets/a.yaml", "name: a\ntable: a\naction:\n  sql: SELEC 1\n")
+    assert_cli_error(cli, project,
+                     "error: assets/a.yaml:4: the SQL of the action of asset 'a' does not parse: syntax error at or "
+                     "near \"SELEC\" (check the statement; partition values are $parameters, e.g. $day)")
+
+
+def test_sql_must_not_control_the_transaction(project, cli) -> None:
+    project.write("assets/a.yaml", "name: a\ntable: a\naction:\n  sql: BEGIN; SELECT 1; COMMIT\n")
+    assert_cli_error(cli, project,
+                     "error: assets/a.yaml:4: the SQL of the action of asset 'a' controls the transaction (BEGIN) "
+                     "(leave out BEGIN, COMMIT and ROLLBACK: setpoint runs each action in one transaction)",
+                     "error: assets/a.yaml:4: the SQL of the action of asset 'a' controls the transaction (COMMIT) "
+                     "(leave out BEGIN, COMMIT and ROLLBACK: setpoint runs each action in one transaction)")
+
+
+def test_shell_placeholders_must_be_parameters(project, cli) -> None:
+    project.write("assets/a.yaml", "name: a\nfiles: a/{day}\n" + DAILY +
+                  'action:\n  shell: [fetch, "--day={dya}", "x{day_values}"]\n')
+    assert_cli_error(cli, project,
+                     "error: assets/a.yaml:7: the command of the action of asset 'a' uses {dya}, which is not a "
+                     "parameter of its runs (did you mean 'day'? Its parameters are {day}, {day_values}; write "
+                     "{{dya}} for the literal text {dya})",
+                     "error: assets/a.yaml:7: {day_values} in the command of the action of asset 'a' must be a whole "
+                     "argv item (it expands to one item per value; write it alone, e.g. [..., \"{day_values}\"])")
+
+
+def test_max_attempts_and_timeout_are_checked(project) -> None:
+    project.write("assets/a.yaml", "name: a\ntable: a\naction:\n  sql: select 1\n  max_attempts: 0\n"
+                                   "  timeout: soon\n")
+    assert problems_of(project) == [
+        Problem("'max_attempts' in the action of asset 'a' must be at least 1, got 0", "assets/a.yaml", 5),
+        Problem("bad duration 'soon' for 'timeout' in the action of asset 'a'", "assets/a.yaml", 6,
+                "write e.g. 6h, 30m, 2d or 1d12h"),
+    ]
+
+
+def test_apply_settings_are_checked(project) -> None:
+    project.write("setpoint.yaml", "name: t\napply: {concurency: 2}\n")
+    assert problems_of(project) == [
+        Problem("unknown key 'concurency' in 'apply'", "setpoint.yaml", 2, "did you mean 'concurrency'?")]

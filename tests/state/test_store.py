@@ -70,3 +70,45 @@ def test_a_busy_state_store_does_not_fail_a_dry_run(quickstart: Path) -> None:
 def test_a_state_store_that_cannot_be_created(quickstart: Path) -> None:
     with pytest.raises(ObserveError, match="cannot create the state store /proc/nope/state.duckdb"):
         StateStore(Path("/proc/nope/state.duckdb"))
+
+
+def test_a_version_1_store_keeps_its_observations_and_gains_the_run_record(tmp_path: Path) -> None:
+    from setpoint.state.store import MIGRATIONS
+
+    path = tmp_path / "state.duckdb"
+    con = duckdb.connect(str(path))
+    for statement in MIGRATIONS[0]:
+        con.execute(statement)
+    con.execute("INSERT INTO meta VALUES ('schema_version', '1')")
+    con.execute("INSERT INTO observations VALUES (TIMESTAMP '2024-03-01 10:00', 'csv', 'files x', 5, NULL)")
+    con.close()
+    with StateStore(path) as store:
+        assert store.version == SCHEMA_VERSION == 2
+        assert store.last_observed() == {"csv": 5}
+        run = store.start_run("csv", "shell", "csv[a]", ["a"], "v1", 1)
+        assert run == "r-1" and [r.outcome for r in store.runs()] == ["running"]
+
+
+def test_the_ledger_counts_failures_until_a_success(tmp_path: Path) -> None:
+    with StateStore(tmp_path / "state.duckdb") as store:
+        store.record_failure("csv", [("a", ["a"]), ("b", ["b"])], "r-1", "exit 3: refused")
+        store.record_failure("csv", [("a", ["a"])], "r-2", "exit 3: refused again")
+        assert store.attempts("csv", ["a", "b", "c"]) == {"a": 2, "b": 1}
+        store.record_built("csv", [("a", ["a"])], "v2", "r-3")
+        assert store.attempts("csv", ["a", "b"]) == {"a": 2, "b": 1}  # until it is seen present
+        store.clear_failures("csv", ["a", "b"])
+        assert store.attempts("csv", ["a", "b"]) == {}
+        assert store.con.execute("SELECT key, version, built_by, last_error FROM ledger ORDER BY key").fetchall() == [
+            ("a", "v2", "r-3", None), ("b", None, None, None)]
+
+
+def test_runs_and_events_read_back_newest_last(tmp_path: Path) -> None:
+    with StateStore(tmp_path / "state.duckdb") as store:
+        ids = [store.start_run("t", "sql", f"t[{i}]", [str(i)], "v", 1) for i in range(12)]
+        store.finish_run(ids[-1], "failed", exit_code=None, error="Conversion Error: x")
+        assert [r.id for r in store.runs(limit=3)] == ["r-10", "r-11", "r-12"]
+        assert store.runs(asset="other") == []
+        last = store.events(limit=2)
+        assert [(e.kind, e.target, e.run_id, e.detail) for e in last] == [
+            ("started", "t[11]", "r-12", {"attempt": 1, "partitions": 1}),
+            ("failed", "t[11]", "r-12", {"error": "Conversion Error: x"})]

@@ -1,0 +1,112 @@
+"""`setpoint apply` and `setpoint history` through the CLI: output, progress lines and exit codes."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from .conftest import NOW_TEXT, ProjectDir
+
+
+def normalized(text: str) -> list[str]:
+    """Output lines with durations and clock times made stable."""
+    text = re.sub(r"in \d+\.\d s", "in 0.0 s", text)
+    text = re.sub(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", "TIME", text)
+    text = re.sub(r"  \d\.\d  ", "  0.0  ", text)  # the seconds column of history
+    return text.splitlines()
+
+
+def test_apply_converges_the_quickstart_and_exits_0(cli, quickstart: Path) -> None:
+    result = cli("apply", "-p", str(quickstart), "--now", NOW_TEXT, "--concurrency", "1")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines() == [
+        "applied quickstart: 15 runs (15 succeeded, 0 failed) in 3 passes",
+        "",
+        "asset         expected  satisfied  missing  stale  waiting  blocked",
+        "events              14         14        0      0        0        0",
+        "daily_totals        14         14        0      0        0        0",
+        "report               1          1        0      0        0        0",
+        "",
+        "converged: every expected partition is satisfied.",
+    ]
+    log = normalized(result.stderr)  # not a terminal: plain log lines
+    assert log[:4] == ["pass 1: 14 actions to run", "started r-1 daily_totals[2024-03-01]",
+                       "succeeded r-1 daily_totals[2024-03-01] in 0.0 s", "started r-2 daily_totals[2024-03-02]"]
+    assert log[-3:] == ["pass 2: 1 action to run", "started r-15 report", "succeeded r-15 report in 0.0 s"]
+    again = cli("apply", "-p", str(quickstart), "--now", NOW_TEXT)
+    assert again.exit_code == 0 and again.stderr == ""
+    assert again.stdout.splitlines()[0] == "applied quickstart: 0 runs (0 succeeded, 0 failed) in 1 pass"
+
+
+def test_apply_json(cli, quickstart: Path) -> None:
+    result = cli("apply", "-p", str(quickstart), "--now", NOW_TEXT, "--json")
+    doc = json.loads(result.stdout)
+    assert (doc["converged"], doc["passes"], len(doc["runs"]), doc["statuses"]) == (True, 3, 15, [])
+    assert doc["runs"][-1] == {**doc["runs"][-1], "asset": "report", "range": "report", "outcome": "succeeded",
+                               "attempt": 1, "partitions": 1, "error": None}
+
+
+def test_an_action_that_never_produces_its_partition_is_blocked_after_max_attempts(cli, project: ProjectDir) -> None:
+    project.write("assets/a.yaml", """
+        name: a
+        files: data/{day}.csv
+        partitions:
+          day:
+            daily: {start: 2024-03-01, end: 2024-03-01}
+        action:
+          shell: ["true"]
+          max_attempts: 2
+    """)
+    result = cli("apply", "-p", str(project.root), "--now", NOW_TEXT)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines()[0] == "applied test: 2 runs (2 succeeded, 0 failed) in 3 passes"
+    assert result.stdout.splitlines()[-3:] == [
+        "  a  1 blocked  failed 2 of 2 attempts, last error: run r-2 succeeded but did not produce it (still absent)"
+        "  e.g. a[2024-03-01]",
+        "",
+        "not converged: 1 partition blocked (see `setpoint history` for the runs).",
+    ]
+
+
+def test_a_config_error_exits_2_before_anything_runs(cli, project: ProjectDir) -> None:
+    project.write("assets/a.yaml", "name: a\ntable: a\naction:\n  sql: SELECT $nope\n")
+    result = cli("apply", "-p", str(project.root))
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.startswith("error: assets/a.yaml:4: the SQL of the action of asset 'a' uses $nope")
+    assert not (project.root / ".setpoint").exists()
+
+
+def test_history_lists_runs_and_events(cli, waiting: ProjectDir) -> None:
+    assert cli("history", "-p", str(waiting.root)).stdout == "no runs recorded yet.\n"
+    waiting.write("assets/a.yaml", """
+        name: a
+        files: data/{day}.csv
+        partitions:
+          day:
+            daily: {start: 2024-03-01, end: 2024-03-02}
+        action:
+          shell: [sh, -c, 'echo "no route to host" >&2; exit 5']
+          max_attempts: 1
+    """)
+    assert cli("apply", "-p", str(waiting.root), "--now", NOW_TEXT, "--concurrency", "1").exit_code == 1
+    out = normalized(cli("history", "-p", str(waiting.root)).stdout)
+    assert out == [
+        "run  started              asset  partitions     attempt  outcome  seconds  error",
+        "r-1  TIME  a      a[2024-03-01]  1        failed   0.0      exit 5: no route to host",
+        "r-2  TIME  a      a[2024-03-02]  1        failed   0.0      exit 5: no route to host",
+    ]
+    events = normalized(cli("history", "-p", str(waiting.root), "--events", "--asset", "a").stdout)
+    kinds = [line.split()[1] for line in events]
+    assert kinds == ["planned", "planned", "started", "failed", "blocked", "started", "failed", "blocked",
+                     "blocked"]
+    assert events[-1] == ("TIME  blocked    a[2024-03-01]  partitions=2, reason=failed 1 of 1 attempts, "
+                          "last error: exit 5: no route to host")
+    doc = json.loads(cli("history", "-p", str(waiting.root), "--json", "--limit", "1").stdout)
+    assert [(r["id"], r["exit_code"], r["stderr_tail"]) for r in doc["runs"]] == [("r-2", 5, "no route to host\n")]
+
+
+def test_history_of_an_unknown_asset_is_a_usage_error(cli, quickstart: Path) -> None:
+    result = cli("history", "-p", str(quickstart), "--asset", "daily_total")
+    assert result.exit_code == 2
+    assert result.stderr == "error: unknown asset 'daily_total' (did you mean 'daily_totals'?)\n"
