@@ -225,7 +225,8 @@ def apply(path: str | Path | Project = ".", now: datetime | None = None, concurr
     started = time.perf_counter()
     runs: list[RunDone] = []
     previous: list[tuple[RunDone, Action]] = []
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="setpoint-run") as pool:
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="setpoint-run")
+    try:
         for pass_no in range(1, MAX_PASSES + 1):
             moment = now or datetime.now(timezone.utc)
             current = make_plan(project, now=moment, record=False)
@@ -246,8 +247,13 @@ def apply(path: str | Path | Project = ".", now: datetime | None = None, concurr
                 notify(Progress("pass", pass_no, left=len(current.actions)))
                 previous = _execute(project, record, current.actions, context, pool, pass_no, notify)
                 runs.extend(done for done, _ in previous)
+            except BaseException:  # interrupted: runs in flight finish and are recorded, none start
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
             finally:
                 record.close()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
     raise SolveError(f"apply stopped after {MAX_PASSES} passes that each found work",
                      hint="a rule or an action keeps undoing what another produces; see `setpoint history`")
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from . import controller
-from .errors import EXIT_PROBLEMS, EXIT_OK, EXIT_USAGE, SetpointError, UsageError
+from .errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, SetpointError, UsageError
 from .render import ProgressLog, render_apply, render_error, render_history, render_plan
 
 project_option = click.option("-p", "--project", "project_dir", default=".", show_default=True,

@@ -154,6 +154,9 @@ def test_3_files_copied_in_by_hand_are_used_without_downloading(cli, empty: Path
         [("ad_stats", f"ad_stats[day={d}]", "succeeded") for d in DAYS]
         + [("results", f"results[day={d}]", "succeeded") for d in DAYS])
     assert rows(empty, "SELECT count(*) FROM results WHERE campaign = '502'") == [(4,)]
+    events = json.loads(cli("history", "-p", str(empty), "--events", "--asset", "csv", "--json").stdout)["events"]
+    cleared = [e["target"] for e in events if e["kind"] == "observed" and "failures" in e["detail"]]
+    assert cleared == [f"csv[campaign=502,day={d}]" for d in DAYS]
 
 
 def test_4_deleted_results_rows_rebuild_exactly_that_day(cli, converged: Path) -> None:

@@ -110,3 +110,19 @@ def test_history_of_an_unknown_asset_is_a_usage_error(cli, quickstart: Path) -> 
     result = cli("history", "-p", str(quickstart), "--asset", "daily_total")
     assert result.exit_code == 2
     assert result.stderr == "error: unknown asset 'daily_total' (did you mean 'daily_totals'?)\n"
+
+
+def test_progress_on_a_terminal_is_one_rewritten_line(quickstart: Path) -> None:
+    import io
+
+    from setpoint import apply
+    from setpoint.render import ProgressLog
+
+    stream = io.StringIO()
+    apply(quickstart, concurrency=1, progress=ProgressLog(stream, terminal=True))
+    frames = stream.getvalue().split("\r\x1b[K")
+    assert "\n" not in stream.getvalue()
+    assert frames[1] == "pass 1: 0 running, 0 done, 0 failed, 14 left  "
+    assert frames[2] == "pass 1: 1 running, 0 done, 0 failed, 13 left  daily_totals[2024-03-01]"
+    assert frames[-2] == "pass 2: 0 running, 1 done, 0 failed, 0 left  report"
+    assert frames[-1] == ""  # cleared at the end, before the summary is printed

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import duckdb
 
+from .action import parameter_names, placeholders, version_of
 from .model import (
     Action,
     Asset,
@@ -21,14 +22,15 @@ from .model import (
     Dimension,
     FilesLocation,
     FileValues,
-    Mapping as DepMapping,
     Origin,
     StaticValues,
     TableLocation,
     TableValues,
     UnknownValues,
 )
-from .action import parameter_names, placeholders, version_of
+from .model import (
+    Mapping as DepMapping,
+)
 from .schema import NAME, Reader, suggest
 from .timewindows import GRAINS, TimeWindows
 from .yamlfile import Mapping, Scalar, Sequence, line_of

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from ..frontier import Frontier, FrontierPartition
 from ..partition import format_key, format_partition
-from ..plan import Group, PartitionStatus, Plan, Reason, STATUSES
+from ..plan import STATUSES, Group, PartitionStatus, Plan, Reason
 from ..project.model import Project
 from .actions import plan_actions, run_ranges
 from .session import SolveResult
