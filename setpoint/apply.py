@@ -242,8 +242,8 @@ def apply(path: str | Path | Project = ".", now: datetime | None = None, concurr
                     notify(Progress("done", pass_no, done=sum(r.outcome.ok for r in runs),
                                     failed=sum(not r.outcome.ok for r in runs)))
                     return ApplyResult(project.name, current, pass_no, runs, time.perf_counter() - started)
-                for action in current.actions:
-                    record.store.event("planned", action.asset, action.label, None, {"partitions": action.covers})
+                record.store.event_many("planned", [(a.asset, a.label, {"partitions": a.covers})
+                                                    for a in current.actions])
                 notify(Progress("pass", pass_no, left=len(current.actions)))
                 previous = _execute(project, record, current.actions, context, pool, pass_no, notify)
                 runs.extend(done for done, _ in previous)

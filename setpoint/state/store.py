@@ -193,6 +193,17 @@ class StateStore:
         self.con.execute("INSERT INTO events VALUES (nextval('event_ids'), ?, ?, ?, ?, ?, ?)",
                          [_utc(at), kind, asset, target, run_id, json.dumps(detail or {}, sort_keys=True)])
 
+    def event_many(self, kind: str, rows: Sequence[tuple[str | None, str | None, dict[str, Any]]],
+                   at: datetime | None = None) -> None:
+        """Append many decisions of one kind at once: (asset, target, detail) each, in order."""
+        if rows:
+            self.con.execute(
+                "INSERT INTO events SELECT nextval('event_ids'), ?, ?, a, t, NULL, d FROM "
+                "(SELECT unnest(CAST(? AS VARCHAR[])) AS a, unnest(CAST(? AS VARCHAR[])) AS t, "
+                "unnest(CAST(? AS VARCHAR[])) AS d, generate_subscripts(CAST(? AS VARCHAR[]), 1) AS i) ORDER BY i",
+                [_utc(at), kind, [r[0] for r in rows], [r[1] for r in rows],
+                 [json.dumps(r[2], sort_keys=True) for r in rows], [r[1] for r in rows]])
+
     def events(self, asset: str | None = None, limit: int | None = None) -> list[Event]:
         """The newest ``limit`` events (all by default), oldest first."""
         where, params = ("WHERE asset = ?", [asset]) if asset else ("", [])
