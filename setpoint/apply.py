@@ -245,7 +245,10 @@ def apply(path: str | Path | Project = ".", now: datetime | None = None, concurr
                 record.store.event_many("planned", [(a.asset, a.label, {"partitions": a.covers})
                                                     for a in current.actions])
                 notify(Progress("pass", pass_no, left=len(current.actions)))
-                previous = _execute(project, record, current.actions, context, pool, pass_no, notify)
+                try:
+                    previous = _execute(project, record, current.actions, context, pool, pass_no, notify)
+                finally:
+                    context.close()
                 runs.extend(done for done, _ in previous)
             except BaseException:  # interrupted: runs in flight finish and are recorded, none start
                 pool.shutdown(wait=True, cancel_futures=True)

@@ -11,9 +11,12 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ..project.model import Asset, Project
+
+if TYPE_CHECKING:
+    from .sql import DuckDBWarehouse
 
 #: how much of a run's stdout and stderr the run record keeps
 TAIL = 2000
@@ -58,6 +61,17 @@ class Context:
     project: Project
     log_dir: Path
     warehouse_lock: threading.Lock = field(default_factory=threading.Lock)
+    warehouse: DuckDBWarehouse = field(init=False)
+
+    def __post_init__(self) -> None:
+        from .sql import DuckDBWarehouse
+
+        self.warehouse = DuckDBWarehouse(self.project)
+
+    def close(self) -> None:
+        """Release the warehouse, so that observers (and other processes) can open it."""
+        with self.warehouse_lock:
+            self.warehouse.close()
 
 
 def tail(text: str | bytes | None, size: int = TAIL) -> str | None:
@@ -81,13 +95,13 @@ def executor_for(asset: Asset, context: Context) -> Executor:
     """The executor that runs an asset's action."""
     from .python_call import PythonExecutor
     from .shell import ShellExecutor
-    from .sql import DuckDBWarehouse, SQLExecutor
+    from .sql import SQLExecutor
 
     action = asset.action
     if action is None:
         raise ValueError(f"asset {asset.name!r} has no action")
     if action.kind == "sql":
-        return SQLExecutor(DuckDBWarehouse(context.project))
+        return SQLExecutor(context.warehouse)
     if action.kind == "shell":
         return ShellExecutor(context)
     if action.kind == "python":

@@ -23,7 +23,6 @@ from types import ModuleType
 from typing import Any
 
 from .execute import Context, Outcome, RunRequest, tail
-from .sql import DuckDBWarehouse
 
 _modules: dict[tuple[Path, float], ModuleType] = {}
 _loading = threading.Lock()
@@ -78,7 +77,7 @@ class PythonExecutor:
                            stderr_tail=tail(traceback.format_exc()))
         if takes < 2:
             return self._call(lambda: fn(partitions), reference)
-        warehouse = DuckDBWarehouse(self.context.project)
+        warehouse = self.context.warehouse
         with self.context.warehouse_lock:
             try:
                 con = warehouse.begin()

@@ -52,29 +52,42 @@ class _DuckDBConnection:
         self.con.interrupt()
 
     def close(self) -> None:
-        self.con.close()
+        """The run is done with it; the warehouse keeps the connection for the next run."""
 
 
 class DuckDBWarehouse:
-    """The project's DuckDB file; relative file paths in SQL resolve against the project directory."""
+    """The project's DuckDB file; relative file paths in SQL resolve against the project directory.
+
+    One connection serves every run until :meth:`close` (apply closes it after
+    each pass, before observing): opening and checkpointing the file per run
+    would cost more than most runs.
+    """
 
     error = duckdb.Error
 
     def __init__(self, project: Project) -> None:
         self.project = project
+        self._con: duckdb.DuckDBPyConnection | None = None
 
     def statements(self, sql: str) -> list[tuple[Any, set[str]]]:
         return [(st, set(st.named_parameters)) for st in duckdb.extract_statements(sql)]
 
     def begin(self) -> _DuckDBConnection:
-        con = duckdb.connect(str(self.project.warehouse))
-        try:
-            con.execute(f"SET file_search_path = {sql_literal(str(self.project.root))}")
-            con.execute("BEGIN")
-        except duckdb.Error:
-            con.close()
-            raise
-        return _DuckDBConnection(con)
+        if self._con is None:
+            con = duckdb.connect(str(self.project.warehouse))
+            try:
+                con.execute(f"SET file_search_path = {sql_literal(str(self.project.root))}")
+            except duckdb.Error:
+                con.close()
+                raise
+            self._con = con
+        self._con.execute("BEGIN")
+        return _DuckDBConnection(self._con)
+
+    def close(self) -> None:
+        if self._con is not None:
+            self._con.close()
+            self._con = None
 
 
 def _message(exc: BaseException) -> str:

@@ -22,7 +22,10 @@ def run(project: ProjectDir, asset: str, units: list[dict[str, str]], partitions
     p = load_project(project.root)
     context = Context(p, project.root / ".setpoint" / "logs")
     request = RunRequest(run_id, p.assets[asset], tuple(units), tuple(partitions or units), 1)
-    return executor_for(p.assets[asset], context).run(request)
+    try:
+        return executor_for(p.assets[asset], context).run(request)
+    finally:
+        context.close()
 
 
 def sql_asset(project: ProjectDir, sql: str, values: str = "[a, b]", extra: str = "") -> None:
