@@ -26,7 +26,8 @@ class Reason:
     text: str | None = None
     source: str | None = None  # where the asset was observed, for ``absent``
     attempts: int | None = None  # failed attempts, for ``failed`` and ``retrying``
-    run: str | None = None       # the run that failed last, or the older action version that built it
+    run: str | None = None       # the run that failed last, for ``failed`` and ``retrying``
+    version: str | None = None   # the older action version that built it, for ``superseded``
     #: the upstream (asset, key) itself, for walking to root causes without re-reading text
     node: tuple[str, str] | None = field(default=None, compare=False, repr=False)
 
@@ -55,7 +56,7 @@ class Reason:
         if k == "retrying":
             return f"will retry: failed {self.attempts} attempt(s), last error: {self.text} (run {self.run})"
         if k == "superseded":
-            return f"built by an older version of its action ({self.run}); the action has changed since"
+            return f"built by an older version of its action ({self.version}); the action has changed since"
         if k == "upstream_blocked":
             return f"needs {up}, which is blocked"
         if k == "upstream_all_blocked":
@@ -64,7 +65,7 @@ class Reason:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind}
-        for name in ("upstream", "upstream_status", "text", "source", "attempts", "run"):
+        for name in ("upstream", "upstream_status", "text", "source", "attempts", "run", "version"):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value

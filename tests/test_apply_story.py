@@ -208,7 +208,7 @@ def test_8_a_changed_action_makes_its_partitions_stale_and_apply_rebuilds_them(c
                                          "blocked": 0}
     first = doc["statuses"][0]
     assert first["id"] == "results[campaign=501,day=2024-01-01]" and first["condition"] == "outdated"
-    assert first["reasons"][0]["kind"] == "superseded" and len(first["reasons"][0]["run"]) == 12
+    assert first["reasons"][0]["kind"] == "superseded" and len(first["reasons"][0]["version"]) == 12
     assert [g["reason"] for g in doc["groups"]] == ["built by an older version of its action"]
     before = len(runs(cli, converged))
     apply(cli, converged)

@@ -32,7 +32,7 @@ def _reason(kind: str, detail: object, statuses: dict[tuple[str, str], str], sou
     if kind in ("failed", "retrying") and part is not None:
         return Reason(kind, text=part.last_error, attempts=part.failures, run=part.last_run)
     if kind == "superseded" and part is not None:
-        return Reason(kind, run=part.superseded)
+        return Reason(kind, version=part.superseded)
     return Reason(kind)
 
 

@@ -3,7 +3,8 @@
 Each directory under tests/fixtures/golden/ holds a project (setpoint.yaml,
 assets/, rules/), the observed state — ``observed.sql`` run against a fresh
 warehouse and ``files.txt`` listing files to create as ``path @ ISO-mtime`` —
-and ``expected.json``, the plan at a fixed time. Regenerate after an intended
+optionally the run record (``state.sql`` run against a fresh state store), and
+``expected.json``, the plan at a fixed time. Regenerate after an intended
 change with ``UPDATE_GOLDEN=1 pytest tests/solver/test_golden.py`` and review the diff.
 """
 
@@ -19,6 +20,7 @@ import duckdb
 import pytest
 
 from setpoint import plan
+from setpoint.state import StateStore
 
 GOLDEN = Path(__file__).resolve().parent.parent / "fixtures" / "golden"
 NOW = datetime(2024, 4, 1, 12, 0, tzinfo=timezone.utc)
@@ -27,12 +29,16 @@ CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "setpoint.yaml").exists(
 
 def materialize(case: Path, target: Path) -> Path:
     """Copy a case into ``target`` and create its observed state."""
-    shutil.copytree(case, target, ignore=shutil.ignore_patterns("expected.json", "observed.sql", "files.txt"))
+    shutil.copytree(case, target, ignore=shutil.ignore_patterns("expected.json", "observed.sql", "files.txt",
+                                                                "state.sql"))
     sql = case / "observed.sql"
     con = duckdb.connect(str(target / "warehouse.duckdb"))
     if sql.exists():
         con.execute(sql.read_text())
     con.close()
+    if (case / "state.sql").exists():
+        with StateStore(target / ".setpoint" / "state.duckdb") as store:
+            store.con.execute((case / "state.sql").read_text())
     listing = case / "files.txt"
     if listing.exists():
         for line in listing.read_text().splitlines():
@@ -79,4 +85,4 @@ def test_every_status_and_reason_kind_is_covered() -> None:
                 statuses.add("satisfied")
     assert statuses == {"satisfied", "missing", "stale", "waiting", "blocked"}
     assert kinds == {"absent", "outdated", "needs", "needs_all", "not_due", "rule", "unrecoverable", "no_action",
-                     "upstream_blocked", "upstream_all_blocked"}
+                     "upstream_blocked", "upstream_all_blocked", "failed", "retrying", "superseded"}
