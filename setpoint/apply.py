@@ -11,11 +11,13 @@ blocked with its last error, and the loop always ends.
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -134,35 +136,74 @@ def _partition(asset: str, key: str) -> str:
     return format_partition(asset, key)
 
 
-def _unproduced(record: _Record, current: Plan, previous: list[tuple[RunDone, Action]]) -> bool:
-    """A run that succeeded but left a partition it was started for still needing work: a failed attempt.
+@dataclass
+class _Memory:
+    """What this apply has seen of its own runs' effects, across passes."""
 
-    Returns whether any was recorded.
+    produced: dict[tuple[str, str], str] = field(default_factory=dict)  # partition → the run that produced it
+    lost: dict[tuple[str, str], int] = field(default_factory=dict)      # times it went absent again since
+
+
+def _after_runs(record: _Record, project: Project, current: Plan, previous: list[tuple[RunDone, Action]],
+                memory: _Memory) -> bool:
+    """Judge the last pass's runs by what is observed now; returns whether failures were recorded.
+
+    A run that exited 0 but left a partition it was started for still needing
+    work failed that partition. A partition this apply produced that is absent
+    again was undone by something else (often another run overwriting it):
+    after ``max_attempts`` such losses it is blocked, so that two actions
+    undoing each other cannot keep an apply going.
     """
+    store = record.store
     still = {(s.asset, s.key): s for s in current.statuses if s.condition != "present"}
     found = False
+    judged: set[tuple[str, str]] = set()
     for done, action in previous:
+        asset = project.assets[action.asset]
+        assert asset.action is not None
+        judged.update((action.asset, k) for k, _ in action.targets)
         if not done.outcome.ok:
             continue
         missed = [(k, list(v.values()) or [""]) for k, v in action.targets if (action.asset, k) in still]
+        for k, _ in action.targets:
+            if (action.asset, k) not in still:
+                memory.produced[(action.asset, k)] = done.id
         if missed:
             cond = still[(action.asset, missed[0][0])].condition
-            error = (f"run {done.id} succeeded but did not produce it (still {cond})" if len(missed) == 1 else
-                     f"run {done.id} succeeded but left {len(missed)} of its partitions {cond}")
-            record.store.record_failure(action.asset, missed, done.id, error)
-            record.store.event("failed", action.asset, done.label, done.id, {"error": error, "partitions": len(missed)})
+            error = (f"run {done.id} exited 0 but did not produce it (still {cond})" if len(missed) == 1 else
+                     f"run {done.id} exited 0 but left {len(missed)} of its partitions {cond}")
+            store.record_failure(action.asset, missed, done.id, error, asset.action.version)
+            store.note_run(done.id, error)
+            store.event("failed", action.asset, done.label, done.id, {"error": error, "partitions": len(missed)})
+            _exhausted(record, project, action.asset, [k for k, _ in missed], done.id, error)
+            found = True
+    for node, st in still.items():
+        if st.condition != "absent" or node in judged or node not in memory.produced:
+            continue
+        run_id = memory.produced.pop(node)
+        memory.lost[node] = memory.lost.get(node, 0) + 1
+        asset = project.assets[node[0]]
+        assert asset.action is not None
+        if memory.lost[node] >= asset.action.max_attempts:
+            error = (f"produced by run {run_id}, then gone again {memory.lost[node]} times during this apply: "
+                     "another action may overwrite it")
+            store.record_failure(node[0], [(node[1], list(st.values.values()) or [""])], run_id, error,
+                                 asset.action.version, attempts=asset.action.max_attempts)
+            _exhausted(record, project, node[0], [node[1]], run_id, error)
             found = True
     return found
 
 
-def _exhausted(record: _Record, project: Project, done: RunDone, action: Action) -> None:
-    """Log the partitions whose attempts ran out with this run: they are blocked from now on."""
-    asset = project.assets[action.asset]
+def _exhausted(record: _Record, project: Project, asset_name: str, keys: list[str], run_id: str,
+               error: str | None) -> None:
+    """Log the partitions whose attempts ran out: they are blocked from now on."""
+    asset = project.assets[asset_name]
     assert asset.action is not None
-    if done.attempt >= asset.action.max_attempts:
-        for key, _ in action.targets:
-            record.store.event("blocked", action.asset, _partition(action.asset, key), done.id,
-                               {"error": done.outcome.error, "attempts": done.attempt})
+    spent = record.store.attempts(asset_name, keys, asset.action.version)
+    for key in keys:
+        if spent.get(key, 0) >= asset.action.max_attempts:
+            record.store.event("blocked", asset_name, _partition(asset_name, key), run_id,
+                               {"error": error, "attempts": spent[key]})
 
 
 def _execute(project: Project, record: _Record, actions: list[Action], context: Context, pool: ThreadPoolExecutor,
@@ -170,18 +211,27 @@ def _execute(project: Project, record: _Record, actions: list[Action], context: 
     """Start every action (the pool bounds how many at once); return them as they were recorded."""
     state = {"running": 0, "done": 0, "failed": 0, "left": len(actions)}
     counts = threading.Lock()
+    sql_left = [sum(1 for a in actions if a.kind == "sql")]
 
     def one(action: Action) -> tuple[RunDone, Action]:
         asset = project.assets[action.asset]
         assert asset.action is not None
         keys = [k for k, _ in action.targets]
-        with context.warehouse_lock if asset.action.kind == "sql" else nullcontext():
+        if asset.action.kind != "sql":
             return _run(action, asset, keys)
+        with context.warehouse_lock:
+            result = _run(action, asset, keys)
+        with counts:
+            sql_left[0] -= 1
+            last = sql_left[0] == 0
+        if last:  # let shell actions that write the warehouse open it
+            context.close()
+        return result
 
     def _run(action: Action, asset: Asset, keys: list[str]) -> tuple[RunDone, Action]:
         assert asset.action is not None
         with record.lock:
-            attempt = max(record.store.attempts(action.asset, keys).values(), default=0) + 1
+            attempt = max(record.store.attempts(action.asset, keys, asset.action.version).values(), default=0) + 1
             run_id = record.store.start_run(action.asset, action.kind, action.label, keys, asset.action.version,
                                             attempt)
         with counts:
@@ -192,7 +242,7 @@ def _execute(project: Project, record: _Record, actions: list[Action], context: 
         request = RunRequest(run_id, asset, action.units, tuple(v for _, v in action.targets), attempt)
         try:
             outcome = executor_for(asset, context).run(request)
-        except Exception as exc:  # an executor bug must not lose the record of the run
+        except (Exception, SystemExit) as exc:  # an executor bug must not lose the record of the run
             outcome = Outcome(False, error=f"setpoint could not run it: {type(exc).__name__}: {exc}")
         done = RunDone(run_id, action.asset, action.label, attempt, len(action.targets), outcome,
                        time.perf_counter() - t)
@@ -204,8 +254,9 @@ def _execute(project: Project, record: _Record, actions: list[Action], context: 
             if outcome.ok:
                 record.store.record_built(action.asset, rows, asset.action.version, run_id)
             else:
-                record.store.record_failure(action.asset, rows, run_id, outcome.error or "failed")
-                _exhausted(record, project, done, action)
+                record.store.record_failure(action.asset, rows, run_id, outcome.error or "failed",
+                                            asset.action.version)
+                _exhausted(record, project, action.asset, keys, run_id, outcome.error)
         with counts:
             state["running"] -= 1
             state["done" if outcome.ok else "failed"] += 1
@@ -215,16 +266,41 @@ def _execute(project: Project, record: _Record, actions: list[Action], context: 
     return list(pool.map(one, actions))
 
 
+@contextmanager
+def _in_project(root: Path) -> Iterator[None]:
+    """Actions see the project directory as the working directory and can import from it."""
+    cwd, entry = os.getcwd(), str(root)
+    os.chdir(root)
+    sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        os.chdir(cwd)
+        if entry in sys.path:
+            sys.path.remove(entry)
+
+
 def apply(path: str | Path | Project = ".", now: datetime | None = None, concurrency: int | None = None,
           progress: Callable[[Progress], None] | None = None) -> ApplyResult:
-    """Run the plan until nothing more can be done; every run and decision lands in the state store."""
+    """Run the plan until nothing more can be done; every run and decision lands in the state store.
+
+    While it runs, the working directory is the project directory (as for the
+    actions it starts) and the project directory is on ``sys.path``.
+    """
     project = path if isinstance(path, Project) else load_project(path)
+    with _in_project(project.root):
+        return _apply(project, now, concurrency, progress)
+
+
+def _apply(project: Project, now: datetime | None, concurrency: int | None,
+           progress: Callable[[Progress], None] | None) -> ApplyResult:
     notify = progress or (lambda _: None)
     workers = concurrency or project.apply.concurrency
     context = Context(project, project.state.parent / "logs")
     started = time.perf_counter()
     runs: list[RunDone] = []
     previous: list[tuple[RunDone, Action]] = []
+    memory = _Memory()
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="setpoint-run")
     try:
         for pass_no in range(1, MAX_PASSES + 1):
@@ -233,7 +309,7 @@ def apply(path: str | Path | Project = ".", now: datetime | None = None, concurr
             record = _Record(project)
             try:
                 _observed(record, current, moment)
-                if _unproduced(record, current, previous):  # attempts grew: plan again with them
+                if _after_runs(record, project, current, previous, memory):  # attempts grew: plan again
                     record.close()
                     current = make_plan(project, now=moment, record=False)
                     record = _Record(project)

@@ -209,7 +209,7 @@ class Workspace:
         """Copy the run record's ledger (versions that built partitions, failed attempts) into ``ledger``."""
         con, path = self.con, self.project.state
         con.execute("CREATE TABLE ledger (asset VARCHAR, key VARCHAR, vals VARCHAR[], version VARCHAR, "
-                    "attempts INTEGER, last_error VARCHAR, last_run VARCHAR)")
+                    "attempts INTEGER, last_error VARCHAR, last_run VARCHAR, failed_version VARCHAR)")
         if not path.exists():
             return
         try:
@@ -222,8 +222,8 @@ class Workspace:
             found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'st' "
                                 "AND schema_name = 'main' AND table_name = 'ledger'").fetchone()[0]
             if found:  # an older store has no ledger yet: nothing was built by setpoint
-                con.execute("INSERT INTO ledger SELECT asset, key, vals, version, attempts, last_error, last_run "
-                            "FROM st.ledger WHERE version IS NOT NULL OR attempts > 0")
+                con.execute("INSERT INTO ledger SELECT asset, key, vals, version, attempts, last_error, last_run, "
+                            "failed_version FROM st.ledger WHERE version IS NOT NULL OR attempts > 0")
         finally:
             con.execute("DETACH st")
 
@@ -312,8 +312,10 @@ class Workspace:
                         f"JOIN ledger l ON l.asset = {sql_literal(n)} AND l.vals = [{_cols(asset, 'a')}] "
                         f"WHERE {'TRUE' if asset.action else 'FALSE'} AND l.version IS NOT NULL "
                         f"AND l.version <> {version}")
+            # failures of an older version of the action do not count: a changed action starts afresh
             con.execute(f"CREATE TABLE fl_{n} AS SELECT key, vals, attempts, last_error, last_run FROM ledger "
-                        f"WHERE asset = {sql_literal(n)} AND attempts > 0")
+                        f"WHERE asset = {sql_literal(n)} AND attempts > 0 AND "
+                        f"(failed_version IS NULL OR failed_version = {version})")
             # outdated: an upstream partition it maps to was updated after it
             ups = []
             for dep in asset.dependencies:

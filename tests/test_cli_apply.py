@@ -62,7 +62,7 @@ def test_an_action_that_never_produces_its_partition_is_blocked_after_max_attemp
     assert result.exit_code == 1
     assert result.stdout.splitlines()[0] == "applied test: 2 runs (2 succeeded, 0 failed) in 3 passes"
     assert result.stdout.splitlines()[-3:] == [
-        "  a  1 blocked  failed 2 of 2 attempts, last error: run r-2 succeeded but did not produce it (still absent)"
+        "  a  1 blocked  failed 2 of 2 attempts, last error: run r-2 exited 0 but did not produce it (still absent)"
         "  e.g. a[2024-03-01]",
         "",
         "not converged: 1 partition blocked (see `setpoint history` for the runs).",
@@ -126,3 +126,49 @@ def test_progress_on_a_terminal_is_one_rewritten_line(quickstart: Path) -> None:
     assert frames[2] == "pass 1: 1 running, 0 done, 0 failed, 13 left  daily_totals[2024-03-01]"
     assert frames[-2] == "pass 2: 0 running, 1 done, 0 failed, 0 left  report"
     assert frames[-1] == ""  # cleared at the end, before the summary is printed
+
+
+def test_actions_that_undo_each_other_end_blocked_instead_of_looping(cli, project: ProjectDir) -> None:
+    """Each run replaces the whole table with its own day: every other day is gone again."""
+    project.write("assets/a.yaml", """
+        name: a
+        table: {name: a, updated_at: built_at}
+        partitions:
+          day:
+            daily: {start: 2024-03-01, end: 2024-03-03}
+        action:
+          sql: CREATE OR REPLACE TABLE a AS SELECT $day AS day, now() AT TIME ZONE 'UTC' AS built_at
+          max_attempts: 2
+    """)
+    result = cli("apply", "-p", str(project.root), "--now", NOW_TEXT)
+    assert result.exit_code == 1
+    assert "gone again 2 times during this apply: another action may overwrite it" in result.stdout
+    assert len(json.loads(cli("history", "-p", str(project.root), "--json").stdout)["runs"]) < 20
+
+
+def test_a_changed_action_gets_fresh_attempts(cli, project: ProjectDir) -> None:
+    project.write("assets/a.yaml", """
+        name: a
+        files: data/{day}.csv
+        partitions:
+          day:
+            daily: {start: 2024-03-01, end: 2024-03-01}
+        action:
+          shell: [sh, -c, 'echo "bad flag" >&2; exit 2']
+          max_attempts: 1
+    """)
+    assert cli("apply", "-p", str(project.root), "--now", NOW_TEXT).exit_code == 1
+    text = (project.root / "assets/a.yaml").read_text()
+    (project.root / "assets/a.yaml").write_text(
+        text.replace("""[sh, -c, 'echo "bad flag" >&2; exit 2']""", """[sh, -c, 'mkdir -p data; touch "data/$SETPOINT_DAY.csv"']"""))
+    result = cli("apply", "-p", str(project.root), "--now", NOW_TEXT)
+    assert result.exit_code == 0, result.stdout
+    runs = json.loads(cli("history", "-p", str(project.root), "--json").stdout)["runs"]
+    assert [(r["attempt"], r["outcome"]) for r in runs] == [(1, "failed"), (1, "succeeded")]
+
+
+def test_observed_changes_are_logged_once_per_change(cli, quickstart: Path) -> None:
+    cli("apply", "-p", str(quickstart), "--now", NOW_TEXT)
+    events = json.loads(cli("history", "-p", str(quickstart), "--events", "--json", "--limit", "1000").stdout)["events"]
+    observed = [(e["asset"], e["detail"]) for e in events if e["kind"] == "observed"]
+    assert observed == [("daily_totals", {"present": 14, "was": 0}), ("report", {"present": 1, "was": 0})]

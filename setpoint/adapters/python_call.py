@@ -1,11 +1,14 @@
 """Python actions: ``module:function``, called in-process with the partitions it must produce.
 
 ``module`` is a dotted path looked up first in the project directory
-(``scripts.rates`` is ``scripts/rates.py``), then among installed packages.
-A function of one parameter is called as ``fn(partitions)``; a function of two
-as ``fn(con, partitions)`` with a warehouse connection inside a transaction
-that is committed when it returns and rolled back when it raises.
-``partitions`` is a list of ``{dimension: value}`` dicts.
+(``scripts.rates`` is ``scripts/rates.py``), then among installed packages;
+during apply the project directory is the working directory and is on
+``sys.path``, so the module can import its neighbours. A function with one
+required parameter is called as ``fn(partitions)``; with two, as
+``fn(con, partitions)`` with a warehouse connection inside a transaction that
+is committed when it returns and rolled back when it raises. ``partitions`` is
+a list of ``{dimension: value}`` dicts. Python runs in setpoint's process: its
+``timeout`` is not enforced and what it prints is not captured.
 """
 
 from __future__ import annotations
@@ -36,12 +39,21 @@ def _module_file(root: Path, module: str) -> Path | None:
     return None
 
 
+class CallableError(Exception):
+    """A ``module:function`` reference that does not lead to a function."""
+
+
 def load_callable(root: Path, reference: str) -> Callable[..., Any]:
-    """The function a ``module:function`` reference names; raises ImportError/AttributeError."""
+    """The function a ``module:function`` reference names; raises CallableError saying what is missing."""
     module_name, _, function = reference.partition(":")
     path = _module_file(root, module_name)
     if path is None:
-        module = importlib.import_module(module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            file = "/".join(module_name.split(".")) + ".py"
+            raise CallableError(f"no module {module_name!r}: neither {file} in the project nor an installed "
+                                f"module ({exc})") from exc
     else:
         key = (path.resolve(), path.stat().st_mtime)
         with _loading:
@@ -54,10 +66,19 @@ def load_callable(root: Path, reference: str) -> Callable[..., Any]:
                 sys.modules[unique] = module
                 spec.loader.exec_module(module)
                 _modules[key] = module
-    fn = getattr(module, function)
+    fn = getattr(module, function, None)
+    where = path.relative_to(root) if path is not None else module_name
+    if fn is None:
+        raise CallableError(f"{where} has no function {function!r}")
     if not callable(fn):
-        raise AttributeError(f"{reference} is not callable")
+        raise CallableError(f"{function!r} in {where} is not a function")
     return fn
+
+
+def required_parameters(fn: Callable[..., Any]) -> int:
+    """How many positional parameters a call must fill (those without defaults)."""
+    return sum(1 for p in inspect.signature(fn).parameters.values()
+               if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty)
 
 
 class PythonExecutor:
@@ -71,8 +92,10 @@ class PythonExecutor:
         partitions = [dict(p) for p in request.partitions]
         try:
             fn = load_callable(self.context.project.root, reference)
-            takes = len(inspect.signature(fn).parameters)
-        except Exception as exc:  # the user's module failed to import: that is this run's failure
+            takes = required_parameters(fn)
+        except CallableError as exc:
+            return Outcome(False, error=f"cannot load {reference}: {exc}")
+        except (Exception, SystemExit) as exc:  # the user's module failed to import: this run's failure
             return Outcome(False, error=f"cannot load {reference}: {type(exc).__name__}: {exc}",
                            stderr_tail=tail(traceback.format_exc()))
         if takes < 2:
@@ -98,7 +121,7 @@ class PythonExecutor:
     def _call(call: Callable[[], Any], reference: str) -> Outcome:
         try:
             call()
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:  # sys.exit() in an action ends the action, not setpoint
             message = str(exc).strip().splitlines()
             return Outcome(False, error=f"{type(exc).__name__}: {message[0]}" if message else type(exc).__name__,
                            stderr_tail=tail(traceback.format_exc()))

@@ -52,15 +52,16 @@ class _DuckDBConnection:
         self.con.interrupt()
 
     def close(self) -> None:
-        """The run is done with it; the warehouse keeps the connection for the next run."""
+        self.con.close()
 
 
 class DuckDBWarehouse:
     """The project's DuckDB file; relative file paths in SQL resolve against the project directory.
 
-    One connection serves every run until :meth:`close` (apply closes it after
-    each pass, before observing): opening and checkpointing the file per run
-    would cost more than most runs.
+    The database stays open until :meth:`close` (apply closes it once a pass
+    has no SQL left to run, and before observing): opening and checkpointing
+    the file per run would cost more than most runs. Each run still gets a
+    session of its own, so temporary tables and settings never leak between runs.
     """
 
     error = duckdb.Error
@@ -81,8 +82,14 @@ class DuckDBWarehouse:
                 con.close()
                 raise
             self._con = con
-        self._con.execute("BEGIN")
-        return _DuckDBConnection(self._con)
+        session = self._con.cursor()
+        try:
+            session.execute(f"SET file_search_path = {sql_literal(str(self.project.root))}")
+            session.execute("BEGIN")
+        except duckdb.Error:
+            session.close()
+            raise
+        return _DuckDBConnection(session)
 
     def close(self) -> None:
         if self._con is not None:
@@ -134,6 +141,11 @@ class SQLExecutor:
                         return Outcome(False, error=f"timed out after {timeout:g} s; rolled back")
                     where = f"statement {n} of {len(statements)}: " if len(statements) > 1 else ""
                     return Outcome(False, error=f"{where}{_message(exc)}")
+            if timer:
+                timer.cancel()
+            if expired.is_set():  # the interrupt came between statements
+                con.rollback()
+                return Outcome(False, error=f"timed out after {timeout:g} s; rolled back")
             con.commit()
             return Outcome(True)
         finally:

@@ -6,6 +6,8 @@ cycles) happen in :mod:`setpoint.project.graph` once all assets are read.
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import shlex
 from collections import Counter
 from datetime import datetime, timedelta
@@ -345,11 +347,11 @@ def _action(doc: Mapping, r: Reader, root: Path, where: str, dimensions: list[Di
                     version=version_of(kind, definition, str(declared) if declared is not None else None),
                     max_attempts=r.integer(m, "max_attempts", awhere, default=3, minimum=1),
                     timeout=timeout or None)
-    _check_parameters(action, m, r, awhere, kinds[0])
+    _check_parameters(action, m, r, awhere, kinds[0], root)
     return action
 
 
-def _check_parameters(action: Action, m: Mapping, r: Reader, awhere: str, key: str) -> None:
+def _check_parameters(action: Action, m: Mapping, r: Reader, awhere: str, key: str, root: Path) -> None:
     """SQL must parse and name only the run's parameters; argv placeholders likewise."""
     allowed = parameter_names(action)
     line = m.key_lines.get(key)
@@ -369,7 +371,22 @@ def _check_parameters(action: Action, m: Mapping, r: Reader, awhere: str, key: s
                 r.problem(f"the SQL of {awhere} uses ${name}, which is not a parameter of its runs", line=line,
                           hint=_parameter_hint(name, action, allowed, shown, "$"))
         return
+    if action.kind == "python":
+        problem = _callable_problem(root, str(action.definition))
+        if problem:
+            r.problem(f"{awhere}: {problem}", line=line,
+                      hint="write module:function, the module as a dotted path from the project directory "
+                           "(scripts.rates is scripts/rates.py) or an installed module")
+        return
     if action.kind == "shell":
+        argv = list(action.definition)
+        if Path(argv[0]).name in _SCRIPTED and "-c" in argv[1:-1]:
+            script = argv[argv.index("-c", 1) + 1]
+            for name in placeholders(script):
+                r.problem(f"the command of {awhere} puts {{{name}}} inside a {Path(argv[0]).name} -c script, "
+                          "where the value would be parsed as code", line=line,
+                          hint=f"read it from the environment instead, e.g. \"$SETPOINT_{name.upper()}\" "
+                               f"(or sys.argv after the script)")
         for item in action.definition:
             for name in placeholders(item):
                 if name not in allowed:
@@ -379,6 +396,42 @@ def _check_parameters(action: Action, m: Mapping, r: Reader, awhere: str, key: s
                 elif name.endswith("_values") and item != f"{{{name}}}":
                     r.problem(f"{{{name}}} in the command of {awhere} must be a whole argv item", line=line,
                               hint=f"it expands to one item per value; write it alone, e.g. [..., \"{{{name}}}\"]")
+
+
+#: programs whose ``-c`` argument is code: a value placed there would be parsed, not passed
+_SCRIPTED = {"sh", "bash", "zsh", "dash", "ksh", "fish", "python", "python3"}
+
+
+def _callable_problem(root: Path, reference: str) -> str | None:
+    """Why ``module:function`` does not name a function, checked without running the module."""
+    module, _, function = reference.partition(":")
+    base = root.joinpath(*module.split("."))
+    for path in (base.with_suffix(".py"), base / "__init__.py"):
+        if path.is_file():
+            try:
+                tree = ast.parse(path.read_text(encoding="utf-8"))
+            except (OSError, SyntaxError, UnicodeDecodeError) as exc:
+                return f"{path.relative_to(root)} cannot be read as Python ({exc})"
+            if function not in _top_level_names(tree):
+                return f"{path.relative_to(root)} defines no {function!r}"
+            return None
+    if importlib.util.find_spec(module.split(".")[0]) is None:
+        file = "/".join(module.split(".")) + ".py"
+        return f"no module {module!r}: neither {file} in the project nor an installed module"
+    return None
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            names.update(t.id for t in targets if isinstance(t, ast.Name))
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
 
 
 def _parameter_hint(name: str, action: Action, allowed: dict[str, str], shown: str, sigil: str) -> str:

@@ -69,6 +69,7 @@ MIGRATIONS: dict[int, list[str]] = {
                attempts INTEGER NOT NULL DEFAULT 0,
                last_error VARCHAR,
                last_run VARCHAR,
+               failed_version VARCHAR,
                PRIMARY KEY (asset, key))""",
     ],
 }
@@ -183,7 +184,7 @@ class StateStore:
 
     def last_observed(self) -> dict[str, int]:
         """The present count of each asset at its latest observation."""
-        rows = self.con.execute("SELECT asset, arg_max(present, observed_at) FROM observations GROUP BY asset")
+        rows = self.con.execute("SELECT asset, arg_max(present, rowid) FROM observations GROUP BY asset")
         return dict(rows.fetchall())
 
     # -- events -------------------------------------------------------------------------------
@@ -246,10 +247,12 @@ class StateStore:
                 for r in rows]
 
     # -- the ledger ---------------------------------------------------------------------------
-    def attempts(self, asset: str, keys: Sequence[str]) -> dict[str, int]:
-        """Failed attempts since the last success, for those of ``keys`` that have any."""
+    def attempts(self, asset: str, keys: Sequence[str], version: str | None = None) -> dict[str, int]:
+        """Failed attempts since the last success (of action ``version``, if given), for those of ``keys``
+        that have any."""
         rows = self.con.execute("SELECT key, attempts FROM ledger WHERE asset = ? AND attempts > 0 AND "
-                                "list_contains(?, key)", [asset, list(keys)]).fetchall()
+                                "list_contains(?, key) AND (? IS NULL OR failed_version IS NULL OR failed_version = ?)",
+                                [asset, list(keys), version, version]).fetchall()
         return dict(rows)
 
     def record_built(self, asset: str, rows: Sequence[tuple[str, Sequence[str]]], version: str, run_id: str,
@@ -268,15 +271,25 @@ class StateStore:
                 "built_at = excluded.built_at, last_run = excluded.built_by",
                 [asset, [k for k, _ in rows], [list(v) for _, v in rows], version, run_id, _utc(at)])
 
-    def record_failure(self, asset: str, rows: Sequence[tuple[str, Sequence[str]]], run_id: str, error: str) -> None:
-        """One more failed attempt for each of these partitions, with the error that ended it."""
+    def record_failure(self, asset: str, rows: Sequence[tuple[str, Sequence[str]]], run_id: str, error: str,
+                       version: str, attempts: int | None = None) -> None:
+        """One more failed attempt (or exactly ``attempts``) for each of these partitions, by action ``version``.
+
+        Failures of another version of the action do not count: a changed
+        action starts afresh.
+        """
         if rows:
             self.con.execute(
-                "INSERT INTO ledger (asset, key, vals, attempts, last_error, last_run) "
-                "SELECT ?, unnest(CAST(? AS VARCHAR[])), unnest(CAST(? AS VARCHAR[][])), 1, ?, ? "
-                "ON CONFLICT DO UPDATE SET attempts = ledger.attempts + 1, last_error = excluded.last_error, "
-                "last_run = excluded.last_run",
-                [asset, [k for k, _ in rows], [list(v) for _, v in rows], error, run_id])
+                "INSERT INTO ledger (asset, key, vals, attempts, last_error, last_run, failed_version) "
+                "SELECT ?, unnest(CAST(? AS VARCHAR[])), unnest(CAST(? AS VARCHAR[][])), coalesce(?, 1), ?, ?, ? "
+                "ON CONFLICT DO UPDATE SET attempts = coalesce(?, CASE WHEN ledger.failed_version IS DISTINCT FROM "
+                "excluded.failed_version THEN 1 ELSE ledger.attempts + 1 END), last_error = excluded.last_error, "
+                "last_run = excluded.last_run, failed_version = excluded.failed_version",
+                [asset, [k for k, _ in rows], [list(v) for _, v in rows], attempts, error, run_id, version, attempts])
+
+    def note_run(self, run_id: str, error: str) -> None:
+        """Add what was learnt after a run ended (it exited 0 but did not produce its partitions)."""
+        self.con.execute("UPDATE runs SET error = ? WHERE id = ?", [error, run_id])
 
     def clear_failures(self, asset: str, keys: Sequence[str]) -> None:
         """These partitions exist now (made by hand, or by another run): their failures no longer count."""

@@ -186,11 +186,43 @@ def test_python_callable_gets_its_partitions_and_a_transaction(project: ProjectD
     assert project.sql("SELECT name FROM t") == [(EVIL,)]  # the failed call was rolled back
 
 
-def test_python_callable_that_cannot_be_loaded(project: ProjectDir) -> None:
-    project.write("assets/t.yaml", "name: t\ntable: t\naction:\n  python: jobs.missing:make\n")
+def test_python_module_that_fails_to_import_fails_the_run(project: ProjectDir) -> None:
+    project.write("jobs/bad.py", "raise RuntimeError('no credentials in the environment')\ndef make(p): pass\n")
+    project.write("assets/t.yaml", "name: t\ntable: t\naction:\n  python: jobs.bad:make\n")
     outcome = run(project, "t", [{}])
-    assert not outcome.ok
-    assert outcome.error == "cannot load jobs.missing:make: ModuleNotFoundError: No module named 'jobs'"
+    assert (outcome.ok, outcome.error) == (
+        False, "cannot load jobs.bad:make: RuntimeError: no credentials in the environment")
+
+
+def test_python_sys_exit_fails_the_run_not_setpoint(project: ProjectDir) -> None:
+    project.write("jobs/quit.py", "import sys\ndef make(partitions):\n    sys.exit(3)\n")
+    project.write("assets/t.yaml", "name: t\ntable: t\naction:\n  python: jobs.quit:make\n")
+    assert (run(project, "t", [{}]).ok, run(project, "t", [{}]).error) == (False, "SystemExit: 3")
+
+
+def test_python_parameters_with_defaults_are_not_filled(project: ProjectDir) -> None:
+    project.write("jobs/opt.py", """
+        SEEN = []
+        def make(partitions, verbose=False):
+            SEEN.append((partitions, verbose))
+    """)
+    project.write("assets/t.yaml", "name: t\ntable: t\npartitions:\n  k: [a]\naction:\n  python: jobs.opt:make\n")
+    assert run(project, "t", [{"k": "a"}]).ok
+
+
+def test_each_sql_run_has_a_session_of_its_own(project: ProjectDir) -> None:
+    project.sql("CREATE TABLE t (name VARCHAR)")
+    sql_asset(project, "CREATE TEMP TABLE staging AS SELECT $name AS name; INSERT INTO t SELECT * FROM staging")
+    p = load_project(project.root)
+    context = Context(p, project.root / "logs")
+    try:
+        for i, name in enumerate(["a", "b"]):
+            request = RunRequest(f"r-{i}", p.assets["t"], ({"name": name},), ({"name": name},), 1)
+            outcome = executor_for(p.assets["t"], context).run(request)
+            assert outcome.ok, outcome.error
+    finally:
+        context.close()
+    assert project.sql("SELECT name FROM t ORDER BY 1") == [("a",), ("b",)]
 
 
 @pytest.mark.parametrize("kind", ["sql", "shell", "python"])

@@ -583,3 +583,24 @@ def test_apply_settings_are_checked(project) -> None:
     project.write("setpoint.yaml", "name: t\napply: {concurency: 2}\n")
     assert problems_of(project) == [
         Problem("unknown key 'concurency' in 'apply'", "setpoint.yaml", 2, "did you mean 'concurrency'?")]
+
+
+def test_a_python_action_must_name_an_existing_function(project, cli) -> None:
+    project.write("scripts/rates.py", "def publish(partitions):\n    pass\n")
+    project.write("assets/a.yaml", "name: a\ntable: a\naction:\n  python: scripts.rates:publsh\n")
+    project.write("assets/b.yaml", "name: b\ntable: b\naction:\n  python: scripts.missing:run\n")
+    hint = ("(write module:function, the module as a dotted path from the project directory "
+            "(scripts.rates is scripts/rates.py) or an installed module)")
+    assert_cli_error(cli, project,
+                     f"error: assets/a.yaml:4: the action of asset 'a': scripts/rates.py defines no 'publsh' {hint}",
+                     "error: assets/b.yaml:4: the action of asset 'b': no module 'scripts.missing': neither "
+                     f"scripts/missing.py in the project nor an installed module {hint}")
+
+
+def test_a_placeholder_inside_a_shell_script_is_refused(project, cli) -> None:
+    project.write("assets/a.yaml", "name: a\nfiles: out/{name}.txt\npartitions:\n  name: [x]\naction:\n"
+                                   "  shell: \"sh -c 'touch out/{name}.txt'\"\n")
+    assert_cli_error(cli, project,
+                     "error: assets/a.yaml:6: the command of the action of asset 'a' puts {name} inside a sh -c "
+                     "script, where the value would be parsed as code (read it from the environment instead, "
+                     "e.g. \"$SETPOINT_NAME\" (or sys.argv after the script))")

@@ -91,9 +91,12 @@ def test_a_version_1_store_keeps_its_observations_and_gains_the_run_record(tmp_p
 
 def test_the_ledger_counts_failures_until_a_success(tmp_path: Path) -> None:
     with StateStore(tmp_path / "state.duckdb") as store:
-        store.record_failure("csv", [("a", ["a"]), ("b", ["b"])], "r-1", "exit 3: refused")
-        store.record_failure("csv", [("a", ["a"])], "r-2", "exit 3: refused again")
+        store.record_failure("csv", [("a", ["a"]), ("b", ["b"])], "r-1", "exit 3: refused", "v1")
+        store.record_failure("csv", [("a", ["a"])], "r-2", "exit 3: refused again", "v1")
         assert store.attempts("csv", ["a", "b", "c"]) == {"a": 2, "b": 1}
+        assert store.attempts("csv", ["a", "b"], "v2") == {}  # a changed action starts afresh
+        store.record_failure("csv", [("b", ["b"])], "r-3", "exit 3: refused by v2", "v2")
+        assert store.attempts("csv", ["a", "b"], "v2") == {"b": 1}
         store.record_built("csv", [("a", ["a"])], "v2", "r-3")
         assert store.attempts("csv", ["a", "b"]) == {"a": 2, "b": 1}  # until it is seen present
         store.clear_failures("csv", ["a", "b"])
