@@ -9,6 +9,12 @@ from pathlib import Path
 from .conftest import NOW_TEXT, ProjectDir
 
 
+def files_asset(last_day: str, shell: str, max_attempts: int) -> str:
+    """Asset ``a``: files data/{day}.csv from 2024-03-01, made by a shell command."""
+    return (f"name: a\nfiles: data/{{day}}.csv\npartitions:\n  day:\n    daily: {{start: 2024-03-01, end: {last_day}}}\n"
+            f"action:\n  shell: {shell}\n  max_attempts: {max_attempts}\n")
+
+
 def normalized(text: str) -> list[str]:
     """Output lines with durations and clock times made stable."""
     text = re.sub(r"in \d+\.\d s", "in 0.0 s", text)
@@ -48,16 +54,7 @@ def test_apply_json(cli, quickstart: Path) -> None:
 
 
 def test_an_action_that_never_produces_its_partition_is_blocked_after_max_attempts(cli, project: ProjectDir) -> None:
-    project.write("assets/a.yaml", """
-        name: a
-        files: data/{day}.csv
-        partitions:
-          day:
-            daily: {start: 2024-03-01, end: 2024-03-01}
-        action:
-          shell: ["true"]
-          max_attempts: 2
-    """)
+    project.write("assets/a.yaml", files_asset("2024-03-01", '["true"]', 2))
     result = cli("apply", "-p", str(project.root), "--now", NOW_TEXT)
     assert result.exit_code == 1
     assert result.stdout.splitlines()[0] == "applied test: 2 runs (2 succeeded, 0 failed) in 3 passes"
@@ -79,16 +76,7 @@ def test_a_config_error_exits_2_before_anything_runs(cli, project: ProjectDir) -
 
 def test_history_lists_runs_and_events(cli, waiting: ProjectDir) -> None:
     assert cli("history", "-p", str(waiting.root)).stdout == "no runs recorded yet.\n"
-    waiting.write("assets/a.yaml", """
-        name: a
-        files: data/{day}.csv
-        partitions:
-          day:
-            daily: {start: 2024-03-01, end: 2024-03-02}
-        action:
-          shell: [sh, -c, 'echo "no route to host" >&2; exit 5']
-          max_attempts: 1
-    """)
+    waiting.write("assets/a.yaml", files_asset("2024-03-02", """[sh, -c, 'echo "no route to host" >&2; exit 5']""", 1))
     assert cli("apply", "-p", str(waiting.root), "--now", NOW_TEXT, "--concurrency", "1").exit_code == 1
     out = normalized(cli("history", "-p", str(waiting.root)).stdout)
     assert out == [
@@ -147,16 +135,7 @@ def test_actions_that_undo_each_other_end_blocked_instead_of_looping(cli, projec
 
 
 def test_a_changed_action_gets_fresh_attempts(cli, project: ProjectDir) -> None:
-    project.write("assets/a.yaml", """
-        name: a
-        files: data/{day}.csv
-        partitions:
-          day:
-            daily: {start: 2024-03-01, end: 2024-03-01}
-        action:
-          shell: [sh, -c, 'echo "bad flag" >&2; exit 2']
-          max_attempts: 1
-    """)
+    project.write("assets/a.yaml", files_asset("2024-03-01", """[sh, -c, 'echo "bad flag" >&2; exit 2']""", 1))
     assert cli("apply", "-p", str(project.root), "--now", NOW_TEXT).exit_code == 1
     text = (project.root / "assets/a.yaml").read_text()
     (project.root / "assets/a.yaml").write_text(
