@@ -25,6 +25,7 @@ from pathlib import Path
 from .adapters.execute import Context, Outcome, RunRequest, executor_for
 from .controller import plan as make_plan
 from .errors import SolveError
+from .partition import format_partition
 from .plan import Action, Plan
 from .project.loader import load_project
 from .project.model import Asset, Project
@@ -127,13 +128,12 @@ def _observed(record: _Record, current: Plan, moment: datetime) -> None:
     for asset, keys in current.cleared.items():  # produced by a run, or by hand: failures no longer count
         store.clear_failures(asset, keys)
         for key in keys:
-            store.event("observed", asset, _partition(asset, key), None, {"failures": "cleared: it exists now"})
+            store.event("observed", asset, format_partition(asset, key), None, {"failures": "cleared: it exists now"})
 
 
-def _partition(asset: str, key: str) -> str:
-    from .partition import format_partition
-
-    return format_partition(asset, key)
+def _ledger_row(key: str, values: dict[str, str]) -> tuple[str, list[str]]:
+    """A partition as the ledger keys it: its key and its values in dimension order ([""] if unpartitioned)."""
+    return key, list(values.values()) or [""]
 
 
 @dataclass
@@ -164,7 +164,7 @@ def _after_runs(record: _Record, project: Project, current: Plan, previous: list
         judged.update((action.asset, k) for k, _ in action.targets)
         if not done.outcome.ok:
             continue
-        missed = [(k, list(v.values()) or [""]) for k, v in action.targets if (action.asset, k) in still]
+        missed = [_ledger_row(k, v) for k, v in action.targets if (action.asset, k) in still]
         for k, _ in action.targets:
             if (action.asset, k) not in still:
                 memory.produced[(action.asset, k)] = done.id
@@ -187,7 +187,7 @@ def _after_runs(record: _Record, project: Project, current: Plan, previous: list
         if memory.lost[node] >= asset.action.max_attempts:
             error = (f"produced by run {run_id}, then gone again {memory.lost[node]} times during this apply: "
                      "another action may overwrite it")
-            store.record_failure(node[0], [(node[1], list(st.values.values()) or [""])], run_id, error,
+            store.record_failure(node[0], [_ledger_row(node[1], st.values)], run_id, error,
                                  asset.action.version, attempts=asset.action.max_attempts)
             _exhausted(record, project, node[0], [node[1]], run_id, error)
             found = True
@@ -202,7 +202,7 @@ def _exhausted(record: _Record, project: Project, asset_name: str, keys: list[st
     spent = record.store.attempts(asset_name, keys, asset.action.version)
     for key in keys:
         if spent.get(key, 0) >= asset.action.max_attempts:
-            record.store.event("blocked", asset_name, _partition(asset_name, key), run_id,
+            record.store.event("blocked", asset_name, format_partition(asset_name, key), run_id,
                                {"error": error, "attempts": spent[key]})
 
 
@@ -211,9 +211,10 @@ def _execute(project: Project, record: _Record, actions: list[Action], context: 
     """Start every action (the pool bounds how many at once); return them as they were recorded."""
     state = {"running": 0, "done": 0, "failed": 0, "left": len(actions)}
     counts = threading.Lock()
-    sql_left = [sum(1 for a in actions if a.kind == "sql")]
+    sql_left = sum(1 for a in actions if a.kind == "sql")
 
     def one(action: Action) -> tuple[RunDone, Action]:
+        nonlocal sql_left
         asset = project.assets[action.asset]
         assert asset.action is not None
         keys = [k for k, _ in action.targets]
@@ -222,8 +223,8 @@ def _execute(project: Project, record: _Record, actions: list[Action], context: 
         with context.warehouse_lock:
             result = _run(action, asset, keys)
         with counts:
-            sql_left[0] -= 1
-            last = sql_left[0] == 0
+            sql_left -= 1
+            last = sql_left == 0
         if last:  # let shell actions that write the warehouse open it
             context.close()
         return result
@@ -246,7 +247,7 @@ def _execute(project: Project, record: _Record, actions: list[Action], context: 
             outcome = Outcome(False, error=f"setpoint could not run it: {type(exc).__name__}: {exc}")
         done = RunDone(run_id, action.asset, action.label, attempt, len(action.targets), outcome,
                        time.perf_counter() - t)
-        rows = [(k, list(v.values()) or [""]) for k, v in action.targets]
+        rows = [_ledger_row(k, v) for k, v in action.targets]
         with record.lock:
             record.store.finish_run(run_id, "succeeded" if outcome.ok else "failed", exit_code=outcome.exit_code,
                                     error=outcome.error, stdout_tail=outcome.stdout_tail,

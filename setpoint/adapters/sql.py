@@ -1,9 +1,9 @@
 """SQL actions: the asset's statements run on the warehouse in one transaction, values bound.
 
-The executor only needs a :class:`Warehouse` — a connection that runs one
-statement with named parameters, inside a transaction that it can commit or
-roll back, and that can be interrupted. DuckDB is the one shipped; another SQL
-engine is another class with these four methods.
+The executor only needs a :class:`Warehouse` — sessions that run one
+statement with named parameters, inside a transaction that can be committed,
+rolled back or interrupted. DuckDB is the one shipped; another SQL engine is
+another pair of classes with these methods.
 """
 
 from __future__ import annotations
@@ -28,11 +28,17 @@ class Connection(Protocol):
 
 
 class Warehouse(Protocol):
+    #: the engine's error class: a statement that raises it fails the run
+    error: type[Exception]
+
     def statements(self, sql: str) -> list[tuple[Any, set[str]]]:
         """The SQL split into statements, each with the parameter names it uses."""
 
     def begin(self) -> Connection:
-        """A connection inside a new transaction."""
+        """A session of its own, inside a new transaction."""
+
+    def close(self) -> None:
+        """Release the database (between passes)."""
 
 
 class _DuckDBConnection:
@@ -109,7 +115,7 @@ class SQLExecutor:
     writer lock around them), so that concurrent runs never conflict.
     """
 
-    def __init__(self, warehouse: DuckDBWarehouse) -> None:
+    def __init__(self, warehouse: Warehouse) -> None:
         self.warehouse = warehouse
 
     def run(self, request: RunRequest) -> Outcome:
