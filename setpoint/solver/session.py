@@ -21,6 +21,7 @@ import clingo
 
 from ..errors import Problem, RuleError, SolveError
 from ..project.model import SolverLimits as Limits
+from .provenance import load_traced, read_origins
 from .userrules import check_rule_files, parse_message
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
@@ -35,6 +36,8 @@ class SolveResult:
     conditions: dict[tuple[str, str], str] = field(default_factory=dict)
     reasons: dict[tuple[str, str], list[tuple[str, object]]] = field(default_factory=dict)
     runs: list[tuple[str, str]] = field(default_factory=list)
+    #: with ``origins``: which user rules derived each block/unrecoverable/depends atom (file, line)
+    origins: dict[tuple[str, ...], list[tuple[str, int]]] = field(default_factory=dict)
     facts: int = 0
     not_facts: list[str] = field(default_factory=list)
 
@@ -72,15 +75,25 @@ def _named_wrong(atoms: clingo.SymbolicAtoms, rule_files: list[str], display: di
                     + "assets are written as constants (csv, not \"csv\"); known assets: " + ", ".join(assets))]
 
 
-def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str], consistent: bool) -> SolveResult | list[Problem]:
+def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str], consistent: bool,
+                     origins: bool = False) -> SolveResult | list[Problem]:
     messages: list[tuple[clingo.MessageCode, str]] = []
-    ctl = clingo.Control(["--warn=atom-undefined"], logger=lambda c, m: messages.append((c, m)), message_limit=50)
+
+    def log(code: clingo.MessageCode, message: str) -> None:
+        if (code, message) not in messages:  # a traced rule's twin repeats the rule's own warnings
+            messages.append((code, message))
+
+    ctl = clingo.Control(["--warn=atom-undefined"], logger=log, message_limit=50)
     problems: list[Problem] = []
+    places: list[tuple[str, int]] = []
     try:
         for name in SHIPPED:
             ctl.load(str(RULES_DIR / name))
-        for f in rule_files:
-            ctl.load(f)
+        if origins and rule_files:
+            places = load_traced(ctl, rule_files, display, log)
+        else:
+            for f in rule_files:
+                ctl.load(f)
         ctl.add("base", [], facts)
         ctl.ground([("base", [])])
     except RuntimeError as exc:
@@ -121,6 +134,8 @@ def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str],
         return [Problem("the rules admit no answer: an integrity constraint (:- ...) in them is violated",
                         hint="check the constraints in " + ", ".join(display[f] for f in rule_files))]
     _read_explanations(atoms, result)
+    if places:
+        result.origins = read_origins(atoms, places, reason_text)
     return result
 
 
@@ -140,7 +155,7 @@ def _read_explanations(atoms: clingo.SymbolicAtoms, result: SolveResult) -> None
     result.runs.sort()
 
 
-def _child(conn, rule_files, facts, display, memory_mb) -> None:  # pragma: no cover - runs in a fork
+def _child(conn, rule_files, facts, display, memory_mb, origins) -> None:  # pragma: no cover - runs in a fork
     try:
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         with open("/proc/self/statm") as f:
@@ -148,7 +163,7 @@ def _child(conn, rule_files, facts, display, memory_mb) -> None:  # pragma: no c
         limit = current + memory_mb * 1024 * 1024
         if hard == resource.RLIM_INFINITY or limit < hard:
             resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-        conn.send(_ground_and_read(rule_files, facts, display, consistent=True))
+        conn.send(_ground_and_read(rule_files, facts, display, consistent=True, origins=origins))
     except MemoryError:
         conn.send("memory")
     except BaseException as exc:  # noqa: BLE001 - report anything to the parent
@@ -170,11 +185,12 @@ def _budget(limits: Limits, facts: str) -> tuple[int, float]:
             limits.timeout_s + len(facts) / 2**20 * _SECONDS_PER_FACT_MB)
 
 
-def _guarded(rule_files: list[str], facts: str, display: dict[str, str], limits: Limits) -> SolveResult | list[Problem]:
+def _guarded(rule_files: list[str], facts: str, display: dict[str, str], limits: Limits,
+             origins: bool = False) -> SolveResult | list[Problem]:
     memory_mb, timeout_s = _budget(limits, facts)
     ctx = multiprocessing.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, rule_files, facts, display, memory_mb), daemon=True)
+    proc = ctx.Process(target=_child, args=(child, rule_files, facts, display, memory_mb, origins), daemon=True)
     proc.start()
     child.close()
     shown = ", ".join(display[f] for f in rule_files)
@@ -231,15 +247,19 @@ def check_rules(rule_files: list[Path], display: dict[str, str], limits: Limits 
 
 
 def solve(facts: str, rule_files: list[Path], display: dict[str, str], limits: Limits | None = None,
-          assets: set[str] | None = None) -> SolveResult:
-    """Ground shipped + user rules over the facts and read statuses, reasons and runs."""
+          assets: set[str] | None = None, origins: bool = False) -> SolveResult:
+    """Ground shipped + user rules over the facts and read statuses, reasons and runs.
+
+    ``origins`` also records which user rule derived each block, unrecoverable
+    and dependency atom (for explanations; the statuses are the same).
+    """
     limits = limits or Limits()
     files = [str(f) for f in rule_files]
     if files:
         problems = check_rule_files(list(rule_files), display, assets)
         if problems:
             raise RuleError(problems[0].message, problems=problems)
-        out = _raise(_guarded(files, facts, display, limits))
+        out = _raise(_guarded(files, facts, display, limits, origins))
     else:
         out = _raise(_ground_and_read([], facts, display, consistent=False))
     if out.not_facts:
