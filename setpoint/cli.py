@@ -11,7 +11,7 @@ import click
 
 from . import controller
 from .errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, SetpointError, UsageError
-from .render import ProgressLog, render_apply, render_error, render_history, render_plan
+from .render import ProgressLog, render_apply, render_error, render_history, render_plan, render_why
 
 project_option = click.option("-p", "--project", "project_dir", default=".", show_default=True,
                               type=click.Path(path_type=Path),
@@ -116,6 +116,42 @@ def history(project_dir: Path, asset: str | None, show_events: bool, limit: int,
         click.echo(json.dumps(doc, indent=2))
     else:
         click.echo(render_history(record.runs, record.events if show_events else None))
+
+
+@main.command()
+@click.argument("target")
+@project_option
+@click.option("--json", "as_json", is_flag=True, help="Print the explanation as one JSON document (see docs/why.md).")
+@click.option("--all", "expand", is_flag=True, help="List every upstream partition instead of summarizing many.")
+@click.option("--now", envvar="SETPOINT_NOW", help="Explain as if it were this time (ISO 8601, UTC if no zone).")
+def why(target: str, project_dir: Path, as_json: bool, expand: bool, now: str | None) -> None:
+    """Explain why TARGET has its status, down to the root causes.
+
+    TARGET is a partition, e.g. results[2024-03-25] or csv[campaign=501,day=2024-03-25],
+    or an asset (its partitions that are not satisfied, grouped by reason). Read-only.
+    """
+    explanation = controller.why(project_dir, target, now=_parse_now(now), expand=expand)
+    if as_json:
+        click.echo(json.dumps(explanation.to_json(), indent=2, ensure_ascii=False))
+    else:
+        click.echo(render_why(explanation))
+
+
+@main.command()
+@project_option
+@click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "json"]), default="mermaid", show_default=True,
+              help="Mermaid flowchart, Graphviz DOT, or JSON.")
+@click.option("--status", "with_status", is_flag=True, help="Observe and plan, and show each asset's status counts.")
+@click.option("--now", envvar="SETPOINT_NOW", help="With --status: as if it were this time (ISO 8601).")
+def graph(project_dir: Path, fmt: str, with_status: bool, now: str | None) -> None:
+    """Print the asset graph, with each dependency's mapping on its edge."""
+    from .diagram import to_dot, to_mermaid
+
+    result = controller.graph(project_dir, now=_parse_now(now), with_status=with_status)
+    if fmt == "json":
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        click.echo(to_mermaid(result) if fmt == "mermaid" else to_dot(result))
 
 
 __all__ = ["main", "EXIT_USAGE"]

@@ -7,8 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .errors import ConfigError, ObserveError
+from .diagram import AssetGraph, asset_graph
+from .errors import ConfigError, ObserveError, UsageError
+from .evidence import Evidence
+from .explain import Explainer, Explanation
 from .frontier import Frontier, Workspace
+from .partition import parse_values, split_target
 from .plan import Plan
 from .project.loader import find_root, load_project
 from .project.model import Project
@@ -51,7 +55,7 @@ MAX_ROUNDS = 1000
 
 
 def _solve_to_fixpoint(ws: Workspace, project: Project, frontier: Frontier, keys: set, moment: datetime,
-                       timings: dict[str, float]) -> SolveResult:
+                       timings: dict[str, float], origins: bool = False) -> SolveResult:
     """Solve; when rules' dependencies left partitions off the frontier unsatisfied, seed them so that
     their declared downstream joins the frontier, and solve again until nothing new is reached.
     Seeds only grow and are expected partitions, so this ends; the result always belongs to the
@@ -61,7 +65,8 @@ def _solve_to_fixpoint(ws: Workspace, project: Project, frontier: Frontier, keys
     for round_ in range(1, MAX_ROUNDS + 1):
         t = time.perf_counter()
         facts = write_facts(project, frontier, keys)
-        result = solve(facts.text(), list(project.rule_files), _display(project), project.limits, set(project.assets))
+        result = solve(facts.text(), list(project.rule_files), _display(project), project.limits, set(project.assets),
+                       origins=origins)
         result.facts = facts.count
         timings["solve"] += time.perf_counter() - t
         ws.check_named(frontier, result.statuses)
@@ -80,31 +85,37 @@ def _solve_to_fixpoint(ws: Workspace, project: Project, frontier: Frontier, keys
     raise AssertionError("unreachable")
 
 
+def _plan_in(ws: Workspace, project: Project, moment: datetime, include_satisfied: bool = False,
+             origins: bool = False) -> tuple[Frontier, SolveResult, Plan]:
+    """Observe, compute the frontier, solve and decode inside an open workspace."""
+    timings: dict[str, float] = {}
+    t1 = time.perf_counter()
+    keys = key_reads(list(project.rule_files))
+    frontier = ws.compute(moment, include_satisfied)
+    t2 = time.perf_counter()
+    timings["observe"] = frontier.observe_s
+    timings["frontier"] = (t2 - t1) - frontier.observe_s
+    result = _solve_to_fixpoint(ws, project, frontier, keys, moment, timings, origins)
+    t3 = time.perf_counter()
+    out = decode(project, frontier, result, moment)
+    timings["decode"] = time.perf_counter() - t3
+    out.timings = timings
+    return frontier, result, out
+
+
 def plan(path: str | Path | Project = ".", now: datetime | None = None, record: bool = True,
          include_satisfied: bool = False) -> Plan:
     """Observe, compute the frontier, solve and decode — a dry run: nothing is executed.
 
     ``include_satisfied`` lists satisfied partitions among the statuses too.
     """
-    timings: dict[str, float] = {}
     t0 = time.perf_counter()
     project = path if isinstance(path, Project) else load_project(path)
     moment = _now(now)
-    keys = key_reads(list(project.rule_files))
-    t1 = time.perf_counter()
-    timings["load"] = t1 - t0
+    load_s = time.perf_counter() - t0
     with Workspace(project) as ws:
-        frontier = ws.compute(moment, include_satisfied)
-        t2 = time.perf_counter()
-        timings["observe"] = frontier.observe_s
-        timings["frontier"] = (t2 - t1) - frontier.observe_s
-        result = _solve_to_fixpoint(ws, project, frontier, keys, moment, timings)
-    t3 = time.perf_counter()
-    out = decode(project, frontier, result, moment)
-    t4 = time.perf_counter()
-    timings["decode"] = t4 - t3
-    timings["total"] = t4 - t0
-    out.timings = timings
+        frontier, _, out = _plan_in(ws, project, moment, include_satisfied)
+    out.timings = {"load": load_s, **out.timings, "total": time.perf_counter() - t0}
     if record:
         try:
             with StateStore(project.state) as store:
@@ -113,6 +124,42 @@ def plan(path: str | Path | Project = ".", now: datetime | None = None, record: 
         except ObserveError as exc:  # a dry run does not fail over its own bookkeeping
             out.warnings.append(f"observations were not recorded: {exc.message}")
     return out
+
+
+def why(path: str | Path | Project, target: str, now: datetime | None = None, expand: bool = False) -> Explanation:
+    """Explain a partition's status down to its root causes, or an asset's non-satisfied partitions.
+
+    ``target`` is ``asset[key]`` (a partition) or ``asset`` (its groups; for an
+    unpartitioned asset, its one partition). ``expand`` lists every upstream
+    partition instead of summarizing many by shared cause. Read-only.
+    """
+    project = path if isinstance(path, Project) else load_project(path)
+    name, inside = split_target(target)
+    asset = project.asset(name)
+    values = None
+    if inside is not None or not asset.dims:
+        values = parse_values(inside or "", asset.dims, target)
+        missing = [d for d in asset.dims if d not in values]
+        if missing:
+            example = ",".join(f"{d}={values.get(d, '…')}" for d in asset.dims)
+            raise UsageError(f"{target} does not say which {' and '.join(missing)}: {name} is partitioned by "
+                             f"{', '.join(asset.dims)}", hint=f"write {name}[{example}], or `setpoint why {name}` "
+                             "for all of its partitions")
+    moment = _now(now)
+    with Workspace(project) as ws:
+        frontier, result, out = _plan_in(ws, project, moment, origins=True)
+        explainer = Explainer(project, out, frontier, result, Evidence(project, ws), expand)
+        return explainer.partition(asset, values) if values is not None else explainer.asset(name)
+
+
+def graph(path: str | Path | Project = ".", now: datetime | None = None, with_status: bool = False) -> AssetGraph:
+    """The asset graph: assets, and edges from each upstream to its dependents with their mappings.
+
+    ``with_status`` plans first, to count each status per asset.
+    """
+    project = path if isinstance(path, Project) else load_project(path)
+    counts = plan(project, now=now, record=False).summary if with_status else None
+    return asset_graph(project, counts)
 
 
 @dataclass(frozen=True)

@@ -209,7 +209,8 @@ class Workspace:
         """Copy the run record's ledger (versions that built partitions, failed attempts) into ``ledger``."""
         con, path = self.con, self.project.state
         con.execute("CREATE TABLE ledger (asset VARCHAR, key VARCHAR, vals VARCHAR[], version VARCHAR, "
-                    "attempts INTEGER, last_error VARCHAR, last_run VARCHAR, failed_version VARCHAR)")
+                    "attempts INTEGER, last_error VARCHAR, last_run VARCHAR, failed_version VARCHAR, "
+                    "built_by VARCHAR, built_at TIMESTAMP)")
         if not path.exists():
             return
         try:
@@ -223,7 +224,8 @@ class Workspace:
                                 "AND schema_name = 'main' AND table_name = 'ledger'").fetchone()[0]
             if found:  # an older store has no ledger yet: nothing was built by setpoint
                 con.execute("INSERT INTO ledger SELECT asset, key, vals, version, attempts, last_error, last_run, "
-                            "failed_version FROM st.ledger WHERE version IS NOT NULL OR attempts > 0")
+                            "failed_version, built_by, built_at FROM st.ledger "
+                            "WHERE version IS NOT NULL OR attempts > 0")
         finally:
             con.execute("DETACH st")
 

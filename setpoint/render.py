@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, TextIO
 
 from .errors import SetpointError
+from .explain import Cause, Explanation
 from .plan import STATUSES, Plan
 
 if TYPE_CHECKING:
@@ -133,3 +134,86 @@ def render_history(runs: list[RunRecord], events: list[Event] | None = None) -> 
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
     return "\n".join(("  ".join(c.ljust(w) for c, w in zip(row[:-1], widths)) + "  " + row[-1]).rstrip()
                      for row in rows)
+
+
+def render_why(ex: Explanation) -> str:
+    """An explanation as a tree; a partition reached twice is explained where it first appears."""
+    if ex.kind == "asset":
+        return _render_asset(ex)
+    root = ex.nodes[ex.root]
+    lines = [f"{root.id}: {root.status}"]
+    shown, declared = {root.id}, set()
+    summarized = 0
+    # (prefix, last, item): an item is a Cause, or ("text", line, node id or None) for a summarized group
+    stack: list[tuple[str, bool, object]] = []
+
+    def push(prefix: str, items: list[object]) -> None:
+        for i, item in reversed(list(enumerate(items))):
+            stack.append((prefix, i == len(items) - 1, item))
+
+    def visible(causes: list[Cause]) -> list[Cause]:
+        out = []
+        for c in causes:
+            if c.kind == "expected":  # one declaration per asset is enough
+                if c.detail["asset"] in declared:
+                    continue
+                declared.add(c.detail["asset"])
+            out.append(c)
+        return out
+
+    def node_items(node_id: str) -> list[object]:
+        return list(visible(ex.nodes[node_id].causes))
+
+    push("", node_items(root.id))
+    while stack:
+        prefix, last, item = stack.pop()
+        branch, deeper = ("└─ ", "   ") if last else ("├─ ", "│  ")
+        children: list[object] = []
+        if isinstance(item, Cause):
+            text = item.text
+            inline = [c for c in item.because if c.kind in ("declared", "rule_dependency")]
+            children += visible([c for c in item.because if c not in inline])
+            if item.partition is not None:
+                if item.partition in shown:
+                    text += ", explained above"
+                else:
+                    shown.add(item.partition)
+                    children += node_items(item.partition)
+            if inline:
+                text += " — " + "; ".join(c.text for c in inline)
+            for g in item.groups:
+                summarized += g.count
+                children.append(("group", f"{g.count:,} {g.asset} {g.status} ({g.values}): {g.cause}",
+                                 g.example if g.example in ex.nodes else None))
+        elif item[0] == "group":
+            _, text, example = item
+            if example is not None:
+                children.append(("example", example))
+        else:  # an example of a summarized group
+            example = item[1]
+            text = f"e.g. {example} ({ex.nodes[example].status})"
+            if example in shown:
+                text += ", explained above"
+            else:
+                shown.add(example)
+                children = node_items(example)
+        lines.append(prefix + branch + text)
+        push(prefix + deeper, children)
+    if summarized and not ex.expanded:
+        lines.append(f"({summarized:,} upstream partitions summarized by shared cause; --all lists each)")
+    return "\n".join(lines)
+
+
+def _render_asset(ex: Explanation) -> str:
+    c = ex.counts
+    shown = [f"{c[s]:,} {s}" for s in STATUSES if c.get(s)]
+    head = f"{ex.target}: {c['expected']:,} expected"
+    if not ex.groups:
+        return head + (", all satisfied" if c["expected"] else ", none yet")
+    lines = [head + ": " + ", ".join(shown)]
+    rows = [[f"  {g.count:,} {g.status}", g.reason, g.values, f"e.g. {g.example}"] for g in ex.groups]
+    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+    for r in rows:
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(r[:3], widths)) + "  " + r[3])
+    lines.append(f"explain one: setpoint why {ex.groups[0].example}")
+    return "\n".join(lines)

@@ -171,7 +171,7 @@ def _with_satisfied(project: Project, frontier: Frontier, statuses: list[Partiti
     return out
 
 
-def _family(st: PartitionStatus) -> str:
+def family(st: PartitionStatus) -> str:
     """A reason with the specific partition left out, so that many partitions share it."""
     r = st.cause if st.cause is not None and st.status == "blocked" else (st.reasons[0] if st.reasons else None)
     if r is None:
@@ -201,7 +201,7 @@ def _family(st: PartitionStatus) -> str:
 def _groups(statuses: list[PartitionStatus]) -> list[Group]:
     seen: dict[tuple[str, str, str], list] = {}
     for st in statuses:
-        fam = _family(st)
+        fam = family(st)
         entry = seen.setdefault((st.asset, st.status, fam), [0, st.partition])
         entry[0] += 1
     return [Group(a, s, f, n, ex) for (a, s, f), (n, ex) in seen.items()]

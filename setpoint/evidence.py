@@ -1,0 +1,215 @@
+"""The evidence under an explanation: what was observed, declared and recorded about one partition.
+
+The solver says *why* a partition has its status (its reasons); the leaves of
+that derivation are input facts, and this module finds where each came from:
+the observed row or file and its update time, the declaration that makes the
+partition expected, the run record's ledger. It reads the tables of the plan's
+own workspace, so an explanation and the plan it explains see the same state.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from .adapters.base import key_columns, quote_ident
+from .frontier import Workspace, mapping_join
+from .partition import format_key, format_partition, quote_value
+from .project.model import (
+    Asset,
+    CommandLocation,
+    FilesLocation,
+    FileValues,
+    Origin,
+    Project,
+    StaticValues,
+    TableLocation,
+    TableValues,
+)
+from .project.timewindows import TimeWindows, shift
+
+
+@dataclass(frozen=True)
+class Built:
+    """What the run record's ledger says about a partition."""
+
+    version: str | None
+    built_by: str | None
+    built_at: datetime | None
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=timezone.utc) if moment is not None else None
+
+
+def clock(moment: datetime | None) -> str:
+    """A time as explanations print it, in UTC."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "an unknown time"
+
+
+class Evidence:
+    """Lookups for one partition at a time in an open plan workspace."""
+
+    def __init__(self, project: Project, ws: Workspace) -> None:
+        self.project = project
+        self.con = ws.con
+
+    def _where(self, asset: Asset, values: dict[str, str], alias: str = "") -> tuple[str, list[str]]:
+        cols = key_columns(asset)
+        vals = [values[c] for c in asset.dims] or [""]
+        prefix = f"{alias}." if alias else ""
+        return " AND ".join(f"{prefix}{quote_ident(c)} = ?" for c in cols), vals
+
+    def observed(self, asset: Asset, values: dict[str, str]) -> tuple[bool, datetime | None]:
+        """(present, update time) as the observer saw it."""
+        where, params = self._where(asset, values)
+        row = self.con.execute(f"SELECT updated_at FROM o_{asset.name} WHERE {where} LIMIT 1", params).fetchone()
+        return (row is not None, _utc(row[0]) if row else None)
+
+    def expectation(self, asset: Asset, values: dict[str, str]) -> str:
+        """``expected``, ``not_due`` (a dependent already needs it, its window has not closed) or ``outside``."""
+        where, params = self._where(asset, values)
+        if self.con.execute(f"SELECT 1 FROM e_{asset.name} WHERE {where} LIMIT 1", params).fetchone():
+            return "expected"
+        if asset.dims and self.con.execute(f"SELECT 1 FROM n_{asset.name} WHERE {where} LIMIT 1",
+                                           params).fetchone():
+            return "not_due"
+        return "outside"
+
+    def built(self, asset: Asset, values: dict[str, str]) -> Built | None:
+        vals = [values[d] for d in asset.dims] or [""]
+        row = self.con.execute("SELECT version, built_by, built_at FROM ledger WHERE asset = ? AND vals = ? "
+                               "AND version IS NOT NULL", [asset.name, vals]).fetchone()
+        return Built(row[0], row[1], _utc(row[2])) if row else None
+
+    def newest_upstream(self, asset: Asset, values: dict[str, str]) -> tuple[str, datetime] | None:
+        """The most recently updated present partition this one needs through its declared mappings."""
+        best: tuple[str, datetime] | None = None
+        where, params = self._where(asset, values, "a")
+        for dep in asset.dependencies:
+            b = self.project.assets[dep.asset]
+            if dep.mapping.kind == "all":
+                sql = f"SELECT [{_cols(b, 'b')}], b.updated_at FROM p_{b.name} b"
+                rows = self.con.execute(f"{sql} ORDER BY b.updated_at DESC NULLS LAST, 1 LIMIT 1").fetchall()
+            else:
+                extra, cond = mapping_join(asset, b, dep)
+                rows = self.con.execute(
+                    f"SELECT [{_cols(b, 'b')}], b.updated_at FROM (SELECT * FROM e_{asset.name} a WHERE {where}) a"
+                    f"{extra} JOIN p_{b.name} b ON {cond} ORDER BY b.updated_at DESC NULLS LAST, 1 LIMIT 1",
+                    params).fetchall()
+            for key_values, moment in rows:
+                if moment is None:
+                    continue
+                moment = _utc(moment)
+                if best is None or moment > best[1]:
+                    key = format_key(list(b.dims), key_values) if b.dims else ""
+                    best = (format_partition(b.name, key), moment)
+        return best
+
+    def outside(self, asset: Asset, values: dict[str, str]) -> list[tuple[Origin, str]]:
+        """Why a partition is not expected: (where the dimension is declared, text) per value outside it."""
+        out = []
+        for d in asset.dimensions:
+            v, space, where = values[d.name], d.space, d.origin
+            if self.con.execute(f"SELECT 1 FROM e_{asset.name} WHERE {quote_ident(d.name)} = ? LIMIT 1",
+                                [v]).fetchone():
+                continue
+            if isinstance(space, TimeWindows):
+                try:
+                    moment = datetime.strptime(v, space.format)
+                except ValueError:
+                    out.append((where, f"{v} is not a {space.grain} window (written like {space.value(space.start)})"))
+                    continue
+                if moment < space.start:
+                    out.append((where, f"{d.name} {v} is before {space.value(space.start)}, where {d.name} starts"))
+                elif space.end is not None and moment > space.end:
+                    out.append((where, f"{d.name} {v} is after {space.value(space.end)}, where {d.name} ends"))
+                else:
+                    when = clock(closes_at(space, v))
+                    out.append((where, f"the window {v} is expected from {when}, once it has closed"))
+            else:
+                out.append((where, f"{d.name} {v} is not among {describe_space(space)}"))
+        return out
+
+    # -- texts ---------------------------------------------------------------------------------
+    def absence(self, asset: Asset, values: dict[str, str]) -> str:
+        """Where the observer looked and found nothing, in the asset's own terms."""
+        loc = asset.location
+        if isinstance(loc, TableLocation):
+            cond = " and ".join(f"{loc.columns.get(d, d)}={quote_value(values[d])}" for d in asset.dims)
+            return f"no rows with {cond} in table {loc.table}" if cond else f"table {loc.table} has no rows"
+        if isinstance(loc, FilesLocation):
+            return f"no file {fill_template(loc.template, asset, values)}"
+        if isinstance(loc, CommandLocation):
+            return f"not listed by `{' '.join(loc.argv)}`"
+        return "not observed"
+
+    def presence(self, asset: Asset, values: dict[str, str]) -> str:
+        loc = asset.location
+        if isinstance(loc, TableLocation):
+            cond = " and ".join(f"{loc.columns.get(d, d)}={quote_value(values[d])}" for d in asset.dims)
+            return f"rows with {cond} in table {loc.table}" if cond else f"table {loc.table} has rows"
+        if isinstance(loc, FilesLocation):
+            return f"file {fill_template(loc.template, asset, values)}"
+        if isinstance(loc, CommandLocation):
+            return f"listed by `{' '.join(loc.argv)}`"
+        return "observed"
+
+
+def _cols(asset: Asset, alias: str) -> str:
+    return ", ".join(f"{alias}.{quote_ident(c)}" for c in key_columns(asset))
+
+
+def fill_template(template: str, asset: Asset, values: dict[str, str]) -> str:
+    """A file template with one partition's values in it: ``data/csv/{day:%Y/%m}/{campaign}.csv`` → a path."""
+    from .adapters.files import _PLACEHOLDER
+
+    def one(m) -> str:
+        name, fmt = m.group(1), m.group(2)
+        value = values.get(name, m.group(0))
+        if fmt and name in asset.dims and isinstance(asset.dimension(name).space, TimeWindows):
+            space = asset.dimension(name).space
+            return datetime.strptime(value, space.format).strftime(fmt)
+        return value
+
+    return _PLACEHOLDER.sub(one, template)
+
+
+def closes_at(space: TimeWindows, value: str) -> datetime:
+    """When a window is expected: its end plus the lag, in UTC."""
+    start = datetime.strptime(value, space.format)
+    end = shift(start, space.grain, 1).replace(tzinfo=ZoneInfo(space.timezone)) + space.lag
+    return end.astimezone(timezone.utc)
+
+
+def declares(asset: Asset) -> str:
+    """The declaration that makes an asset's partitions expected: ``day: daily from 2024-01-01 (lag 2h)``."""
+    if not asset.dims:
+        return f"{asset.name}, unpartitioned: its one partition is always expected"
+    return "; ".join(f"{d.name}: {describe_space(d.space)}" for d in asset.dimensions)
+
+
+def describe_space(space: object) -> str:
+    if isinstance(space, TimeWindows):
+        text = f"{space.grain} from {space.value(space.start)}"
+        text += f" to {space.value(space.end)}" if space.end is not None else " to now"
+        if space.lag:
+            text += f", each window expected {_duration(space.lag)} after it closes"
+        if space.timezone != "UTC":
+            text += f" ({space.timezone})"
+        return text
+    if isinstance(space, StaticValues):
+        shown = ", ".join(quote_value(v) for v in space.values[:5]) + (", …" if len(space.values) > 5 else "")
+        return f"the {len(space.values)} listed values ({shown})"
+    if isinstance(space, TableValues):
+        return f"the values of {space.table}.{space.column}"
+    if isinstance(space, FileValues):
+        return f"the values listed in {space.display}"
+    return "unknown values"
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    parts = [(seconds // 86400, "d"), (seconds % 86400 // 3600, "h"), (seconds % 3600 // 60, "m")]
+    return "".join(f"{n}{u}" for n, u in parts if n) or f"{seconds}s"
