@@ -156,7 +156,7 @@ def test_a_shared_upstream_is_explained_once(built: dict[str, Path]) -> None:
 
 
 @pytest.mark.parametrize(("target", "message", "hint"), [
-    ("nope[2024-03-01]", "unknown asset 'nope'", "see `setpoint validate`"),
+    ("nope[2024-03-01]", "unknown asset 'nope'", "the assets are events, clean, daily, report"),
     ("dayly[2024-03-01]", "unknown asset 'dayly'", "did you mean 'daily'?"),
     ("daily[2024-03-01", "cannot read partition 'daily[2024-03-01'", "write asset[value] or asset[dim=value,dim=value]"),
     ("report[2024-03-01]", "report[2024-03-01] is not partitioned", "drop the [...]"),
@@ -174,3 +174,12 @@ def test_a_partial_key_names_the_missing_dimension(built: dict[str, Path]) -> No
     problem = err.value.problems[0]
     assert problem.message == "feed[day=2024-03-01] does not say which campaign: feed is partitioned by campaign, day"
     assert problem.hint == "write feed[campaign=…,day=2024-03-01], or `setpoint why feed` for all of its partitions"
+
+
+def test_every_rule_that_derived_a_block_is_named(tmp_path: Path) -> None:
+    case = materialize(GOLDEN / "blocked_causes", tmp_path / "case")
+    (case / "rules" / "again.lp").write_text(
+        '% the same reason, from a second rule\nblock(feed, P, "campaign b is retired") :- key(feed, P, campaign, "b").\n')
+    ex = _explain(case, "feed[campaign=b,day=2024-03-01]", False)
+    (cause,) = [c for c in ex.nodes[ex.root].causes if c.source == "rule"]
+    assert (cause.file, cause.line, cause.detail["also"]) == ("rules/again.lp", 2, ["rules/policy.lp:2"])

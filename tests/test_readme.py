@@ -15,6 +15,14 @@ def test_the_readme_plan_is_what_plan_prints(cli, quickstart: Path) -> None:
     assert result.output == block.group(2)
 
 
+def test_the_readme_why_is_what_why_prints(cli, quickstart: Path) -> None:
+    block = re.search(r"```\n\$ setpoint why (\S+) -p examples/quickstart (--now \S+)\n(.*?)```", README.read_text(),
+                      re.S)
+    assert block, "the README lost its sample explanation"
+    result = cli("why", block.group(1), "-p", str(quickstart), *block.group(2).split())
+    assert (result.exit_code, result.output) == (0, block.group(3))
+
+
 def test_the_readme_apply_is_what_apply_prints(cli, quickstart: Path) -> None:
     block = re.search(r"```\n\$ setpoint apply -p examples/quickstart (--now \S+)\n(.*?)```", README.read_text(), re.S)
     assert block, "the README lost its sample apply"

@@ -229,7 +229,7 @@ class Project:
             return self.assets[name]
         except KeyError:
             raise UsageError(
-                f"unknown asset {name!r}", hint=suggest(name, self.assets) or "see `setpoint validate`"
+                f"unknown asset {name!r}", hint=suggest(name, self.assets) or f"the assets are {', '.join(self.assets)}"
             ) from None
 
     def display(self, path: Path) -> str:
