@@ -133,28 +133,18 @@ class Evidence:
         return out
 
     # -- texts ---------------------------------------------------------------------------------
-    def absence(self, asset: Asset, values: dict[str, str]) -> str:
-        """Where the observer looked and found nothing, in the asset's own terms."""
+    def place(self, asset: Asset, values: dict[str, str], present: bool) -> str:
+        """Where the observer found the partition, or looked and found nothing, in the asset's own terms."""
         loc = asset.location
         if isinstance(loc, TableLocation):
+            rows = "rows" if present else "no rows"
             cond = " and ".join(f"{loc.columns.get(d, d)}={quote_value(values[d])}" for d in asset.dims)
-            return f"no rows with {cond} in table {loc.table}" if cond else f"table {loc.table} has no rows"
+            return f"{rows} with {cond} in table {loc.table}" if cond else f"table {loc.table} has {rows}"
         if isinstance(loc, FilesLocation):
-            return f"no file {fill_template(loc.template, asset, values)}"
+            return f"{'file' if present else 'no file'} {fill_template(loc.template, asset, values)}"
         if isinstance(loc, CommandLocation):
-            return f"not listed by `{' '.join(loc.argv)}`"
-        return "not observed"
-
-    def presence(self, asset: Asset, values: dict[str, str]) -> str:
-        loc = asset.location
-        if isinstance(loc, TableLocation):
-            cond = " and ".join(f"{loc.columns.get(d, d)}={quote_value(values[d])}" for d in asset.dims)
-            return f"rows with {cond} in table {loc.table}" if cond else f"table {loc.table} has rows"
-        if isinstance(loc, FilesLocation):
-            return f"file {fill_template(loc.template, asset, values)}"
-        if isinstance(loc, CommandLocation):
-            return f"listed by `{' '.join(loc.argv)}`"
-        return "observed"
+            return f"{'listed' if present else 'not listed'} by `{' '.join(loc.argv)}`"
+        return "observed" if present else "not observed"
 
 
 def _cols(asset: Asset, alias: str) -> str:

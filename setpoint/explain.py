@@ -241,7 +241,7 @@ class Explainer:
                      file=origin.file, line=origin.line, detail={"asset": asset.name})
 
     def _absent(self, asset: Asset, node: Node) -> Cause:
-        return Cause("absent", f"absent: {self.evidence.absence(asset, node.values)} (observed {clock(self.now)})",
+        return Cause("absent", f"absent: {self.evidence.place(asset, node.values, present=False)} (observed {clock(self.now)})",
                      "observation", at=self.now, because=[self._expected(asset)])
 
     def _condition(self, asset: Asset, key: str, node: Node, reasons: tuple[Reason, ...]) -> list[Cause]:
@@ -254,7 +254,7 @@ class Explainer:
         if node.condition == "present" and node.status in ("waiting", "blocked"):
             _, updated = self.evidence.observed(asset, node.values)
             since = f" since {clock(updated)}" if updated else ""
-            out.append(Cause("present", f"present{since}: {self.evidence.presence(asset, node.values)}; it is "
+            out.append(Cause("present", f"present{since}: {self.evidence.place(asset, node.values, present=True)}; it is "
                                         "rebuilt once what it needs is satisfied", "observation", at=updated))
         if part is not None and part.outdated_by and "outdated" not in kinds:
             out.append(self._outdated(asset, node, part.outdated_by))
@@ -379,7 +379,7 @@ class Explainer:
     # -- satisfied, or not expected at all ---------------------------------------------------
     def _satisfied(self, asset: Asset, node: Node) -> list[Cause]:
         _, updated = self.evidence.observed(asset, node.values)
-        where = self.evidence.presence(asset, node.values)
+        where = self.evidence.place(asset, node.values, present=True)
         if updated is not None:
             text = f"present since {clock(updated)}: {where}"
         else:
