@@ -15,7 +15,7 @@ from .frontier import Frontier, Workspace
 from .partition import parse_values, split_target
 from .plan import Plan
 from .project.loader import find_root, load_project
-from .project.model import Project
+from .project.model import Asset, Project
 from .solver.decode import decode, unsettled_by_rules
 from .solver.facts import write_facts
 from .solver.session import SolveResult, check_rules, rule_problems, solve
@@ -145,11 +145,23 @@ def why(path: str | Path | Project, target: str, now: datetime | None = None, ex
             raise UsageError(f"{target} does not say which {' and '.join(missing)}: {name} is partitioned by "
                              f"{', '.join(asset.dims)}", hint=f"write {name}[{example}], or `setpoint why {name}` "
                              "for all of its partitions")
+        values = canonical_values(asset, values)
     moment = _now(now)
     with Workspace(project) as ws:
         frontier, result, out = _plan_in(ws, project, moment, origins=True)
-        explainer = Explainer(project, out, frontier, result, Evidence(project, ws), expand)
+        explainer = Explainer(project, out, frontier, result, Evidence(project, ws, moment), expand)
         return explainer.partition(asset, values) if values is not None else explainer.asset(name)
+
+
+def canonical_values(asset: Asset, values: dict[str, str]) -> dict[str, str]:
+    """Time values as partition keys write them: ``2024-3-1`` → ``2024-03-01``; others unchanged."""
+    out = dict(values)
+    for d in asset.time_dimensions:
+        try:
+            out[d.name] = d.space.value(datetime.strptime(values[d.name], d.space.format))
+        except ValueError:
+            pass  # explained as not a window of the dimension
+    return out
 
 
 def graph(path: str | Path | Project = ".", now: datetime | None = None, with_status: bool = False) -> AssetGraph:

@@ -12,10 +12,9 @@ from typing import Any
 
 from .plan import STATUSES
 from .project.model import Project
+from .solver.provenance import rule_edges
 
 FORMATS = ("mermaid", "dot")
-#: Mermaid words that cannot be node ids
-_RESERVED = {"end", "graph", "subgraph", "flowchart", "style", "class", "classdef", "click", "linkstyle", "default"}
 _COLORS = {"blocked": "#f8d0d0", "pending": "#fdf0c8", "satisfied": "#d6efd6"}
 
 
@@ -44,12 +43,21 @@ class GraphAsset:
 
 @dataclass(frozen=True)
 class GraphEdge:
+    """A declared dependency (``mapping`` set), or one a rule adds (``rule``: its file:line)."""
+
     upstream: str
     downstream: str
-    mapping: str
+    mapping: str | None = None
+    rule: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.mapping if self.mapping is not None else f"rule {self.rule}"
 
     def to_json(self) -> dict[str, Any]:
-        return {"upstream": self.upstream, "downstream": self.downstream, "mapping": self.mapping}
+        out: dict[str, Any] = {"upstream": self.upstream, "downstream": self.downstream}
+        out.update({"mapping": self.mapping} if self.mapping is not None else {"rule": self.rule})
+        return out
 
 
 @dataclass
@@ -64,13 +72,18 @@ class AssetGraph:
 
 
 def asset_graph(project: Project, counts: dict[str, dict[str, int]] | None = None) -> AssetGraph:
-    """Assets in dependency order and one edge per declared dependency."""
+    """Assets in dependency order, one edge per declared dependency, and one per rule adding dependencies
+    between two assets it names (dashed)."""
     graph = AssetGraph(project.name)
     for asset in project.assets.values():
         graph.assets.append(GraphAsset(asset.name, asset.dims, asset.action.kind if asset.action else None,
                                        dict(counts[asset.name]) if counts is not None else None))
         for dep in asset.dependencies:
             graph.edges.append(GraphEdge(dep.asset, asset.name, dep.mapping.describe()))
+    display = {str(f): project.display(f) for f in project.rule_files}
+    for a, b, file, line in rule_edges(list(display), display):
+        if a in project.assets and b in project.assets:
+            graph.edges.append(GraphEdge(b, a, rule=f"{file}:{line}"))
     return graph
 
 
@@ -89,7 +102,8 @@ def _lines(a: GraphAsset) -> list[str]:
 
 
 def _mermaid_id(name: str) -> str:
-    return f"{name}_" if name.lower() in _RESERVED else name
+    """Node ids carry a prefix: Mermaid reserves words an asset may be named (end, call, class, …)."""
+    return f"a_{name}"
 
 
 def _mermaid_text(text: str) -> str:
@@ -102,7 +116,8 @@ def to_mermaid(graph: AssetGraph) -> str:
         label = "<br/>".join(_mermaid_text(line) for line in _lines(a))
         out.append(f'    {_mermaid_id(a.name)}["{label}"]')
     for e in graph.edges:
-        out.append(f'    {_mermaid_id(e.upstream)} -- "{_mermaid_text(e.mapping)}" --> {_mermaid_id(e.downstream)}')
+        arrow = f'-- "{_mermaid_text(e.label)}" -->' if e.mapping is not None else f'-. "{_mermaid_text(e.label)}" .->'
+        out.append(f"    {_mermaid_id(e.upstream)} {arrow} {_mermaid_id(e.downstream)}")
     healths = {a.health for a in graph.assets} - {None}
     for h in sorted(healths):
         out.append(f"    classDef {h} fill:{_COLORS[h]}")
@@ -122,6 +137,7 @@ def to_dot(graph: AssetGraph) -> str:
         fill = f', style=filled, fillcolor="{_COLORS[a.health]}"' if a.health else ""
         out.append(f"    {_dot_text(a.name)} [label={label}{fill}];")
     for e in graph.edges:
-        out.append(f"    {_dot_text(e.upstream)} -> {_dot_text(e.downstream)} [label={_dot_text(e.mapping)}];")
+        style = "" if e.mapping is not None else ", style=dashed"
+        out.append(f"    {_dot_text(e.upstream)} -> {_dot_text(e.downstream)} [label={_dot_text(e.label)}{style}];")
     out.append("}")
     return "\n".join(out)

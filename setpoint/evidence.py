@@ -27,7 +27,11 @@ from .project.model import (
     TableLocation,
     TableValues,
 )
-from .project.timewindows import TimeWindows, shift
+from .project.timewindows import TimeWindows, floor, shift
+
+
+#: lookups of one asset answered one query each; past this, its whole table is read once
+_OFTEN = 32
 
 
 @dataclass(frozen=True)
@@ -51,9 +55,12 @@ def clock(moment: datetime | None) -> str:
 class Evidence:
     """Lookups for one partition at a time in an open plan workspace."""
 
-    def __init__(self, project: Project, ws: Workspace) -> None:
+    def __init__(self, project: Project, ws: Workspace, now: datetime) -> None:
         self.project = project
         self.con = ws.con
+        self.now = now
+        self._asked: dict[tuple[str, str], int] = {}
+        self._tables: dict[tuple[str, str], dict[tuple[str, ...], tuple]] = {}
 
     def _where(self, asset: Asset, values: dict[str, str], alias: str = "") -> tuple[str, list[str]]:
         cols = key_columns(asset)
@@ -61,10 +68,29 @@ class Evidence:
         prefix = f"{alias}." if alias else ""
         return " AND ".join(f"{prefix}{quote_ident(c)} = ?" for c in cols), vals
 
+    def _table(self, name: str, asset: Asset, sql: str, params: list) -> dict[tuple[str, ...], tuple]:
+        """A whole lookup table, read once an asset is asked about often (``why --all`` over thousands)."""
+        key = (name, asset.name)
+        if key not in self._tables:
+            self._tables[key] = {tuple(r[0]): tuple(r[1:]) for r in self.con.execute(sql, params).fetchall()}
+        return self._tables[key]
+
+    def _often(self, name: str, asset: Asset) -> bool:
+        key = (name, asset.name)
+        self._asked[key] = self._asked.get(key, 0) + 1
+        return self._asked[key] > _OFTEN
+
     def observed(self, asset: Asset, values: dict[str, str]) -> tuple[bool, datetime | None]:
         """(present, update time) as the observer saw it."""
-        where, params = self._where(asset, values)
-        row = self.con.execute(f"SELECT updated_at FROM o_{asset.name} WHERE {where} LIMIT 1", params).fetchone()
+        vals = tuple(values[d] for d in asset.dims) or ("",)
+        if self._often("observed", asset):
+            table = self._table("observed", asset, f"SELECT [{_cols(asset, 'o')}], o.updated_at "
+                                                   f"FROM o_{asset.name} o", [])
+            row = table.get(vals)
+        else:
+            where, params = self._where(asset, values)
+            row = self.con.execute(f"SELECT updated_at FROM o_{asset.name} WHERE {where} LIMIT 1",
+                                   params).fetchone()
         return (row is not None, _utc(row[0]) if row else None)
 
     def expectation(self, asset: Asset, values: dict[str, str]) -> str:
@@ -79,9 +105,26 @@ class Evidence:
 
     def built(self, asset: Asset, values: dict[str, str]) -> Built | None:
         vals = [values[d] for d in asset.dims] or [""]
-        row = self.con.execute("SELECT version, built_by, built_at FROM ledger WHERE asset = ? AND vals = ? "
-                               "AND version IS NOT NULL", [asset.name, vals]).fetchone()
+        query = "SELECT {} version, built_by, built_at FROM ledger WHERE asset = ? AND version IS NOT NULL"
+        if self._often("built", asset):
+            row = self._table("built", asset, query.format("vals,"), [asset.name]).get(tuple(vals))
+        else:
+            row = self.con.execute(query.format("") + " AND vals = ?", [asset.name, vals]).fetchone()
         return Built(row[0], row[1], _utc(row[2])) if row else None
+
+    def maps(self, asset: Asset, values: dict[str, str], dep: Dependency, b: Asset, upstream: dict[str, str]) -> bool:
+        """Whether ``dep``'s mapping selects the upstream partition for this one."""
+        if dep.mapping.kind == "all":
+            return True
+        extra, cond = mapping_join(asset, b, dep)
+
+        def row(x: Asset) -> str:
+            return "SELECT " + ", ".join(f"CAST(? AS VARCHAR) AS {quote_ident(c)}" for c in key_columns(x))
+
+        params = [values[c] for c in asset.dims] or [""]
+        params += [upstream[c] for c in b.dims] or [""]
+        return self.con.execute(f"SELECT 1 FROM ({row(asset)}) a{extra} JOIN ({row(b)}) b ON {cond} LIMIT 1",
+                                params).fetchone() is not None
 
     def newest_upstream(self, asset: Asset, values: dict[str, str]) -> tuple[str, datetime] | None:
         """The most recently updated present partition this one needs through its declared mappings."""
@@ -107,29 +150,26 @@ class Evidence:
                     best = (format_partition(b.name, key), moment)
         return best
 
-    def outside(self, asset: Asset, values: dict[str, str]) -> list[tuple[Origin, str]]:
-        """Why a partition is not expected: (where the dimension is declared, text) per value outside it."""
+    def outside(self, asset: Asset, values: dict[str, str], warnings: list[str]) -> list[tuple[Origin, str]]:
+        """Why a partition is not expected: (where the dimension is declared, text) per value outside it.
+
+        ``warnings`` are the plan's warnings about the asset: a dimension whose
+        values cannot be read yet leaves the asset with no partitions at all.
+        """
+        if not self.con.execute(f"SELECT 1 FROM e_{asset.name} LIMIT 1").fetchone():
+            why = "; ".join(warnings) or "one of its dimensions has no values yet"
+            return [(asset.origin, f"no partition of {asset.name} is expected yet: {why}")]
         out = []
         for d in asset.dimensions:
             v, space, where = values[d.name], d.space, d.origin
             if self.con.execute(f"SELECT 1 FROM e_{asset.name} WHERE {quote_ident(d.name)} = ? LIMIT 1",
                                 [v]).fetchone():
                 continue
+            shown = quote_value(v)
             if isinstance(space, TimeWindows):
-                try:
-                    moment = datetime.strptime(v, space.format)
-                except ValueError:
-                    out.append((where, f"{v} is not a {space.grain} window (written like {space.value(space.start)})"))
-                    continue
-                if moment < space.start:
-                    out.append((where, f"{d.name} {v} is before {space.value(space.start)}, where {d.name} starts"))
-                elif space.end is not None and moment > space.end:
-                    out.append((where, f"{d.name} {v} is after {space.value(space.end)}, where {d.name} ends"))
-                else:
-                    when = clock(closes_at(space, v))
-                    out.append((where, f"the window {v} is expected from {when}, once it has closed"))
+                out.append((where, _outside_window(space, d.name, v, self.now)))
             else:
-                out.append((where, f"{d.name} {v} is not among {describe_space(space)}"))
+                out.append((where, f"{d.name} {shown} is not among {describe_space(space)}"))
         return out
 
     # -- texts ---------------------------------------------------------------------------------
@@ -164,6 +204,28 @@ def fill_template(template: str, asset: Asset, values: dict[str, str]) -> str:
         return value
 
     return _PLACEHOLDER.sub(one, template)
+
+
+def _outside_window(space: TimeWindows, dim: str, value: str, now: datetime) -> str:
+    """Why a time value is not an expected window: not canonical, before the start, after the end,
+    not closed yet, or an hour the clocks skip."""
+    shown = quote_value(value)
+    try:
+        moment = datetime.strptime(value, space.format)
+    except ValueError:
+        moment = None
+    if moment is None or space.value(moment) != value:
+        return f"{shown} is not a {space.grain} window (they are written like {space.value(space.start)})"
+    if moment < floor(space.start, space.grain):
+        return f"{dim} {shown} is before {space.value(space.start)}, where {dim} starts"
+    if space.end is not None and moment > floor(space.end, space.grain):
+        return f"{dim} {shown} is after {space.value(space.end)}, where {dim} ends"
+    when = closes_at(space, value)
+    if when > now:
+        return f"the window {shown} is expected from {clock(when)}, once it has closed (lag included)"
+    if space.grain == "hourly" and space.timezone != "UTC":
+        return f"the hour {shown} does not exist in {space.timezone}: the clocks skip it"
+    return f"{shown} is not an expected window of {dim}"
 
 
 def closes_at(space: TimeWindows, value: str) -> datetime:

@@ -23,6 +23,7 @@ from typing import Any
 
 from .evidence import Evidence, clock, closes_at, declares
 from .frontier import Frontier
+from .errors import UsageError
 from .partition import format_partition, key_of, parse_values
 from .plan import PartitionStatus, Plan, Reason
 from .project.model import Asset, Project
@@ -61,14 +62,14 @@ class Cause:
     """One step of an explanation: a reason the solver derived, or the evidence at its root.
 
     ``source`` says what kind of thing it is: ``derived`` (a reason of the
-    shipped rules that continues at ``partition``), ``observation``, ``run``,
+    shipped rules that continues at the partition ``node``), ``observation``, ``run``,
     ``declaration`` or ``rule``.
     """
 
     kind: str
     text: str
     source: str
-    partition: str | None = None
+    node: str | None = None  # the id of the partition it continues at
     file: str | None = None
     line: int | None = None
     run: str | None = None
@@ -79,7 +80,7 @@ class Cause:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "source": self.source, "text": self.text}
-        for name in ("partition", "file", "line", "run"):
+        for name in ("node", "file", "line", "run"):
             if getattr(self, name) is not None:
                 out[name] = getattr(self, name)
         if self.at is not None:
@@ -180,6 +181,7 @@ class Explainer:
     def partition(self, asset: Asset, values: dict[str, str]) -> Explanation:
         key = _key(asset, values)
         self.nodes: dict[str, Node] = {}
+        self.named_by_rule: set[str] = set()
         self.queue: deque[tuple[str, str]] = deque()
         root = self._node(asset.name, key, values)
         while self.queue:
@@ -196,17 +198,23 @@ class Explainer:
             return dict(zip(asset.dims, part.values))
         if (a, key) in self.frontier.named:
             return dict(self.frontier.named[(a, key)])
-        return parse_values(key, asset.dims, format_partition(a, key)) if asset.dims else {}
+        try:
+            return parse_values(key, asset.dims, format_partition(a, key)) if asset.dims else {}
+        except UsageError:  # a key a rule wrote that names no partition of the asset
+            return {}
 
     def _node(self, a: str, key: str, values: dict[str, str] | None = None) -> str:
         pid = format_partition(a, key)
         if pid not in self.nodes:
             st = self.statuses.get((a, key))
-            status = st.status if st else self.result.statuses.get((a, key))
-            condition = st.condition if st else self.result.conditions.get((a, key))
             asset = self.project.assets[a]
             vals = values if values is not None else self._values(a, key)
-            if status is None:
+            if st is not None:
+                status, condition = st.status, st.condition
+            elif (a, key) in self.frontier.unnamed or set(vals) != set(asset.dims):
+                status, condition = "not expected", None
+                self.named_by_rule.add(pid)
+            else:
                 found = self.evidence.expectation(asset, vals)
                 status = {"expected": "satisfied", "not_due": "not due"}.get(found, "not expected")
                 condition = "present" if status == "satisfied" else None
@@ -254,8 +262,8 @@ class Explainer:
         if node.condition == "present" and node.status in ("waiting", "blocked"):
             _, updated = self.evidence.observed(asset, node.values)
             since = f" since {clock(updated)}" if updated else ""
-            out.append(Cause("present", f"present{since}: {self.evidence.place(asset, node.values, present=True)}; it is "
-                                        "rebuilt once what it needs is satisfied", "observation", at=updated))
+            out.append(Cause("present", f"present{since}: {self.evidence.place(asset, node.values, present=True)}; "
+                                        "not satisfied while what it needs is not", "observation", at=updated))
         if part is not None and part.outdated_by and "outdated" not in kinds:
             out.append(self._outdated(asset, node, part.outdated_by))
         if part is not None and part.superseded and "superseded" not in kinds:
@@ -298,6 +306,8 @@ class Explainer:
             pred = "block" if k == "rule" else "unrecoverable"
             places = self.result.origins.get((pred, asset.name, key, r.text or ""), [])
             where = f"{places[0][0]}:{places[0][1]}" if places else "a rule"
+            if len(places) > 1:
+                where += " (also " + ", ".join(f"{f}:{n}" for f, n in places[1:]) + ")"
             verb = "blocked by" if k == "rule" else "unrecoverable, says"
             return [Cause(k, f"{verb} {where}: {r.text}", "rule", file=places[0][0] if places else None,
                           line=places[0][1] if places else None,
@@ -315,11 +325,14 @@ class Explainer:
         """Where the dependency A[P] → B[Q] comes from: the YAML, and/or the rules that added it."""
         out = []
         if (a, key, b, q) in self.declared:
-            for dep in self.project.assets[a].dependencies:
-                if dep.asset == b:
-                    out.append(Cause("declared", f"declared at {dep.origin}, {dep.mapping.describe()}", "declaration",
-                                     file=dep.origin.file, line=dep.origin.line,
-                                     detail={"mapping": dep.mapping.describe()}))
+            asset = self.project.assets[a]
+            deps = [d for d in asset.dependencies if d.asset == b]
+            if len(deps) > 1:  # only the mappings that select this upstream partition
+                mine, theirs = self._values(a, key), self._values(b, q)
+                deps = [d for d in deps if self.evidence.maps(asset, mine, d, self.project.assets[b], theirs)]
+            out += [Cause("declared", f"declared at {dep.origin}, {dep.mapping.describe()}", "declaration",
+                          file=dep.origin.file, line=dep.origin.line, detail={"mapping": dep.mapping.describe()})
+                    for dep in deps]
         for file, line in self.result.origins.get(("depends", a, key, b, q), []):
             out.append(Cause("rule_dependency", f"added by {file}:{line}", "rule", file=file, line=line))
         return out
@@ -328,12 +341,14 @@ class Explainer:
         b, q = r.node
         if r.kind == "not_due":
             space = _time_space(self.project.assets[b], self._values(b, q))
-            when = f", expected from {clock(closes_at(*space))}" if space else ""
+            due = closes_at(*space) if space else None
+            when = f", expected from {clock(due)}" if due else ""
             return Cause("not_due", f"needs {r.upstream}, which is not due yet{when}", "declaration",
+                         detail={"upstream": r.upstream, **({"expected_from": due.isoformat()} if due else {})},
                          because=self._origins(asset.name, key, b, q))
         pid = self._node(b, q)
         status = self.nodes[pid].status
-        return Cause(r.kind, f"needs {pid} ({status})", "derived", partition=pid,
+        return Cause(r.kind, f"needs {pid} ({status})", "derived", node=pid,
                      because=self._origins(asset.name, key, b, q))
 
     def _fanin(self, kind: str, reasons: list[Reason]) -> Cause:
@@ -342,7 +357,7 @@ class Explainer:
             b, q = r.node
             st = self.statuses.get((b, q))
             status = st.status if st else ("not due" if kind == "not_due" else "satisfied")
-            cause = family(st) if st else ("window not closed yet" if kind == "not_due" else status)
+            cause = family(st, root=True) if st else ("window not closed yet" if kind == "not_due" else status)
             buckets.setdefault((b, status, cause), []).append((b, q))
         groups = []
         for (b, status, cause), members in sorted(buckets.items(), key=lambda kv: (-len(kv[1]), kv[0])):
@@ -359,6 +374,8 @@ class Explainer:
     def _needs_all(self, asset: Asset, kind: str, b: str) -> Cause:
         blocked = kind == "upstream_all_blocked"
         members = [s for s in self.plan.statuses if s.asset == b and (s.status == "blocked") == blocked]
+        if not members:  # a present partition blocked at its root may need an asset whose trouble is blocked
+            members, blocked = [s for s in self.plan.statuses if s.asset == b], True
         reasons = [Reason("upstream_blocked" if blocked else "needs", s.partition, s.status, node=(s.asset, s.key))
                    for s in members]
         dep = next((d for d in asset.dependencies if d.asset == b), None)
@@ -403,8 +420,19 @@ class Explainer:
 
     def _unexpected(self, asset: Asset, node: Node) -> list[Cause]:
         kind, head = ("not_due", "not due yet") if node.status == "not due" else ("not_expected", "not expected")
-        return [Cause(kind, f"{head}: {origin} — {text}", "declaration", file=origin.file, line=origin.line)
-                for origin, text in self.evidence.outside(asset, node.values)]
+        out = []
+        if node.id in self.named_by_rule:
+            out.append(Cause(kind, f"{head}: a rule's dependency names it, but it is not one of {asset.name}'s "
+                                   "partitions; the plan leaves it out (check the depends/4 rules)", "rule"))
+            if set(node.values) != set(asset.dims):
+                return out
+        out += [Cause(kind, f"{head}: {origin} — {text}", "declaration", file=origin.file, line=origin.line)
+                for origin, text in self.evidence.outside(asset, node.values, self.warnings(asset))]
+        return out
+
+    def warnings(self, asset: Asset) -> list[str]:
+        """The plan's warnings about an asset (e.g. a dimension whose values cannot be read yet)."""
+        return [w.split(": ", 1)[1] for w in self.plan.warnings if w.startswith(f"{asset.name}: ")]
 
 
 def _key(asset: Asset, values: dict[str, str]) -> str:

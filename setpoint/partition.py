@@ -54,7 +54,8 @@ def _split_items(text: str, where: str) -> list[str]:
         else:
             buf.append(ch)
     if quoted:
-        raise UsageError(f"unterminated quote in {where}", hint='close the value with "')
+        raise UsageError(f"unterminated quote in {where}",
+                         hint='close the quote; a value holding a quote is quoted and escaped: "it\\"s"')
     items.append("".join(buf))
     return items
 
@@ -93,6 +94,8 @@ def parse_values(text: str, dims: Sequence[str], where: str) -> dict[str, str]:
             raise UsageError(
                 f"{where}: unknown dimension {dim!r}", hint=f"dimensions are {', '.join(dims)}"
             )
+        if dim in values:
+            raise UsageError(f"{where}: {dim} is given twice", hint=f"give each of {', '.join(dims)} once")
         values[dim] = _unquote(raw, where)
     return values
 

@@ -136,6 +136,11 @@ def render_history(runs: list[RunRecord], events: list[Event] | None = None) -> 
                      for row in rows)
 
 
+#: a chain of this many partitions of one asset needing each other is printed as one line
+CHAIN = 3
+_OWN = ("absent", "present", "outdated", "superseded", "expected")
+
+
 def render_why(ex: Explanation) -> str:
     """An explanation as a tree; a partition reached twice is explained where it first appears."""
     if ex.kind == "asset":
@@ -143,13 +148,14 @@ def render_why(ex: Explanation) -> str:
     root = ex.nodes[ex.root]
     lines = [f"{root.id}: {root.status}"]
     shown, declared = {root.id}, set()
-    summarized = 0
-    # (prefix, last, item): an item is a Cause, or ("text", line, node id or None) for a summarized group
-    stack: list[tuple[str, bool, object]] = []
+    summarized = collapsed = 0
+    # (prefix, last, item, path): an item is a Cause, ("group", text, example) or ("example", node id);
+    # path holds the partitions from the target down to the one the item belongs to
+    stack: list[tuple[str, bool, object, tuple[str, ...]]] = []
 
-    def push(prefix: str, items: list[object]) -> None:
+    def push(prefix: str, items: list[object], path: tuple[str, ...]) -> None:
         for i, item in reversed(list(enumerate(items))):
-            stack.append((prefix, i == len(items) - 1, item))
+            stack.append((prefix, i == len(items) - 1, item, path))
 
     def visible(causes: list[Cause]) -> list[Cause]:
         out = []
@@ -161,24 +167,47 @@ def render_why(ex: Explanation) -> str:
             out.append(c)
         return out
 
-    def node_items(node_id: str) -> list[object]:
-        return list(visible(ex.nodes[node_id].causes))
+    def chain(first: str) -> list[str]:
+        """Partitions of one asset each needing only the next (a self-dependency), from ``first`` on."""
+        hops, node = [first], ex.nodes[first]
+        while True:
+            rest = [c for c in node.causes if c.kind not in _OWN]
+            if len(rest) != 1 or rest[0].node is None or rest[0].node in shown or rest[0].node in hops:
+                return hops
+            nxt = ex.nodes[rest[0].node]
+            if nxt.asset != node.asset:
+                return hops
+            hops.append(nxt.id)
+            node = nxt
 
-    push("", node_items(root.id))
+    push("", visible(root.causes), (root.id,))
     while stack:
-        prefix, last, item = stack.pop()
+        prefix, last, item, path = stack.pop()
         branch, deeper = ("└─ ", "   ") if last else ("├─ ", "│  ")
         children: list[object] = []
+        below = path
         if isinstance(item, Cause):
             text = item.text
             inline = [c for c in item.because if c.kind in ("declared", "rule_dependency")]
             children += visible([c for c in item.because if c not in inline])
-            if item.partition is not None:
-                if item.partition in shown:
+            if item.node is not None:
+                if item.node in path:
+                    text += ", which needs it in turn: a dependency cycle (check the depends/4 rules)"
+                elif item.node in shown:
                     text += ", explained above"
                 else:
-                    shown.add(item.partition)
-                    children += node_items(item.partition)
+                    same = ex.nodes[item.node].asset == ex.nodes[path[-1]].asset
+                    hops = chain(item.node) if same and not ex.expanded else [item.node]
+                    if len(hops) >= CHAIN:
+                        collapsed += len(hops) - 2
+                        end = ex.nodes[hops[-1]]
+                        text += f", which needs {len(hops) - 1:,} earlier {end.asset} partitions in turn, " \
+                                f"down to {end.id} ({end.status})"
+                    else:
+                        hops = [item.node]
+                    shown.update(hops)
+                    below = path + tuple(hops)
+                    children += visible(ex.nodes[hops[-1]].causes)
             if inline:
                 text += " — " + "; ".join(c.text for c in inline)
             for g in item.groups:
@@ -196,11 +225,14 @@ def render_why(ex: Explanation) -> str:
                 text += ", explained above"
             else:
                 shown.add(example)
-                children = node_items(example)
+                below = path + (example,)
+                children = visible(ex.nodes[example].causes)
         lines.append(prefix + branch + text)
-        push(prefix + deeper, children)
+        push(prefix + deeper, children, below)
     if summarized and not ex.expanded:
         lines.append(f"({summarized:,} upstream partitions summarized by shared cause; --all lists each)")
+    if collapsed:
+        lines.append(f"({collapsed:,} partitions of a chain not shown one by one; --all shows each)")
     return "\n".join(lines)
 
 

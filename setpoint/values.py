@@ -24,7 +24,7 @@ def _runs(values: list[str], space: object) -> list[tuple[str, str]]:
         def after(v: str) -> str:
             return space.value(shift(datetime.strptime(v, space.format), space.grain, 1))
         ordered = sorted(values)
-    elif all(v.isdigit() for v in values):
+    elif all(v.isascii() and v.isdecimal() for v in values):
         def after(v: str) -> str:
             return str(int(v) + 1)
         ordered = sorted(values, key=int)

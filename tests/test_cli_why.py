@@ -21,11 +21,11 @@ report: waiting
 
 GRAPH_MERMAID = """\
 flowchart LR
-    events["events<br/>[day]<br/>no action"]
-    daily_totals["daily_totals<br/>[day]"]
-    report["report<br/>unpartitioned"]
-    events -- "identity" --> daily_totals
-    daily_totals -- "all" --> report
+    a_events["events<br/>[day]<br/>no action"]
+    a_daily_totals["daily_totals<br/>[day]"]
+    a_report["report<br/>unpartitioned"]
+    a_events -- "identity" --> a_daily_totals
+    a_daily_totals -- "all" --> a_report
 """
 
 GRAPH_DOT_STATUS = """\
@@ -98,7 +98,7 @@ def test_why_a_malformed_partition_is_a_usage_error(cli, quickstart: Path) -> No
     result = cli("why", 'daily_totals[day="2024-03-05]', "-p", str(quickstart))
     assert result.exit_code == 2
     assert result.output == ("error: unterminated quote in daily_totals[day=\"2024-03-05] "
-                             "(close the value with \")\n")
+                             "(close the quote; a value holding a quote is quoted and escaped: \"it\\\"s\")\n")
 
 
 def test_graph_prints_mermaid_by_default(cli, quickstart: Path) -> None:

@@ -35,17 +35,30 @@ def _project(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def test_mermaid_renames_reserved_ids_and_keeps_self_edges(tmp_path: Path) -> None:
+def test_mermaid_ids_never_collide_with_its_keywords_and_self_edges_stay(tmp_path: Path) -> None:
     graph = controller.graph(_project(tmp_path))
     assert to_mermaid(graph) == """\
 flowchart LR
-    end_["end<br/>[day]"]
-    totals["totals<br/>unpartitioned"]
-    end_ -- "day -1" --> end_
-    end_ -- "all" --> totals"""
+    a_end["end<br/>[day]"]
+    a_totals["totals<br/>unpartitioned"]
+    a_end -- "day -1" --> a_end
+    a_end -- "all" --> a_totals"""
 
 
 def test_dot_quotes_and_escapes_names(tmp_path: Path) -> None:
     graph = controller.graph(_project(tmp_path))
     assert to_dot(graph).splitlines()[0] == 'digraph "say \\"hi\\"" {'
     assert '    "end" -> "end" [label="day -1"];' in to_dot(graph).splitlines()
+
+
+def test_dependencies_rules_add_between_named_assets_are_dashed_edges(tmp_path: Path) -> None:
+    root = _project(tmp_path)
+    (root / "rules").mkdir()
+    (root / "rules" / "extra.lp").write_text(
+        "% totals also wait for the day's end\ndepends(totals, P, end, Q) :- frontier(end, Q), frontier(totals, P).\n"
+        "depends(A, P, end, Q) :- frontier(A, P), frontier(end, Q), A != end.\n")
+    graph = controller.graph(root)
+    assert [e.to_json() for e in graph.edges][-1] == {"upstream": "end", "downstream": "totals",
+                                                      "rule": "rules/extra.lp:2"}
+    assert '    a_end -. "rule rules/extra.lp:2" .-> a_totals' in to_mermaid(graph).splitlines()
+    assert '    "end" -> "totals" [label="rule rules/extra.lp:2", style=dashed];' in to_dot(graph).splitlines()

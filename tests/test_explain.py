@@ -96,8 +96,8 @@ def test_each_explanation_agrees_with_the_plan(case: str, built: dict[str, Path]
         for node in ex.nodes.values():
             assert node.status == statuses.get(node.id, "satisfied")
             for c in _walk(node.causes):
-                if c.partition is not None:
-                    assert statuses[c.partition] != "satisfied"
+                if c.node is not None:
+                    assert statuses[c.node] != "satisfied"
 
 
 def _walk(causes: list[Cause]):
@@ -117,7 +117,7 @@ def test_a_user_rule_reason_names_the_rule_file_and_line(built: dict[str, Path])
 
 def test_a_rule_made_dependency_is_attributed_to_its_rule(built: dict[str, Path]) -> None:
     ex = _explain(built["rule_dependency"], "sales[2024-03-02]", False)
-    (link,) = [c for c in ex.nodes[ex.root].causes if c.partition == "calendar[2024-03-02]"]
+    (link,) = [c for c in ex.nodes[ex.root].causes if c.node == "calendar[2024-03-02]"]
     assert [(o.kind, o.file, o.line) for o in link.because] == [("rule_dependency", "rules/calendar.lp", 2)]
 
 
@@ -126,10 +126,10 @@ def test_a_chain_three_levels_deep_reaches_the_observation_at_its_root(built: di
     chain, node = [], ex.nodes[ex.root]
     while True:
         chain.append(node.id)
-        links = [c for c in _walk(node.causes) if c.partition is not None]
+        links = [c for c in _walk(node.causes) if c.node is not None]
         if not links:
             break
-        node = ex.nodes[links[0].partition]
+        node = ex.nodes[links[0].node]
     assert len(chain) >= 3
     assert any(c.source == "observation" for c in node.causes)
 
@@ -140,7 +140,7 @@ def test_a_wide_fan_in_is_summarized_and_all_expands_it(built: dict[str, Path]) 
     assert [(g.count, g.values) for g in fanin.groups] == [(10, "campaign 1–10"), (2, "campaign 11–12")]
     assert len(short.nodes) == 3  # the target and one example per shared cause
     full = _explain(built["fan_in"], "daily[2024-03-01]", True)
-    links = [c for c in full.nodes[full.root].causes if c.partition]
+    links = [c for c in full.nodes[full.root].causes if c.node]
     assert len(links) == 12 > FANIN
     assert len(full.nodes) == 13
 
@@ -183,3 +183,123 @@ def test_every_rule_that_derived_a_block_is_named(tmp_path: Path) -> None:
     ex = _explain(case, "feed[campaign=b,day=2024-03-01]", False)
     (cause,) = [c for c in ex.nodes[ex.root].causes if c.source == "rule"]
     assert (cause.file, cause.line, cause.detail["also"]) == ("rules/again.lp", 2, ["rules/policy.lp:2"])
+
+
+def _write(root: Path, assets: str, rules: str = "", observed: str = "") -> Path:
+    """A project from its assets YAML, a rule file and SQL run against its warehouse."""
+    import duckdb
+
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "setpoint.yaml").write_text("name: t\n")
+    (root / "assets").mkdir(exist_ok=True)
+    (root / "assets" / "assets.yaml").write_text(assets)
+    if rules:
+        (root / "rules").mkdir(exist_ok=True)
+        (root / "rules" / "r.lp").write_text(rules)
+    con = duckdb.connect(str(root / "warehouse.duckdb"))
+    if observed:
+        con.execute(observed)
+    con.close()
+    return root
+
+
+def _lines(project: Path, target: str, now=NOW) -> list[str]:
+    return render_why(controller.why(project, target, now=now)).splitlines()
+
+
+TWO_DAYS = """\
+assets:
+  - name: tx
+    table: tx
+    partitions:
+      day: &days {daily: {start: 2024-03-01, end: 2024-03-05}}
+    action: {sql: "SELECT 1"}
+  - name: rolling
+    table: rolling
+    partitions: {day: *days}
+    depends_on:
+      - tx
+      - asset: tx
+        mapping: {previous: 2, dimension: day}
+    action: {sql: "SELECT 1"}
+"""
+
+
+def test_a_dependency_is_attributed_to_the_mapping_that_selects_it(tmp_path: Path) -> None:
+    project = _write(tmp_path, TWO_DAYS, observed="CREATE TABLE tx (day VARCHAR); INSERT INTO tx VALUES "
+                     "('2024-03-01'), ('2024-03-02'), ('2024-03-04'), ('2024-03-05'); CREATE TABLE rolling (day VARCHAR)")
+    assert "└─ needs tx[2024-03-03] (missing) — declared at assets/assets.yaml:12, previous 2 day" in \
+        _lines(project, "rolling[2024-03-04]")
+    same_day = "\n".join(_lines(project, "rolling[2024-03-03]"))
+    assert "needs tx[2024-03-03] (missing) — declared at assets/assets.yaml:11, identity\n" in same_day + "\n"
+
+
+def test_time_values_are_read_canonically(tmp_path: Path) -> None:
+    project = _write(tmp_path, TWO_DAYS)
+    assert _lines(project, "tx[2024-3-3]")[0] == "tx[2024-03-03]: missing"
+    assert _lines(project, "tx[2024-03-99]")[1] == (
+        "└─ not expected: assets/assets.yaml:5 — 2024-03-99 is not a daily window "
+        "(they are written like 2024-03-01)")
+
+
+def test_an_hour_the_clocks_skip_is_named_as_such(tmp_path: Path) -> None:
+    from datetime import datetime, timezone
+
+    project = _write(tmp_path, """\
+assets:
+  - name: raw
+    table: raw
+    partitions:
+      hour: {hourly: {start: 2024-03-31T00:00, end: 2024-03-31T05:00, timezone: Europe/Berlin}}
+""")
+    lines = _lines(project, "raw[2024-03-31T02:00]", now=datetime(2024, 4, 1, tzinfo=timezone.utc))
+    assert lines == ["raw[2024-03-31T02:00]: not expected",
+                     "└─ not expected: assets/assets.yaml:5 — the hour 2024-03-31T02:00 does not exist in "
+                     "Europe/Berlin: the clocks skip it"]
+
+
+def test_values_that_cannot_be_read_yet_explain_why_nothing_is_expected(tmp_path: Path) -> None:
+    project = _write(tmp_path, """\
+assets:
+  - name: stmt
+    table: stmt
+    partitions:
+      customer: {values_from: {table: customers, column: id}}
+      day: {daily: {start: 2024-03-01, end: 2024-03-02}}
+""")
+    assert _lines(project, "stmt[customer=7,day=2024-03-02]")[1] == (
+        "└─ not expected: assets/assets.yaml:2 — no partition of stmt is expected yet: dimension 'customer' reads "
+        "values from table customers, which does not exist yet; no partitions expected")
+
+
+def test_a_partition_only_a_rule_names_outside_the_space_is_not_expected(tmp_path: Path) -> None:
+    """The plan leaves it out with a warning; why says the same instead of failing."""
+    project = _write(tmp_path, TWO_DAYS, rules='depends(rolling, P, tx, "2024-03-09") :- frontier(rolling, P).\n'
+                                               'depends(tx, "2024-03-09", tx, "2024-03-02").\n')
+    lines = _lines(project, "rolling[2024-03-02]")
+    assert "└─ needs tx[2024-03-09] (not expected) — added by rules/r.lp:1" in lines
+    assert _lines(project, "tx[2024-03-09]")[1:] == [
+        "├─ not expected: a rule's dependency names it, but it is not one of tx's partitions; the plan leaves it "
+        "out (check the depends/4 rules)",
+        "└─ not expected: assets/assets.yaml:5 — day 2024-03-09 is after 2024-03-05, where day ends"]
+
+
+def test_a_pooled_rule_head_keeps_its_place_and_a_present_blocked_partition_shows_what_it_needs(
+        tmp_path: Path) -> None:
+    project = _write(tmp_path, TWO_DAYS,
+                     rules='block(rolling,P,"frozen"; rolling,P,"audited") :- frontier(rolling,P).\n',
+                     observed="CREATE TABLE tx (day VARCHAR); CREATE TABLE rolling (day VARCHAR); "
+                              "INSERT INTO rolling VALUES ('2024-03-02')")
+    lines = _lines(project, "rolling[2024-03-02]")
+    assert lines[:4] == ["rolling[2024-03-02]: blocked",
+                         "├─ present: rows with day=2024-03-02 in table rolling; not satisfied while what it needs "
+                         "is not",
+                         "├─ blocked by rules/r.lp:1: audited",
+                         "├─ blocked by rules/r.lp:1: frozen"]
+    assert "└─ needs tx[2024-03-02] (missing) — declared at assets/assets.yaml:11, identity" in lines
+
+
+def test_a_key_giving_a_dimension_twice_is_refused(built: dict[str, Path]) -> None:
+    with pytest.raises(UsageError) as err:
+        _explain(built["fan_in"], "feed[campaign=1,campaign=2,day=2024-03-01]", False)
+    assert err.value.problems[0].message == "feed[campaign=1,campaign=2,day=2024-03-01]: campaign is given twice"

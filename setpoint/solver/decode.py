@@ -171,29 +171,34 @@ def _with_satisfied(project: Project, frontier: Frontier, statuses: list[Partiti
     return out
 
 
-def family(st: PartitionStatus) -> str:
-    """A reason with the specific partition left out, so that many partitions share it."""
-    r = st.cause if st.cause is not None and st.status == "blocked" else (st.reasons[0] if st.reasons else None)
+def family(st: PartitionStatus, root: bool = False) -> str:
+    """A reason with the specific partition left out, so that many partitions share it.
+
+    A blocked partition is described by its root cause; with ``root``, a waiting one too.
+    """
+    by_root = st.cause is not None and (root or st.status == "blocked")
+    r = st.cause if by_root else (st.reasons[0] if st.reasons else None)
     if r is None:
         return st.status
     if r.kind == "needs" and r.upstream:
         asset = r.upstream.split("[")[0]
         if st.condition == "present":
-            return f"present; will be refreshed after {asset} ({r.upstream_status})"
-        return f"needs {asset} ({r.upstream_status})"
-    if r.kind == "not_due" and r.upstream:
-        return f"needs {r.upstream.split('[')[0]}, not due yet"
-    if r.kind == "outdated" and r.upstream:
-        return f"{r.upstream.split('[')[0]} was updated after it"
-    if r.kind == "upstream_blocked" and r.upstream:
-        return f"needs {r.upstream.split('[')[0]}, which is blocked"
-    if r.kind == "failed":
-        return f"failed {r.attempts} of {r.attempts} attempts, last error: {r.text}" + (
-            f" (at {st.cause_at.split('[')[0]})" if st.cause_at and st.cause_at != st.partition else "")
-    if r.kind == "superseded":
-        return "built by an older version of its action"
-    text = r.describe(st.condition)
-    if st.status == "blocked" and st.cause_at and st.cause_at != st.partition:
+            text = f"present; will be refreshed after {asset} ({r.upstream_status})"
+        else:
+            text = f"needs {asset} ({r.upstream_status})"
+    elif r.kind == "not_due" and r.upstream:
+        text = f"needs {r.upstream.split('[')[0]}, not due yet"
+    elif r.kind == "outdated" and r.upstream:
+        text = f"{r.upstream.split('[')[0]} was updated after it"
+    elif r.kind == "upstream_blocked" and r.upstream:
+        text = f"needs {r.upstream.split('[')[0]}, which is blocked"
+    elif r.kind == "failed":
+        text = f"failed {r.attempts} of {r.attempts} attempts, last error: {r.text}"
+    elif r.kind == "superseded":
+        text = "built by an older version of its action"
+    else:
+        text = r.describe(st.condition)
+    if by_root and st.cause_at and st.cause_at != st.partition:
         return f"{text} (at {st.cause_at.split('[')[0]})"
     return text
 

@@ -15,6 +15,7 @@ statuses are the same with or without them.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import clingo
@@ -40,11 +41,22 @@ def load_traced(ctl: clingo.Control, files: list[str], display: dict[str, str],
             twin = _twin(stm, len(places))
             if twin is not None:
                 begin = stm.location.begin
-                places.append((display.get(begin.filename, begin.filename), begin.line))
+                places.append((_shown(begin.filename, display), begin.line))
                 builder.add(twin)
 
         ast.parse_files(files, add, logger=logger, message_limit=50)
     return places
+
+
+def _shown(filename: str, display: dict[str, str]) -> str:
+    """A rule file as the user names it; a file a rule file includes, relative to the same root."""
+    if filename in display:
+        return display[filename]
+    for full, shown in display.items():
+        if full.endswith(shown):
+            root = full[: len(full) - len(shown)] or "."
+            return os.path.relpath(os.path.normpath(filename), root)
+    return os.path.normpath(filename)
 
 
 def _twin(stm: ast.AST, index: int) -> ast.AST | None:
@@ -55,7 +67,10 @@ def _twin(stm: ast.AST, index: int) -> ast.AST | None:
             or head.atom.ast_type != ast.ASTType.SymbolicAtom:
         return None
     symbol = head.atom.symbol
-    if symbol.ast_type != ast.ASTType.Function or (symbol.name, len(symbol.arguments)) not in _TRACED:
+    # block(a,P,"x"; a,P,"y") is a pool of heads: trace every alternative, in one twin
+    alternatives = symbol.arguments if symbol.ast_type == ast.ASTType.Pool else [symbol]
+    if not alternatives or not all(f.ast_type == ast.ASTType.Function and (f.name, len(f.arguments)) in _TRACED
+                                   for f in alternatives):
         return None
     loc = stm.location
     number = ast.SymbolicTerm(loc, clingo.Number(index))
@@ -89,3 +104,33 @@ def read_origins(atoms: clingo.SymbolicAtoms, places: list[tuple[str, int]],
     for v in out.values():
         v.sort()
     return out
+
+
+def rule_edges(files: list[str], display: dict[str, str]) -> list[tuple[str, str, str, int]]:
+    """Asset-level dependencies rules add, read from their heads: (dependent, upstream, file, line).
+
+    Only heads naming both assets as constants (``depends(sales, P, calendar, Q)``)
+    are known without data; a rule with a variable there is left out.
+    """
+    out: list[tuple[str, str, str, int]] = []
+
+    def visit(stm: ast.AST) -> None:
+        if stm.ast_type != ast.ASTType.Rule or stm.head.ast_type != ast.ASTType.Literal \
+                or stm.head.atom.ast_type != ast.ASTType.SymbolicAtom:
+            return
+        symbol = stm.head.atom.symbol
+        for f in symbol.arguments if symbol.ast_type == ast.ASTType.Pool else [symbol]:
+            if f.ast_type != ast.ASTType.Function or f.name != "depends" or len(f.arguments) != 4:
+                continue
+            a, b = f.arguments[0], f.arguments[2]
+            if all(t.ast_type == ast.ASTType.SymbolicTerm and t.symbol.type == clingo.SymbolType.Function
+                   and not t.symbol.arguments for t in (a, b)):
+                begin = stm.location.begin
+                out.append((a.symbol.name, b.symbol.name, _shown(begin.filename, display), begin.line))
+
+    for f in files:
+        try:
+            ast.parse_files([f], visit, logger=lambda code, msg: None, message_limit=0)
+        except RuntimeError:  # a file that does not parse is reported by validate and plan
+            continue
+    return sorted(set(out))
