@@ -149,8 +149,12 @@ def why(path: str | Path | Project, target: str, now: datetime | None = None, ex
     moment = _now(now)
     with Workspace(project) as ws:
         frontier, result, out = _plan_in(ws, project, moment, origins=True)
-        explainer = Explainer(project, out, frontier, result, Evidence(project, ws, moment), expand)
-        return explainer.partition(asset, values) if values is not None else explainer.asset(name)
+        evidence = Evidence(project, ws, moment)
+        try:
+            explainer = Explainer(project, out, frontier, result, evidence, expand)
+            return explainer.partition(asset, values) if values is not None else explainer.asset(name)
+        finally:
+            evidence.close()
 
 
 def canonical_values(asset: Asset, values: dict[str, str]) -> dict[str, str]:
@@ -187,5 +191,5 @@ def history(path: str | Path | Project = ".", asset: str | None = None, limit: i
         project.asset(asset)  # an unknown asset is a usage error, with a suggestion
     if not project.state.exists():
         return History([], [])
-    with StateStore(project.state) as store:  # opened for writing: an older store migrates first
+    with StateStore(project.state, read_only=True) as store:  # reads while an apply writes
         return History(store.runs(asset, limit), store.events(asset, limit))

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from .adapters.base import key_columns, quote_ident
+from .errors import ObserveError
 from .frontier import Workspace, mapping_join
 from .partition import format_key, format_partition, quote_value
 from .project.model import (
@@ -28,6 +29,8 @@ from .project.model import (
     TableValues,
 )
 from .project.timewindows import TimeWindows, floor, shift
+from .state import StateStore
+from .state.legacy import is_duckdb_file
 
 
 #: lookups of one asset answered one query each; past this, its whole table is read once
@@ -60,6 +63,12 @@ class Evidence:
         self.con = ws.con
         self.now = now
         self._asked: dict[tuple[str, str], int] = {}
+        self._store: StateStore | None = None
+        if project.state.exists() and not is_duckdb_file(project.state):
+            try:
+                self._store = StateStore(project.state, read_only=True)
+            except ObserveError:  # the plan has warned already; the rest can still be explained
+                self._store = None
         self._tables: dict[tuple[str, str], dict[tuple[str, ...], tuple]] = {}
 
     def _where(self, asset: Asset, values: dict[str, str], alias: str = "") -> tuple[str, list[str]]:
@@ -104,13 +113,16 @@ class Evidence:
         return "outside"
 
     def built(self, asset: Asset, values: dict[str, str]) -> Built | None:
-        vals = [values[d] for d in asset.dims] or [""]
-        query = "SELECT {} version, built_by, built_at FROM ledger WHERE asset = ? AND version IS NOT NULL"
-        if self._often("built", asset):
-            row = self._table("built", asset, query.format("vals,"), [asset.name]).get(tuple(vals))
-        else:
-            row = self.con.execute(query.format("") + " AND vals = ?", [asset.name, vals]).fetchone()
-        return Built(row[0], row[1], _utc(row[2])) if row else None
+        """What the run record says built the partition, if setpoint did."""
+        if self._store is None:
+            return None
+        key = format_key(list(asset.dims), [values[d] for d in asset.dims]) if asset.dims else ""
+        found = self._store.built(asset.name, [key]).get(key)
+        return Built(*found) if found else None
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
 
     def maps(self, asset: Asset, values: dict[str, str], dep: Dependency, b: Asset, upstream: dict[str, str]) -> bool:
         """Whether ``dep``'s mapping selects the upstream partition for this one."""

@@ -14,6 +14,8 @@ and the edges between frontier partitions: a plan costs what the gap costs.
 
 from __future__ import annotations
 
+import json
+import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,6 +29,8 @@ from .adapters.base import key_columns, quote_ident, sql_literal
 from .adapters.duckdb_table import WAREHOUSE, distinct_values
 from .errors import ObserveError, UsageError
 from .partition import format_key, format_partition, parse_values
+from .state import StateStore
+from .state.legacy import is_duckdb_file
 from .project.model import Asset, Dependency, FileValues, Mapping, Project, StaticValues, TableValues
 from .project.timewindows import SQL_UNITS, TimeWindows, floor, local_hours, shift
 
@@ -73,6 +77,10 @@ class Frontier:
     unnamed: set[tuple[str, str]] = field(default_factory=set)
     #: partitions with failed attempts on record that are now present and fresh, per asset
     cleared: dict[str, list[str]] = field(default_factory=dict)
+
+
+#: the ledger columns after ``vals``, as the workspace types them
+_LEDGER_TYPES = ("VARCHAR", "INTEGER", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMP")
 
 
 def _cols(asset: Asset, alias: str | None = None) -> str:
@@ -206,28 +214,29 @@ class Workspace:
         self.close()
 
     def _read_ledger(self, warnings: list[str]) -> None:
-        """Copy the run record's ledger (versions that built partitions, failed attempts) into ``ledger``."""
+        """Copy what the frontier needs of the run record's ledger into ``ledger``: partitions built by
+        another version of their action, and partitions with failed attempts (the gap, not the history)."""
         con, path = self.con, self.project.state
         con.execute("CREATE TABLE ledger (asset VARCHAR, key VARCHAR, vals VARCHAR[], version VARCHAR, "
                     "attempts INTEGER, last_error VARCHAR, last_run VARCHAR, failed_version VARCHAR, "
                     "built_by VARCHAR, built_at TIMESTAMP)")
         if not path.exists():
             return
-        try:
-            con.execute(f"ATTACH {sql_literal(str(path))} AS st (READ_ONLY)")
-        except duckdb.Error as exc:
+        try:  # a store in the old format is converted once, in place
+            with StateStore(path, read_only=not is_duckdb_file(path)) as store:
+                for asset in self.project.assets.values():
+                    rows = store.ledger_rows(asset.name, asset.action.version if asset.action else None)
+                    if rows:
+                        cols = [list(c) for c in zip(*rows)]
+                        cols[1] = [json.loads(v) for v in cols[1]]
+                        con.execute("INSERT INTO ledger SELECT ?, unnest(CAST(? AS VARCHAR[])), "
+                                    "unnest(CAST(? AS VARCHAR[][])), "
+                                    + ", ".join(f"unnest(CAST(? AS {t}[]))" for t in _LEDGER_TYPES),
+                                    [asset.name, *cols])
+        except (ObserveError, sqlite3.Error) as exc:
+            message = exc.message if isinstance(exc, ObserveError) else str(exc)
             warnings.append(f"the run record {self.project.display(path)} could not be read "
-                            f"({str(exc).splitlines()[0]}); failed attempts and action versions are not counted")
-            return
-        try:
-            found = con.execute("SELECT count(*) FROM duckdb_tables() WHERE database_name = 'st' "
-                                "AND schema_name = 'main' AND table_name = 'ledger'").fetchone()[0]
-            if found:  # an older store has no ledger yet: nothing was built by setpoint
-                con.execute("INSERT INTO ledger SELECT asset, key, vals, version, attempts, last_error, last_run, "
-                            "failed_version, built_by, built_at FROM st.ledger "
-                            "WHERE version IS NOT NULL OR attempts > 0")
-        finally:
-            con.execute("DETACH st")
+                            f"({message}); failed attempts and action versions are not counted")
 
     # -- expected ---------------------------------------------------------------------------
     def _values(self, asset: Asset, now: datetime, warnings: list[str]) -> list[tuple[str, list]]:

@@ -113,7 +113,7 @@ def load_project(path: str | Path = ".") -> Project:
         r.problem(f"unknown timezone {timezone!r}", doc.get("timezone"), hint="use an IANA name such as UTC")
         timezone = "UTC"
     warehouse = root / str(r.string(doc, "warehouse", PROJECT_FILE) or "warehouse.duckdb")
-    state = root / str(r.string(doc, "state", PROJECT_FILE) or ".setpoint/state.duckdb")
+    state = root / str(r.string(doc, "state", PROJECT_FILE) or ".setpoint/state.db")
 
     assets: dict[str, Asset] = {}
     broken: set[str] = set()

@@ -1,4 +1,4 @@
-"""The state store: what setpoint has seen and done, in a DuckDB file under ``.setpoint/``."""
+"""The state store: what setpoint has seen and done, in a SQLite file under ``.setpoint/``."""
 
 from __future__ import annotations
 

@@ -1,87 +1,94 @@
-"""The state store (DuckDB). It carries a schema version and migrates itself forward.
+"""The state store: what setpoint has seen and done, in a SQLite file that migrates itself forward.
 
-It holds what setpoint has seen and done: observations, runs, the append-only
-event log, and the ledger — per partition, the action version that built it
-and the failed attempts since. Connections are short-lived (open, write,
-close) so that other processes can read between writes; DuckDB allows one
-writer process at a time.
+It holds observations, runs, the append-only event log, and the ledger — per
+partition, the action version that built it and the failed attempts since.
+
+SQLite in WAL mode, because setpoint runs from cron: any number of processes
+read (``plan``, ``why``, ``history``, ``status``) while one writes (``apply``),
+writers queue behind each other for the few milliseconds a transaction takes,
+and a process killed at any moment leaves every committed transaction intact
+and no half-written one. (The warehouse is DuckDB; a DuckDB file admits one
+writing process and no reader beside it, which is right for data, not for a
+record other processes must read while it is written.)
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import duckdb
-
 from ..errors import ObserveError
+from .legacy import import_duckdb_store, is_duckdb_file
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
-#: migrations[n] upgrades a store from version n to n + 1
-MIGRATIONS: dict[int, list[str]] = {
-    0: [
-        "CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR)",
-        """CREATE TABLE IF NOT EXISTS observations (
-               observed_at TIMESTAMP NOT NULL,
-               asset VARCHAR NOT NULL,
-               source VARCHAR NOT NULL,
-               present BIGINT NOT NULL,
-               note VARCHAR)""",
-    ],
-    1: [
-        "CREATE SEQUENCE IF NOT EXISTS run_ids START 1",
-        """CREATE TABLE IF NOT EXISTS runs (
-               id VARCHAR PRIMARY KEY,
-               asset VARCHAR NOT NULL,
-               kind VARCHAR NOT NULL,
-               label VARCHAR NOT NULL,
-               partitions VARCHAR[] NOT NULL,
-               action_version VARCHAR NOT NULL,
-               attempt INTEGER NOT NULL,
-               started_at TIMESTAMP NOT NULL,
-               ended_at TIMESTAMP,
-               outcome VARCHAR NOT NULL,
-               exit_code INTEGER,
-               error VARCHAR,
-               stdout_tail VARCHAR,
-               stderr_tail VARCHAR)""",
-        "CREATE SEQUENCE IF NOT EXISTS event_ids START 1",
-        """CREATE TABLE IF NOT EXISTS events (
-               seq BIGINT PRIMARY KEY,
-               "at" TIMESTAMP NOT NULL,
-               kind VARCHAR NOT NULL,
-               asset VARCHAR,
-               target VARCHAR,
-               run_id VARCHAR,
-               detail VARCHAR)""",
-        """CREATE TABLE IF NOT EXISTS ledger (
-               asset VARCHAR NOT NULL,
-               key VARCHAR NOT NULL,
-               vals VARCHAR[] NOT NULL,
-               version VARCHAR,
-               built_by VARCHAR,
-               built_at TIMESTAMP,
-               attempts INTEGER NOT NULL DEFAULT 0,
-               last_error VARCHAR,
-               last_run VARCHAR,
-               failed_version VARCHAR,
-               PRIMARY KEY (asset, key))""",
-    ],
-}
+#: the whole schema of a new store (SQLite stores start at version 3; 1 and 2 were DuckDB files)
+SCHEMA = [
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)",
+    """CREATE TABLE IF NOT EXISTS observations (
+           observed_at TEXT NOT NULL,
+           asset TEXT NOT NULL,
+           source TEXT NOT NULL,
+           present INTEGER NOT NULL,
+           note TEXT)""",
+    """CREATE TABLE IF NOT EXISTS runs (
+           n INTEGER PRIMARY KEY AUTOINCREMENT,
+           id TEXT GENERATED ALWAYS AS ('r-' || n) VIRTUAL,
+           asset TEXT NOT NULL,
+           kind TEXT NOT NULL,
+           label TEXT NOT NULL,
+           partitions TEXT NOT NULL,
+           action_version TEXT NOT NULL,
+           attempt INTEGER NOT NULL,
+           started_at TEXT NOT NULL,
+           ended_at TEXT,
+           outcome TEXT NOT NULL,
+           exit_code INTEGER,
+           error TEXT,
+           stdout_tail TEXT,
+           stderr_tail TEXT)""",
+    "CREATE INDEX IF NOT EXISTS runs_by_asset ON runs (asset, n)",
+    """CREATE TABLE IF NOT EXISTS events (
+           seq INTEGER PRIMARY KEY AUTOINCREMENT,
+           at TEXT NOT NULL,
+           kind TEXT NOT NULL,
+           asset TEXT,
+           target TEXT,
+           run_id TEXT,
+           detail TEXT)""",
+    "CREATE INDEX IF NOT EXISTS events_by_asset ON events (asset, seq)",
+    """CREATE TABLE IF NOT EXISTS ledger (
+           asset TEXT NOT NULL,
+           key TEXT NOT NULL,
+           vals TEXT NOT NULL,
+           version TEXT,
+           built_by TEXT,
+           built_at TEXT,
+           attempts INTEGER NOT NULL DEFAULT 0,
+           last_error TEXT,
+           last_run TEXT,
+           failed_version TEXT,
+           PRIMARY KEY (asset, key))""",
+]
 
-
-def _utc(moment: datetime | None) -> datetime:
-    """Naive UTC, as the store keeps times."""
-    return (moment or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
+#: migrations[n] upgrades a SQLite store from version n to n + 1 (none yet)
+MIGRATIONS: dict[int, list[str]] = {}
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=timezone.utc) if moment is not None else None
+def _utc(moment: datetime | None) -> str:
+    """Naive UTC as text, as the store keeps times."""
+    value = (moment or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(tzinfo=None)
+    return value.isoformat(sep=" ", timespec="microseconds")
+
+
+def _aware(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc) if text else None
 
 
 @dataclass(frozen=True)
@@ -133,44 +140,81 @@ class Event:
                 "target": self.target, "run_id": self.run_id, "detail": self.detail}
 
 
+#: how long a writer waits for another one to finish its transaction
+BUSY_TIMEOUT_S = 30.0
+
+
 class StateStore:
-    """Open with ``with StateStore(path) as store:``; the file and its folder are created if absent."""
+    """Open with ``with StateStore(path) as store:``; the file and its folder are created if absent.
+
+    ``read_only`` opens an existing store without creating or migrating it
+    (a store in the old DuckDB format is still converted first); reading never
+    waits for a writer.
+    """
 
     def __init__(self, path: Path, read_only: bool = False) -> None:
         self.path = path
         try:
             if not read_only:
                 path.parent.mkdir(parents=True, exist_ok=True)
-            self.con = duckdb.connect(str(path), read_only=read_only)
-        except duckdb.Error as exc:
-            raise ObserveError(f"cannot open the state store {path}: {str(exc).splitlines()[0]}",
-                               hint="another setpoint process may be writing it; try again") from exc
+            if is_duckdb_file(path):  # written by an older setpoint: converted once, in place
+                import_duckdb_store(path, self._create)
+            uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
+            self.con = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
+                                       check_same_thread=False)
+            if not read_only:
+                self.con.execute("PRAGMA journal_mode=WAL")
+                self.con.execute("PRAGMA synchronous=NORMAL")
+                self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise ObserveError(f"cannot open the state store {path}: {exc}",
+                               hint="check `state:` in setpoint.yaml; the file must be a setpoint state store") from exc
         except OSError as exc:
             raise ObserveError(f"cannot create the state store {path}: {exc.strerror}",
                                hint="check `state:` in setpoint.yaml") from exc
-        if not read_only:
-            self._migrate()
+
+    @staticmethod
+    def _create(con: sqlite3.Connection) -> None:
+        for statement in SCHEMA:
+            con.execute(statement)
+        con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)])
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: all of it is recorded, or (killed half-way) none of it. Nests."""
+        if self.con.in_transaction:
+            yield self.con
+            return
+        self.con.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
 
     def _version(self) -> int:
-        exists = self.con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'meta' AND schema_name = 'main'").fetchone()[0]
-        if not exists:
+        if not self.con.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone():
             return 0
         row = self.con.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         return int(row[0]) if row else 0
 
     def _migrate(self) -> None:
-        version = self._version()
-        if version > SCHEMA_VERSION:
-            raise ObserveError(f"the state store {self.path} has schema version {version}, newer than this "
-                               f"setpoint understands ({SCHEMA_VERSION})", hint="upgrade setpoint")
-        while version < SCHEMA_VERSION:
-            self.con.execute("BEGIN")
-            for statement in MIGRATIONS[version]:
-                self.con.execute(statement)
-            version += 1
-            self.con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)])
-            self.con.execute("COMMIT")
+        if self._version() == SCHEMA_VERSION:  # the usual case: no write lock taken
+            return
+        with self.transaction() as con:
+            version = self._version()
+            if version == 0:
+                self._create(con)
+                return
+            if version > SCHEMA_VERSION:
+                raise ObserveError(f"the state store {self.path} has schema version {version}, newer than this "
+                                   f"setpoint understands ({SCHEMA_VERSION})", hint="upgrade setpoint")
+            while version < SCHEMA_VERSION:
+                for statement in MIGRATIONS[version]:
+                    con.execute(statement)
+                version += 1
+                con.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", [str(version)])
 
     @property
     def version(self) -> int:
@@ -179,80 +223,80 @@ class StateStore:
     def record_observations(self, rows: Iterable[tuple[str, str, int, str]], at: datetime | None = None) -> None:
         """Append what each observer saw: (asset, source, present partitions, note)."""
         moment = _utc(at)
-        self.con.executemany("INSERT INTO observations VALUES (?, ?, ?, ?, ?)",
-                             [(moment, a, s, n, note or None) for a, s, n, note in rows])
+        with self.transaction() as con:
+            con.executemany("INSERT INTO observations VALUES (?, ?, ?, ?, ?)",
+                            [(moment, a, s, n, note or None) for a, s, n, note in rows])
 
     def last_observed(self) -> dict[str, int]:
         """The present count of each asset at its latest observation."""
-        rows = self.con.execute("SELECT asset, arg_max(present, rowid) FROM observations GROUP BY asset")
+        rows = self.con.execute("SELECT asset, present FROM observations o WHERE rowid = "
+                                "(SELECT max(rowid) FROM observations WHERE asset = o.asset)")
         return dict(rows.fetchall())
 
     # -- events -------------------------------------------------------------------------------
     def event(self, kind: str, asset: str | None = None, target: str | None = None, run_id: str | None = None,
               detail: dict[str, Any] | None = None, at: datetime | None = None) -> None:
         """Append one decision to the event log."""
-        self.con.execute("INSERT INTO events VALUES (nextval('event_ids'), ?, ?, ?, ?, ?, ?)",
-                         [_utc(at), kind, asset, target, run_id, json.dumps(detail or {}, sort_keys=True)])
+        self.event_many(kind, [(asset, target, detail or {})], at, run_id)
 
     def event_many(self, kind: str, rows: Sequence[tuple[str | None, str | None, dict[str, Any]]],
-                   at: datetime | None = None) -> None:
+                   at: datetime | None = None, run_id: str | None = None) -> None:
         """Append many decisions of one kind at once: (asset, target, detail) each, in order."""
         if rows:
-            self.con.execute(
-                "INSERT INTO events SELECT nextval('event_ids'), ?, ?, a, t, NULL, d FROM "
-                "(SELECT unnest(CAST(? AS VARCHAR[])) AS a, unnest(CAST(? AS VARCHAR[])) AS t, "
-                "unnest(CAST(? AS VARCHAR[])) AS d, generate_subscripts(CAST(? AS VARCHAR[]), 1) AS i) ORDER BY i",
-                [_utc(at), kind, [r[0] for r in rows], [r[1] for r in rows],
-                 [json.dumps(r[2], sort_keys=True) for r in rows], [r[1] for r in rows]])
+            moment = _utc(at)
+            self.con.executemany("INSERT INTO events (at, kind, asset, target, run_id, detail) VALUES (?, ?, ?, ?, ?, ?)",
+                                 [(moment, kind, a, t, run_id, json.dumps(d, sort_keys=True)) for a, t, d in rows])
 
     def events(self, asset: str | None = None, limit: int | None = None) -> list[Event]:
         """The newest ``limit`` events (all by default), oldest first."""
         where, params = ("WHERE asset = ?", [asset]) if asset else ("", [])
-        rows = self.con.execute(f"SELECT * FROM (SELECT * FROM events {where} ORDER BY seq DESC"
-                                f"{' LIMIT ' + str(int(limit)) if limit else ''}) ORDER BY seq", params).fetchall()
+        rows = self.con.execute(f"SELECT * FROM (SELECT * FROM events {where} ORDER BY seq DESC LIMIT ?) "
+                                "ORDER BY seq", [*params, int(limit) if limit else -1]).fetchall()
         return [Event(r[0], _aware(r[1]), r[2], r[3], r[4], r[5], json.loads(r[6] or "{}")) for r in rows]
 
     # -- runs ---------------------------------------------------------------------------------
     def start_run(self, asset: str, kind: str, label: str, partitions: Sequence[str], version: str,
                   attempt: int, at: datetime | None = None) -> str:
         """Record a run as started; returns its id (``r-1``, ``r-2``, …)."""
-        seq = self.con.execute("SELECT nextval('run_ids')").fetchone()[0]
-        run_id = f"r-{seq}"
-        self.con.execute("INSERT INTO runs (id, asset, kind, label, partitions, action_version, attempt, started_at, "
-                         "outcome) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'running')",
-                         [run_id, asset, kind, label, list(partitions), version, attempt, _utc(at)])
-        self.event("started", asset, label, run_id, {"partitions": len(partitions), "attempt": attempt}, at)
+        with self.transaction() as con:
+            n = con.execute("INSERT INTO runs (asset, kind, label, partitions, action_version, attempt, started_at, "
+                            "outcome) VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
+                            [asset, kind, label, json.dumps(list(partitions)), version, attempt, _utc(at)]).lastrowid
+            run_id = f"r-{n}"
+            self.event("started", asset, label, run_id, {"partitions": len(partitions), "attempt": attempt}, at)
         return run_id
 
     def finish_run(self, run_id: str, outcome: str, at: datetime | None = None, exit_code: int | None = None,
                    error: str | None = None, stdout_tail: str | None = None, stderr_tail: str | None = None) -> None:
         """Record how a run ended (succeeded or failed) and log it."""
-        self.con.execute("UPDATE runs SET ended_at = ?, outcome = ?, exit_code = ?, error = ?, stdout_tail = ?, "
-                         "stderr_tail = ? WHERE id = ?",
-                         [_utc(at), outcome, exit_code, error, stdout_tail, stderr_tail, run_id])
-        asset, label = self.con.execute("SELECT asset, label FROM runs WHERE id = ?", [run_id]).fetchone()
-        detail = {"error": error} if error else {}
-        if exit_code is not None:
-            detail["exit_code"] = exit_code
-        self.event(outcome, asset, label, run_id, detail, at)
+        with self.transaction() as con:
+            asset, label = con.execute(
+                "UPDATE runs SET ended_at = ?, outcome = ?, exit_code = ?, error = ?, stdout_tail = ?, "
+                "stderr_tail = ? WHERE n = ? RETURNING asset, label",
+                [_utc(at), outcome, exit_code, error, stdout_tail, stderr_tail, _number(run_id)]).fetchone()
+            detail: dict[str, Any] = {"error": error} if error else {}
+            if exit_code is not None:
+                detail["exit_code"] = exit_code
+            self.event(outcome, asset, label, run_id, detail, at)
 
     def runs(self, asset: str | None = None, limit: int | None = None) -> list[RunRecord]:
         """The newest ``limit`` runs (all by default), oldest first."""
         where, params = ("WHERE asset = ?", [asset]) if asset else ("", [])
         rows = self.con.execute(
             "SELECT id, asset, kind, label, partitions, action_version, attempt, started_at, ended_at, outcome, "
-            f"exit_code, error, stdout_tail, stderr_tail FROM (SELECT *, CAST(substr(id, 3) AS BIGINT) AS n FROM runs "
-            f"{where} ORDER BY n DESC{' LIMIT ' + str(int(limit)) if limit else ''}) ORDER BY n", params).fetchall()
-        return [RunRecord(r[0], r[1], r[2], r[3], tuple(r[4]), r[5], r[6], _aware(r[7]), _aware(r[8]), *r[9:])
-                for r in rows]
+            f"exit_code, error, stdout_tail, stderr_tail FROM (SELECT * FROM runs {where} ORDER BY n DESC LIMIT ?) "
+            "ORDER BY n", [*params, int(limit) if limit else -1]).fetchall()
+        return [RunRecord(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5], r[6], _aware(r[7]), _aware(r[8]),
+                          *r[9:]) for r in rows]
 
     # -- the ledger ---------------------------------------------------------------------------
     def attempts(self, asset: str, keys: Sequence[str], version: str | None = None) -> dict[str, int]:
         """Failed attempts since the last success (of action ``version``, if given), for those of ``keys``
         that have any."""
         rows = self.con.execute("SELECT key, attempts FROM ledger WHERE asset = ? AND attempts > 0 AND "
-                                "list_contains(?, key) AND (? IS NULL OR failed_version IS NULL OR failed_version = ?)",
-                                [asset, list(keys), version, version]).fetchall()
+                                "key IN (SELECT value FROM json_each(?)) AND "
+                                "(? IS NULL OR failed_version IS NULL OR failed_version = ?)",
+                                [asset, json.dumps(list(keys)), version, version]).fetchall()
         return dict(rows)
 
     def record_built(self, asset: str, rows: Sequence[tuple[str, Sequence[str]]], version: str, run_id: str,
@@ -263,13 +307,13 @@ class StateStore:
         observed present (:meth:`clear_failures`), as a run may succeed without
         producing what it was started for.
         """
-        if rows:
-            self.con.execute(
+        moment = _utc(at)
+        with self.transaction() as con:
+            con.executemany(
                 "INSERT INTO ledger (asset, key, vals, version, built_by, built_at, attempts) "
-                "SELECT ?, unnest(CAST(? AS VARCHAR[])), unnest(CAST(? AS VARCHAR[][])), ?, ?, ?, 0 "
-                "ON CONFLICT DO UPDATE SET version = excluded.version, built_by = excluded.built_by, "
-                "built_at = excluded.built_at, last_run = excluded.built_by",
-                [asset, [k for k, _ in rows], [list(v) for _, v in rows], version, run_id, _utc(at)])
+                "VALUES (?, ?, ?, ?, ?, ?, 0) ON CONFLICT DO UPDATE SET version = excluded.version, "
+                "built_by = excluded.built_by, built_at = excluded.built_at, last_run = excluded.built_by",
+                [(asset, k, json.dumps(list(v)), version, run_id, moment) for k, v in rows])
 
     def record_failure(self, asset: str, rows: Sequence[tuple[str, Sequence[str]]], run_id: str, error: str,
                        version: str, attempts: int | None = None) -> None:
@@ -278,24 +322,42 @@ class StateStore:
         Failures of another version of the action do not count: a changed
         action starts afresh.
         """
-        if rows:
-            self.con.execute(
+        with self.transaction() as con:
+            con.executemany(
                 "INSERT INTO ledger (asset, key, vals, attempts, last_error, last_run, failed_version) "
-                "SELECT ?, unnest(CAST(? AS VARCHAR[])), unnest(CAST(? AS VARCHAR[][])), coalesce(?, 1), ?, ?, ? "
-                "ON CONFLICT DO UPDATE SET attempts = coalesce(?, CASE WHEN ledger.failed_version IS DISTINCT FROM "
+                "VALUES (?, ?, ?, coalesce(?, 1), ?, ?, ?) "
+                "ON CONFLICT DO UPDATE SET attempts = coalesce(?, CASE WHEN ledger.failed_version IS NOT "
                 "excluded.failed_version THEN 1 ELSE ledger.attempts + 1 END), last_error = excluded.last_error, "
                 "last_run = excluded.last_run, failed_version = excluded.failed_version",
-                [asset, [k for k, _ in rows], [list(v) for _, v in rows], attempts, error, run_id, version, attempts])
+                [(asset, k, json.dumps(list(v)), attempts, error, run_id, version, attempts) for k, v in rows])
 
     def note_run(self, run_id: str, error: str) -> None:
         """Add what was learnt after a run ended (it exited 0 but did not produce its partitions)."""
-        self.con.execute("UPDATE runs SET error = ? WHERE id = ?", [error, run_id])
+        with self.transaction() as con:
+            con.execute("UPDATE runs SET error = ? WHERE n = ?", [error, _number(run_id)])
 
     def clear_failures(self, asset: str, keys: Sequence[str]) -> None:
         """These partitions exist now (made by hand, or by another run): their failures no longer count."""
         if keys:
-            self.con.execute("UPDATE ledger SET attempts = 0, last_error = NULL WHERE asset = ? AND "
-                             "list_contains(?, key)", [asset, list(keys)])
+            with self.transaction() as con:
+                con.execute("UPDATE ledger SET attempts = 0, last_error = NULL WHERE asset = ? AND "
+                            "key IN (SELECT value FROM json_each(?))", [asset, json.dumps(list(keys))])
+
+    def ledger_rows(self, asset: str, version: str | None) -> list[tuple]:
+        """The ledger rows the frontier needs for one asset: partitions built by another version than
+        ``version`` (None: the asset has no action) and partitions with failed attempts —
+        (key, vals, version, attempts, last_error, last_run, failed_version, built_by, built_at)."""
+        return self.con.execute(
+            "SELECT key, vals, version, attempts, last_error, last_run, failed_version, built_by, built_at FROM ledger "
+            "WHERE asset = ? AND ((version IS NOT NULL AND ? IS NOT NULL AND version <> ?) OR attempts > 0)",
+            [asset, version, version]).fetchall()
+
+    def built(self, asset: str, keys: Sequence[str]) -> dict[str, tuple[str | None, str | None, datetime | None]]:
+        """(version, run, time) that built each of ``keys``, for those the ledger knows."""
+        rows = self.con.execute("SELECT key, version, built_by, built_at FROM ledger WHERE asset = ? AND "
+                                "version IS NOT NULL AND key IN (SELECT value FROM json_each(?))",
+                                [asset, json.dumps(list(keys))]).fetchall()
+        return {k: (v, b, _aware(t)) for k, v, b, t in rows}
 
     def close(self) -> None:
         self.con.close()
@@ -305,3 +367,7 @@ class StateStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _number(run_id: str) -> int:
+    return int(run_id.removeprefix("r-"))

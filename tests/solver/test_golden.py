@@ -3,7 +3,7 @@
 Each directory under tests/fixtures/golden/ holds a project (setpoint.yaml,
 assets/, rules/), the observed state — ``observed.sql`` run against a fresh
 warehouse and ``files.txt`` listing files to create as ``path @ ISO-mtime`` —
-optionally the run record (``state.sql`` run against a fresh state store), and
+optionally the run record (``state.sql``, SQLite, run against a fresh state store), and
 ``expected.json``, the plan at a fixed time. Regenerate after an intended
 change with ``UPDATE_GOLDEN=1 pytest tests/solver/test_golden.py`` and review the diff.
 """
@@ -37,8 +37,8 @@ def materialize(case: Path, target: Path) -> Path:
         con.execute(sql.read_text())
     con.close()
     if (case / "state.sql").exists():
-        with StateStore(target / ".setpoint" / "state.duckdb") as store:
-            store.con.execute((case / "state.sql").read_text())
+        with StateStore(target / ".setpoint" / "state.db") as store:
+            store.con.executescript((case / "state.sql").read_text())
     listing = case / "files.txt"
     if listing.exists():
         for line in listing.read_text().splitlines():
