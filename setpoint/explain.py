@@ -173,7 +173,7 @@ class Explainer:
             buckets.setdefault((st.status, family(st)), []).append(st)
         groups = [AssetGroup(status, reason, len(sts), describe_values(asset, [s.values for s in sts]),
                              sts[0].partition) for (status, reason), sts in buckets.items()]
-        order = ("blocked", "waiting", "missing", "stale")
+        order = ("blocked", "in_progress", "waiting", "missing", "stale")
         groups.sort(key=lambda g: (order.index(g.status), -g.count, g.reason))
         return Explanation(name, "asset", self.now, counts=dict(self.plan.summary[name]), groups=groups)
 
@@ -297,6 +297,15 @@ class Explainer:
             return [self._outdated(asset, node, r.node)]
         if k == "superseded":
             return [self._superseded(asset, node, r.version or "?")]
+        if k == "leased":
+            return [Cause(k, r.describe(), "run", run=r.run, at=r.since,
+                          detail={"until": r.until.isoformat() if r.until else None})]
+        if k == "backoff":
+            most = asset.action.max_attempts if asset.action else r.attempts
+            return [Cause(k, f"retry after {clock(r.until)}: failed {r.attempts} of {most} attempts, last error: "
+                             f"{r.text} (run {r.run})", "run", run=r.run,
+                          detail={"attempts": r.attempts, "max_attempts": most, "error": r.text,
+                                  "until": r.until.isoformat() if r.until else None})]
         if k in ("failed", "retrying"):
             most = asset.action.max_attempts if asset.action else r.attempts
             head = "retrying: failed" if k == "retrying" else "failed"

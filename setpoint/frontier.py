@@ -19,7 +19,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 
 import duckdb
@@ -29,7 +29,8 @@ from .adapters.base import key_columns, quote_ident, sql_literal
 from .adapters.duckdb_table import WAREHOUSE, distinct_values
 from .errors import ObserveError, UsageError
 from .partition import format_key, format_partition, parse_values
-from .state import StateStore
+from .lease import LIVE, lease_state
+from .state import Lease, StateStore
 from .state.legacy import is_duckdb_file
 from .project.model import Asset, Dependency, FileValues, Mapping, Project, StaticValues, TableValues
 from .project.timewindows import SQL_UNITS, TimeWindows, floor, local_hours, shift
@@ -48,6 +49,8 @@ class FrontierPartition:
     failures: int = 0                    # failed attempts since it was last built
     last_error: str | None = None
     last_run: str | None = None
+    retry_at: datetime | None = None     # not tried again before (backoff after a failure)
+    lease: tuple[str, datetime, datetime] | None = None  # (run, since, deadline) of a live lease
 
 
 @dataclass
@@ -80,7 +83,7 @@ class Frontier:
 
 
 #: the ledger columns after ``vals``, as the workspace types them
-_LEDGER_TYPES = ("VARCHAR", "INTEGER", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMP")
+_LEDGER_TYPES = ("VARCHAR", "INTEGER", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMP", "TIMESTAMP")
 
 
 def _cols(asset: Asset, alias: str | None = None) -> str:
@@ -213,17 +216,21 @@ class Workspace:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _read_ledger(self, warnings: list[str]) -> None:
+    def _read_ledger(self, warnings: list[str], now: datetime) -> None:
         """Copy what the frontier needs of the run record's ledger into ``ledger``: partitions built by
         another version of their action, and partitions with failed attempts (the gap, not the history)."""
         con, path = self.con, self.project.state
         con.execute("CREATE TABLE ledger (asset VARCHAR, key VARCHAR, vals VARCHAR[], version VARCHAR, "
                     "attempts INTEGER, last_error VARCHAR, last_run VARCHAR, failed_version VARCHAR, "
-                    "built_by VARCHAR, built_at TIMESTAMP)")
+                    "built_by VARCHAR, built_at TIMESTAMP, retry_at TIMESTAMP)")
+        con.execute("CREATE TABLE leases (asset VARCHAR, vals VARCHAR[], run_id VARCHAR, started_at TIMESTAMP, "
+                    "deadline TIMESTAMP)")
+        self.leases: list[Lease] = []
         if not path.exists():
             return
         try:  # a store in the old format is converted once, in place
             with StateStore(path, read_only=not is_duckdb_file(path)) as store:
+                self.leases = [x for x in store.leases() if lease_state(x, now) == LIVE]
                 for asset in self.project.assets.values():
                     rows = store.ledger_rows(asset.name, asset.action.version if asset.action else None)
                     if rows:
@@ -233,6 +240,10 @@ class Workspace:
                                     "unnest(CAST(? AS VARCHAR[][])), "
                                     + ", ".join(f"unnest(CAST(? AS {t}[]))" for t in _LEDGER_TYPES),
                                     [asset.name, *cols])
+            if self.leases:
+                con.executemany("INSERT INTO leases VALUES (?, ?, ?, ?, ?)",
+                                [(x.asset, list(x.vals), x.run_id, x.started_at.replace(tzinfo=None),
+                                  x.deadline.replace(tzinfo=None)) for x in self.leases])
         except (ObserveError, sqlite3.Error) as exc:
             message = exc.message if isinstance(exc, ObserveError) else str(exc)
             warnings.append(f"the run record {self.project.display(path)} could not be read "
@@ -303,7 +314,7 @@ class Workspace:
         project, con = self.project, self.con
         assets = project.assets
         later = horizons(project, now)
-        self._read_ledger(frontier.warnings)
+        self._read_ledger(frontier.warnings, now)
         for asset in assets.values():
             n = asset.name
             cols = _cols(asset)
@@ -324,7 +335,7 @@ class Workspace:
                         f"WHERE {'TRUE' if asset.action else 'FALSE'} AND l.version IS NOT NULL "
                         f"AND l.version <> {version}")
             # failures of an older version of the action do not count: a changed action starts afresh
-            con.execute(f"CREATE TABLE fl_{n} AS SELECT key, vals, attempts, last_error, last_run FROM ledger "
+            con.execute(f"CREATE TABLE fl_{n} AS SELECT key, vals, attempts, last_error, last_run, retry_at FROM ledger "
                         f"WHERE asset = {sql_literal(n)} AND attempts > 0 AND "
                         f"(failed_version IS NULL OR failed_version = {version})")
             # outdated: an upstream partition it maps to was updated after it
@@ -432,9 +443,11 @@ class Workspace:
         kc = key_columns(asset)
         cols = _cols(asset, "f")
         rows = con.execute(
-            f"SELECT {cols}, v.old, l.attempts, l.last_error, l.last_run, o.{quote_ident(kc[0])} IS NULL AS absent, "
+            f"SELECT {cols}, v.old, l.attempts, l.last_error, l.last_run, l.retry_at, x.run_id, x.started_at, "
+            f"x.deadline, o.{quote_ident(kc[0])} IS NULL AS absent, "
             f"u.ua, u.uk FROM f_{n} f LEFT JOIN o_{n} o USING ({_cols(asset)}) LEFT JOIN u_{n} u USING "
             f"({_cols(asset)}) LEFT JOIN v_{n} v USING ({_cols(asset)}) LEFT JOIN fl_{n} l ON l.vals = [{cols}] "
+            f"LEFT JOIN leases x ON x.asset = {sql_literal(n)} AND x.vals = [{cols}] "
             f"ORDER BY {cols}").fetchall()
         grain = asset.action.grain if asset.action else tuple(dims)
         coarse = asset.action is not None and grain != tuple(dims)
@@ -454,9 +467,10 @@ class Workspace:
                 frontier.unit_values.setdefault((n, unit), dict(zip(grain, gv)))
             elif asset.action is not None:
                 frontier.unit_values.setdefault((n, unit), dict(zip(dims, values)))
-            old, failures, error, run = row[len(kc) : len(kc) + 4]
-            parts.append(FrontierPartition(key, values, bool(row[len(kc) + 4]), outdated, unit, old,
-                                           failures or 0, error, run))
+            old, failures, error, run, retry_at, lease_run, lease_start, lease_end = row[len(kc) : len(kc) + 8]
+            lease = (lease_run, _aware(lease_start), _aware(lease_end)) if lease_run else None
+            parts.append(FrontierPartition(key, values, bool(row[len(kc) + 8]), outdated, unit, old,
+                                           failures or 0, error, run, _aware(retry_at), lease))
         cleared = con.execute(f"SELECT key FROM fl_{n} WHERE vals IN (SELECT [{_cols(asset)}] FROM p_{n}) "
                               f"AND vals NOT IN (SELECT [{_cols(asset)}] FROM f_{n}) ORDER BY key").fetchall()
         if cleared:
@@ -481,6 +495,10 @@ class Workspace:
                 frontier.edges.append((n, p, b.name, q))
                 if e[-1]:
                     frontier.not_due.add((b.name, q))
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=timezone.utc) if moment is not None else None
 
 
 def _parse_canonical(asset: Asset, key: str) -> tuple[str, ...] | None:

@@ -13,7 +13,11 @@ from typing import Any
 
 from .partition import format_partition
 
-STATUSES = ("satisfied", "missing", "stale", "waiting", "blocked")
+STATUSES = ("satisfied", "missing", "stale", "in_progress", "waiting", "blocked")
+
+
+def _clock(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "?"
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,8 @@ class Reason:
     attempts: int | None = None  # failed attempts, for ``failed`` and ``retrying``
     run: str | None = None       # the run that failed last, for ``failed`` and ``retrying``
     version: str | None = None   # the older action version that built it, for ``superseded``
+    since: datetime | None = None  # a lease's start, for ``leased``
+    until: datetime | None = None  # a lease's deadline (``leased``) or the end of a backoff (``backoff``)
     #: the upstream (asset, key) itself, for walking to root causes without re-reading text
     node: tuple[str, str] | None = field(default=None, compare=False, repr=False)
 
@@ -55,6 +61,11 @@ class Reason:
             return f"failed {self.attempts} of {self.attempts} attempts, last error: {self.text} (run {self.run})"
         if k == "retrying":
             return f"will retry: failed {self.attempts} attempt(s), last error: {self.text} (run {self.run})"
+        if k == "leased":
+            return (f"being produced by run {self.run} since {_clock(self.since)}, lease until {_clock(self.until)}")
+        if k == "backoff":
+            return (f"retry after {_clock(self.until)}: failed {self.attempts} attempt(s), last error: {self.text} "
+                    f"(run {self.run})")
         if k == "superseded":
             return f"built by an older version of its action ({self.version}); the action has changed since"
         if k == "upstream_blocked":
@@ -69,6 +80,10 @@ class Reason:
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value.isoformat()
         return out
 
 

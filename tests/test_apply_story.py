@@ -204,8 +204,8 @@ def test_8_a_changed_action_makes_its_partitions_stale_and_apply_rebuilds_them(c
     assert text.count("s.spend * r.eur_usd") == 1
     pipeline.write_text(text.replace("s.spend * r.eur_usd", "round(s.spend * r.eur_usd, 2)"))
     doc = plan_json(cli, converged)
-    assert doc["summary"]["results"] == {"expected": 12, "satisfied": 0, "missing": 0, "stale": 12, "waiting": 0,
-                                         "blocked": 0}
+    assert doc["summary"]["results"] == {"expected": 12, "satisfied": 0, "missing": 0, "stale": 12, "in_progress": 0,
+                                         "waiting": 0, "blocked": 0}
     first = doc["statuses"][0]
     assert first["id"] == "results[campaign=501,day=2024-01-01]" and first["condition"] == "outdated"
     assert first["reasons"][0]["kind"] == "superseded" and len(first["reasons"][0]["version"]) == 12

@@ -12,10 +12,10 @@ NOW = "2024-04-01T12:00Z"
 QUICKSTART_PLAN = """\
 plan for quickstart at 2024-04-01 12:00 UTC
 
-asset         expected  satisfied  missing  stale  waiting  blocked
-events              14         14        0      0        0        0
-daily_totals        14          0       14      0        0        0
-report               1          0        0      0        1        0
+asset         expected  satisfied  missing  stale  in_progress  waiting  blocked
+events              14         14        0      0            0        0        0
+daily_totals        14          0       14      0            0        0        0
+report               1          0        0      0            0        1        0
 
 not satisfied:
   daily_totals  14 missing  absent from table daily_totals                                 e.g. daily_totals[2024-03-01]
@@ -58,7 +58,7 @@ def test_plan_json(cli, quickstart: Path) -> None:
             "warnings", "facts", "timings"} <= set(doc)
     assert doc["now"] == "2024-04-01T12:00:00+00:00"
     assert doc["summary"]["daily_totals"] == {"expected": 14, "satisfied": 0, "missing": 14, "stale": 0,
-                                              "waiting": 0, "blocked": 0}
+                                              "in_progress": 0, "waiting": 0, "blocked": 0}
     first = doc["statuses"][0]
     assert first == {"asset": "daily_totals", "partition": {"day": "2024-03-01"}, "id": "daily_totals[2024-03-01]",
                      "status": "missing", "condition": "absent", "runnable": True,

@@ -29,10 +29,10 @@ def test_apply_converges_the_quickstart_and_exits_0(cli, quickstart: Path) -> No
     assert result.stdout.splitlines() == [
         "applied quickstart: 15 runs (15 succeeded, 0 failed) in 3 passes",
         "",
-        "asset         expected  satisfied  missing  stale  waiting  blocked",
-        "events              14         14        0      0        0        0",
-        "daily_totals        14         14        0      0        0        0",
-        "report               1          1        0      0        0        0",
+        "asset         expected  satisfied  missing  stale  in_progress  waiting  blocked",
+        "events              14         14        0      0            0        0        0",
+        "daily_totals        14         14        0      0            0        0        0",
+        "report               1          1        0      0            0        0        0",
         "",
         "converged: every expected partition is satisfied.",
     ]

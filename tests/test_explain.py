@@ -78,8 +78,10 @@ def test_every_status_and_cause_kind_is_explained_in_the_golden_set() -> None:
             for c in _causes(doc):
                 kinds.add(c["kind"])
                 sources.add(c["source"])
-    assert statuses == {"satisfied", "missing", "stale", "waiting", "blocked", "not due", "not expected"}
-    assert kinds == {"absent", "expected", "outdated", "superseded", "failed", "retrying", "rule", "unrecoverable",
+    assert statuses == {"satisfied", "missing", "stale", "in_progress", "waiting", "blocked", "not due",
+                        "not expected"}
+    assert kinds == {"absent", "expected", "outdated", "superseded", "failed", "retrying", "leased", "backoff",
+                     "rule", "unrecoverable",
                      "no_action", "needs", "not_due", "needs_all", "upstream_blocked", "upstream_all_blocked",
                      "declared", "rule_dependency", "present", "built", "upstream_unchanged", "not_expected"}
     assert sources == {"derived", "observation", "run", "declaration", "rule"}

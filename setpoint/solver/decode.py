@@ -14,7 +14,7 @@ from .session import SolveResult
 
 #: the order in which a partition's reasons are listed (its first reason is its top reason)
 _ORDER = ("rule", "unrecoverable", "failed", "no_action", "upstream_blocked", "upstream_all_blocked",
-          "absent", "outdated", "superseded", "retrying", "needs", "not_due", "needs_all")
+          "leased", "backoff", "absent", "outdated", "superseded", "retrying", "needs", "not_due", "needs_all")
 
 
 def _reason(kind: str, detail: object, statuses: dict[tuple[str, str], str], sources: dict[str, str],
@@ -31,6 +31,11 @@ def _reason(kind: str, detail: object, statuses: dict[tuple[str, str], str], sou
         return Reason(kind, source=sources.get(asset))
     if kind in ("failed", "retrying") and part is not None:
         return Reason(kind, text=part.last_error, attempts=part.failures, run=part.last_run)
+    if kind == "backoff" and part is not None:
+        return Reason(kind, text=part.last_error, attempts=part.failures, run=part.last_run, until=part.retry_at)
+    if kind == "leased" and part is not None and part.lease is not None:
+        run, since, until = part.lease
+        return Reason(kind, run=run, since=since, until=until)
     if kind == "superseded" and part is not None:
         return Reason(kind, version=part.superseded)
     return Reason(kind)
@@ -196,6 +201,10 @@ def family(st: PartitionStatus, root: bool = False) -> str:
         text = f"failed {r.attempts} of {r.attempts} attempts, last error: {r.text}"
     elif r.kind == "superseded":
         text = "built by an older version of its action"
+    elif r.kind == "leased":
+        text = "being produced (a run holds its lease)"
+    elif r.kind == "backoff":
+        text = f"retrying after a backoff, last error: {r.text}"
     else:
         text = r.describe(st.condition)
     if by_root and st.cause_at and st.cause_at != st.partition:

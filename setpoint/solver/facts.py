@@ -61,6 +61,12 @@ class FactWriter:
     def failed(self, a: str, p: str, n: int) -> None:
         self._add(f"failed({a},{lp_string(p)},{n}).")
 
+    def leased(self, a: str, p: str) -> None:
+        self._add(f"leased({a},{lp_string(p)}).")
+
+    def backoff(self, a: str, p: str) -> None:
+        self._add(f"backoff({a},{lp_string(p)}).")
+
     def max_attempts(self, a: str, n: int) -> None:
         self._add(f"max_attempts({a},{n}).")
 
@@ -120,6 +126,10 @@ def write_facts(project: Project, frontier: Frontier,
                 w.superseded(a, p)
             if part.failures:
                 w.failed(a, p, part.failures)
+                if part.retry_at is not None and part.retry_at > frontier.now:
+                    w.backoff(a, p)
+            if part.lease is not None:
+                w.leased(a, p)
             for i in read:
                 w.key(a, p, asset.dims[i], part.values[i])
             if coarse:

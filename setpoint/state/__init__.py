@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .store import SCHEMA_VERSION, Event, RunRecord, StateStore
+from .store import SCHEMA_VERSION, Event, Lease, LeaseTaken, RunRecord, StateStore
 
-__all__ = ["SCHEMA_VERSION", "Event", "RunRecord", "StateStore"]
+__all__ = ["SCHEMA_VERSION", "Event", "Lease", "LeaseTaken", "RunRecord", "StateStore"]

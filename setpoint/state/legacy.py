@@ -28,7 +28,8 @@ _TABLES = {
                "INSERT INTO events VALUES (?, ?, ?, ?, ?, ?, ?)"),
     "ledger": ("SELECT asset, key, vals, version, built_by, built_at, attempts, last_error, last_run, "
                "failed_version FROM ledger",
-               "INSERT INTO ledger VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
+               "INSERT INTO ledger (asset, key, vals, version, built_by, built_at, attempts, last_error, last_run, "
+               "failed_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
 }
 
 

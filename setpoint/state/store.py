@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -74,7 +74,24 @@ SCHEMA = [
            last_error TEXT,
            last_run TEXT,
            failed_version TEXT,
+           retry_at TEXT,
            PRIMARY KEY (asset, key))""",
+    # a partition being produced: by a run of an apply (owner: that process), or by outside work that
+    # was reported started; at most one lease per partition, so nothing is ever started twice
+    """CREATE TABLE IF NOT EXISTS leases (
+           asset TEXT NOT NULL,
+           key TEXT NOT NULL,
+           vals TEXT NOT NULL,
+           run_id TEXT NOT NULL,
+           started_at TEXT NOT NULL,
+           deadline TEXT NOT NULL,
+           owner_host TEXT,
+           owner_pid INTEGER,
+           owner_start TEXT,
+           pid INTEGER,
+           pid_start TEXT,
+           PRIMARY KEY (asset, key))""",
+    "CREATE INDEX IF NOT EXISTS leases_by_run ON leases (run_id)",
 ]
 
 #: migrations[n] upgrades a SQLite store from version n to n + 1 (none yet)
@@ -138,6 +155,32 @@ class Event:
     def to_json(self) -> dict[str, Any]:
         return {"seq": self.seq, "at": self.at.isoformat(), "kind": self.kind, "asset": self.asset,
                 "target": self.target, "run_id": self.run_id, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Someone is producing asset[key] until ``deadline``: run ``run_id`` of the apply ``owner_pid`` on
+    ``owner_host`` (none for outside work that was reported started), in process ``pid`` if known."""
+
+    asset: str
+    key: str
+    vals: tuple[str, ...]
+    run_id: str
+    started_at: datetime
+    deadline: datetime
+    owner_host: str | None = None
+    owner_pid: int | None = None
+    owner_start: str | None = None
+    pid: int | None = None
+    pid_start: str | None = None
+
+
+class LeaseTaken(Exception):
+    """A partition a run was to produce is already leased to another run."""
+
+    def __init__(self, lease: Lease) -> None:
+        super().__init__(f"{lease.asset}[{lease.key}] is leased to run {lease.run_id}")
+        self.lease = lease
 
 
 #: how long a writer waits for another one to finish its transaction
@@ -256,15 +299,51 @@ class StateStore:
 
     # -- runs ---------------------------------------------------------------------------------
     def start_run(self, asset: str, kind: str, label: str, partitions: Sequence[str], version: str,
-                  attempt: int, at: datetime | None = None) -> str:
-        """Record a run as started; returns its id (``r-1``, ``r-2``, …)."""
+                  attempt: int, at: datetime | None = None, lease: Sequence[tuple[str, Sequence[str]]] = (),
+                  deadline: datetime | None = None, owner: tuple[str, int, str | None] | None = None) -> str:
+        """Record a run as started, holding a lease on ``lease`` (key, values) until ``deadline`` for the
+        process ``owner`` (host, pid, start); returns its id (``r-1``, ``r-2``, …).
+
+        Atomic: when any of those partitions is leased already, nothing is recorded and
+        :class:`LeaseTaken` says who holds it.
+        """
         with self.transaction() as con:
+            for key, _ in lease:
+                held = self._lease(asset, key)
+                if held is not None:
+                    raise LeaseTaken(held)
             n = con.execute("INSERT INTO runs (asset, kind, label, partitions, action_version, attempt, started_at, "
                             "outcome) VALUES (?, ?, ?, ?, ?, ?, ?, 'running')",
                             [asset, kind, label, json.dumps(list(partitions)), version, attempt, _utc(at)]).lastrowid
             run_id = f"r-{n}"
+            if lease:
+                host, pid, start = owner or (None, None, None)
+                con.executemany("INSERT INTO leases (asset, key, vals, run_id, started_at, deadline, owner_host, "
+                                "owner_pid, owner_start) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                                [(asset, k, json.dumps(list(v)), run_id, _utc(at), _utc(deadline), host, pid, start)
+                                 for k, v in lease])
             self.event("started", asset, label, run_id, {"partitions": len(partitions), "attempt": attempt}, at)
         return run_id
+
+    def _lease(self, asset: str, key: str) -> Lease | None:
+        row = self.con.execute("SELECT * FROM leases WHERE asset = ? AND key = ?", [asset, key]).fetchone()
+        return _lease(row) if row else None
+
+    def leases(self, run_id: str | None = None) -> list[Lease]:
+        """Every lease held (or those of one run), oldest first."""
+        where, params = ("WHERE run_id = ?", [run_id]) if run_id else ("", [])
+        return [_lease(r) for r in self.con.execute(f"SELECT * FROM leases {where} ORDER BY started_at, asset, key",
+                                                   params).fetchall()]
+
+    def lease_process(self, run_id: str, pid: int, pid_start: str | None) -> None:
+        """The run's work goes on in process ``pid``: it may outlive the apply that started it."""
+        with self.transaction() as con:
+            con.execute("UPDATE leases SET pid = ?, pid_start = ? WHERE run_id = ?", [pid, pid_start, run_id])
+
+    def release(self, run_id: str) -> None:
+        """Drop the run's leases (it ended, or was given up)."""
+        with self.transaction() as con:
+            con.execute("DELETE FROM leases WHERE run_id = ?", [run_id])
 
     def finish_run(self, run_id: str, outcome: str, at: datetime | None = None, exit_code: int | None = None,
                    error: str | None = None, stdout_tail: str | None = None, stderr_tail: str | None = None) -> None:
@@ -278,6 +357,7 @@ class StateStore:
             if exit_code is not None:
                 detail["exit_code"] = exit_code
             self.event(outcome, asset, label, run_id, detail, at)
+            con.execute("DELETE FROM leases WHERE run_id = ?", [run_id])
 
     def runs(self, asset: str | None = None, limit: int | None = None) -> list[RunRecord]:
         """The newest ``limit`` runs (all by default), oldest first."""
@@ -316,11 +396,14 @@ class StateStore:
                 [(asset, k, json.dumps(list(v)), version, run_id, moment) for k, v in rows])
 
     def record_failure(self, asset: str, rows: Sequence[tuple[str, Sequence[str]]], run_id: str, error: str,
-                       version: str, attempts: int | None = None) -> None:
-        """One more failed attempt (or exactly ``attempts``) for each of these partitions, by action ``version``.
+                       version: str, attempts: int | None = None,
+                       backoff: Callable[[int], datetime | None] | None = None) -> dict[str, int]:
+        """One more failed attempt (or exactly ``attempts``) for each of these partitions, by action ``version``;
+        returns the attempts now counted per key.
 
         Failures of another version of the action do not count: a changed
-        action starts afresh.
+        action starts afresh. ``backoff(attempts)`` says when the partition
+        may be tried again (None: at once).
         """
         with self.transaction() as con:
             con.executemany(
@@ -330,6 +413,13 @@ class StateStore:
                 "excluded.failed_version THEN 1 ELSE ledger.attempts + 1 END), last_error = excluded.last_error, "
                 "last_run = excluded.last_run, failed_version = excluded.failed_version",
                 [(asset, k, json.dumps(list(v)), attempts, error, run_id, version, attempts) for k, v in rows])
+            spent = dict(con.execute("SELECT key, attempts FROM ledger WHERE asset = ? AND key IN "
+                                     "(SELECT value FROM json_each(?))",
+                                     [asset, json.dumps([k for k, _ in rows])]).fetchall())
+            if backoff is not None:
+                con.executemany("UPDATE ledger SET retry_at = ? WHERE asset = ? AND key = ?",
+                                [(_utc(when) if (when := backoff(n)) else None, asset, k) for k, n in spent.items()])
+        return spent
 
     def note_run(self, run_id: str, error: str) -> None:
         """Add what was learnt after a run ended (it exited 0 but did not produce its partitions)."""
@@ -340,15 +430,27 @@ class StateStore:
         """These partitions exist now (made by hand, or by another run): their failures no longer count."""
         if keys:
             with self.transaction() as con:
-                con.execute("UPDATE ledger SET attempts = 0, last_error = NULL WHERE asset = ? AND "
+                con.execute("UPDATE ledger SET attempts = 0, last_error = NULL, retry_at = NULL WHERE asset = ? AND "
                             "key IN (SELECT value FROM json_each(?))", [asset, json.dumps(list(keys))])
+
+    def reset_attempts(self, asset: str, keys: Sequence[str] | None = None) -> list[str]:
+        """Forget the failed attempts of these partitions (all of the asset's, by default) so that they are
+        tried again; returns the keys that had any."""
+        where, params = ("", [asset]) if keys is None else (" AND key IN (SELECT value FROM json_each(?))",
+                                                            [asset, json.dumps(list(keys))])
+        with self.transaction() as con:
+            found = [k for (k,) in con.execute(f"SELECT key FROM ledger WHERE asset = ? AND attempts > 0{where} "
+                                               "ORDER BY key", params).fetchall()]
+            con.execute(f"UPDATE ledger SET attempts = 0, retry_at = NULL WHERE asset = ?{where}", params)
+        return found
 
     def ledger_rows(self, asset: str, version: str | None) -> list[tuple]:
         """The ledger rows the frontier needs for one asset: partitions built by another version than
         ``version`` (None: the asset has no action) and partitions with failed attempts —
-        (key, vals, version, attempts, last_error, last_run, failed_version, built_by, built_at)."""
+        (key, vals, version, attempts, last_error, last_run, failed_version, built_by, built_at, retry_at)."""
         return self.con.execute(
-            "SELECT key, vals, version, attempts, last_error, last_run, failed_version, built_by, built_at FROM ledger "
+            "SELECT key, vals, version, attempts, last_error, last_run, failed_version, built_by, built_at, retry_at "
+            "FROM ledger "
             "WHERE asset = ? AND ((version IS NOT NULL AND ? IS NOT NULL AND version <> ?) OR attempts > 0)",
             [asset, version, version]).fetchall()
 
@@ -367,6 +469,10 @@ class StateStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _lease(row: tuple) -> Lease:
+    return Lease(row[0], row[1], tuple(json.loads(row[2])), row[3], _aware(row[4]), _aware(row[5]), *row[6:])
 
 
 def _number(run_id: str) -> int:

@@ -83,6 +83,7 @@ def test_every_status_and_reason_kind_is_covered() -> None:
         for asset, counts in data["summary"].items():
             if counts["satisfied"]:
                 statuses.add("satisfied")
-    assert statuses == {"satisfied", "missing", "stale", "waiting", "blocked"}
+    assert statuses == {"satisfied", "missing", "stale", "in_progress", "waiting", "blocked"}
     assert kinds == {"absent", "outdated", "needs", "needs_all", "not_due", "rule", "unrecoverable", "no_action",
-                     "upstream_blocked", "upstream_all_blocked", "failed", "retrying", "superseded"}
+                     "upstream_blocked", "upstream_all_blocked", "failed", "retrying", "superseded", "leased",
+                     "backoff"}

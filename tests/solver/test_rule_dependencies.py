@@ -37,7 +37,7 @@ def test_a_rule_naming_an_unexpected_partition_is_a_warning(project) -> None:
     assert [s.partition for s in p.statuses] == ["calendar[2024-03-02]"]
     assert p.warnings == ["rules name 1 partition(s) outside their asset's partitions, e.g. sales[2030-01-01]; "
                           "they are left out of the plan (check the depends/4 rules)"]
-    assert p.summary["sales"] == {"expected": 2, "satisfied": 2, "missing": 0, "stale": 0, "waiting": 0, "blocked": 0}
+    assert p.summary["sales"] == {"expected": 2, "satisfied": 2, "missing": 0, "stale": 0, "in_progress": 0, "waiting": 0, "blocked": 0}
 
 
 def test_what_depends_on_a_rule_made_wait_waits_too(project) -> None:
@@ -107,6 +107,6 @@ def test_rule_named_partitions_must_be_canonical_and_expected(project) -> None:
     assert [(s.partition, s.status) for s in p.statuses] == [
         ("calendar[2024-03-01]", "satisfied"), ("calendar[2024-03-02]", "missing"),
         ("camp[a]", "satisfied"), ("camp[b]", "satisfied")]
-    assert p.summary["camp"] == {"expected": 2, "satisfied": 2, "missing": 0, "stale": 0, "waiting": 0, "blocked": 0}
+    assert p.summary["camp"] == {"expected": 2, "satisfied": 2, "missing": 0, "stale": 0, "in_progress": 0, "waiting": 0, "blocked": 0}
     assert p.warnings == ["rules name 2 partition(s) outside their asset's partitions, e.g. calendar[2024-3-1]; "
                           "they are left out of the plan (check the depends/4 rules)"]
