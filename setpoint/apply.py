@@ -19,17 +19,21 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .adapters.execute import Context, Outcome, RunRequest, executor_for
 from .controller import plan as make_plan
 from .errors import SolveError
+from .lease import deadline
+from .lock import ApplyLock, Holder, process_start, this_process
 from .partition import format_partition
 from .plan import Action, Plan
 from .project.loader import load_project
 from .project.model import Asset, Project
-from .state import StateStore
+from .reconcile import reconcile
+from .retry import backoff_until, jitter
+from .state import LeaseTaken, StateStore
 
 #: a guard against a loop that keeps finding work (it cannot, as every attempt counts)
 MAX_PASSES = 10_000
@@ -46,6 +50,7 @@ class RunDone:
     partitions: int
     outcome: Outcome
     seconds: float
+    keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,10 +71,14 @@ class Progress:
 @dataclass
 class ApplyResult:
     project: str
-    plan: Plan                      # the plan of the last pass: what is left
+    plan: Plan | None               # the plan of the last pass: what is left (None: another apply held the lock)
     passes: int
     runs: list[RunDone] = field(default_factory=list)
     seconds: float = 0.0
+    #: another apply holds the project's lock: this one did nothing
+    held_by: Holder | None = None
+    #: the lock was left by an apply that is gone (killed), and taken over
+    took_over: Holder | None = None
 
     @property
     def failed_runs(self) -> list[RunDone]:
@@ -77,19 +86,30 @@ class ApplyResult:
 
     @property
     def converged(self) -> bool:
-        return self.plan.converged
+        return self.plan is not None and self.plan.converged
+
+    def count(self, status: str) -> int:
+        return sum(row.get(status, 0) for row in self.plan.summary.values()) if self.plan is not None else 0
 
     @property
     def blocked(self) -> int:
-        return sum(row.get("blocked", 0) for row in self.plan.summary.values())
+        return self.count("blocked")
+
+    @property
+    def unrecovered(self) -> list[RunDone]:
+        """Runs of this apply that failed, whose partitions are still not satisfied."""
+        if self.plan is None:
+            return []
+        left = {(s.asset, s.key) for s in self.plan.statuses}
+        return [r for r in self.failed_runs if any((r.asset, k) in left for k in r.keys)]
 
     @property
     def ok(self) -> bool:
-        """Nothing is blocked: what is not satisfied only waits for windows that are not due."""
-        return self.blocked == 0
+        """Converged or progressing: nothing is blocked, and no failure of this apply is left unrecovered."""
+        return self.blocked == 0 and not self.unrecovered
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "project": self.project,
             "converged": self.converged,
             "passes": self.passes,
@@ -97,14 +117,18 @@ class ApplyResult:
             "runs": [{"id": r.id, "asset": r.asset, "range": r.label, "attempt": r.attempt,
                       "partitions": r.partitions, "outcome": "succeeded" if r.outcome.ok else "failed",
                       "error": r.outcome.error, "seconds": round(r.seconds, 3)} for r in self.runs],
-            "summary": self.plan.summary,
-            "statuses": [s.to_json() for s in self.plan.statuses],
-            "warnings": self.plan.warnings,
+            "summary": self.plan.summary if self.plan else {},
+            "statuses": [s.to_json() for s in self.plan.statuses] if self.plan else [],
+            "warnings": self.plan.warnings if self.plan else [],
         }
+        if self.held_by is not None:
+            out["held_by"] = {"pid": self.held_by.pid, "host": self.held_by.host,
+                              "since": self.held_by.since.isoformat()}
+        return out
 
 
 class _Record:
-    """The state store, shared by worker threads one call at a time, for the length of one pass."""
+    """The state store, shared by worker threads one call at a time, for the length of an apply."""
 
     def __init__(self, project: Project) -> None:
         self.store = StateStore(project.state)
@@ -145,7 +169,7 @@ class _Memory:
 
 
 def _after_runs(record: _Record, project: Project, current: Plan, previous: list[tuple[RunDone, Action]],
-                memory: _Memory) -> bool:
+                memory: _Memory, now: datetime) -> bool:
     """Judge the last pass's runs by what is observed now; returns whether failures were recorded.
 
     A run that exited 0 but left a partition it was started for still needing
@@ -172,7 +196,8 @@ def _after_runs(record: _Record, project: Project, current: Plan, previous: list
             cond = still[(action.asset, missed[0][0])].condition
             error = (f"run {done.id} exited 0 but did not produce it (still {cond})" if len(missed) == 1 else
                      f"run {done.id} exited 0 but left {len(missed)} of its partitions {cond}")
-            store.record_failure(action.asset, missed, done.id, error, asset.action.version)
+            store.record_failure(action.asset, missed, done.id, error, asset.action.version,
+                                 backoff=lambda n, asset=asset, j=jitter(): backoff_until(asset, n, now, j))
             store.note_run(done.id, error)
             store.event("failed", action.asset, done.label, done.id, {"error": error, "partitions": len(missed)})
             _exhausted(record, project, action.asset, [k for k, _ in missed], done.id, error)
@@ -207,13 +232,15 @@ def _exhausted(record: _Record, project: Project, asset_name: str, keys: list[st
 
 
 def _execute(project: Project, record: _Record, actions: list[Action], context: Context, pool: ThreadPoolExecutor,
-             pass_no: int, notify: Callable[[Progress], None]) -> list[tuple[RunDone, Action]]:
-    """Start every action (the pool bounds how many at once); return them as they were recorded."""
+             pass_no: int, notify: Callable[[Progress], None],
+             clock: Callable[[], datetime]) -> list[tuple[RunDone, Action]]:
+    """Start every action (the pool bounds how many at once), each holding a lease on its partitions;
+    return them as they were recorded. An action whose partitions another run holds is skipped."""
     state = {"running": 0, "done": 0, "failed": 0, "left": len(actions)}
     counts = threading.Lock()
     sql_left = sum(1 for a in actions if a.kind == "sql")
 
-    def one(action: Action) -> tuple[RunDone, Action]:
+    def one(action: Action) -> tuple[RunDone, Action] | None:
         nonlocal sql_left
         asset = project.assets[action.asset]
         assert asset.action is not None
@@ -229,12 +256,22 @@ def _execute(project: Project, record: _Record, actions: list[Action], context: 
             context.close()
         return result
 
-    def _run(action: Action, asset: Asset, keys: list[str]) -> tuple[RunDone, Action]:
+    def _run(action: Action, asset: Asset, keys: list[str]) -> tuple[RunDone, Action] | None:
         assert asset.action is not None
+        rows = [_ledger_row(k, v) for k, v in action.targets]
         with record.lock:
             attempt = max(record.store.attempts(action.asset, keys, asset.action.version).values(), default=0) + 1
-            run_id = record.store.start_run(action.asset, action.kind, action.label, keys, asset.action.version,
-                                            attempt)
+            start = clock()
+            try:
+                run_id = record.store.start_run(action.asset, action.kind, action.label, keys, asset.action.version,
+                                                attempt, at=start, lease=rows, deadline=deadline(asset, start),
+                                                owner=this_process())
+            except LeaseTaken as taken:  # another run produces some of them: do not do it twice
+                record.store.event("skipped", action.asset, action.label, None,
+                                   {"leased_by": taken.lease.run_id, "partition": taken.lease.key})
+                with counts:
+                    state["left"] -= 1
+                return None
         with counts:
             state["running"] += 1
             state["left"] -= 1
@@ -246,17 +283,18 @@ def _execute(project: Project, record: _Record, actions: list[Action], context: 
         except (Exception, SystemExit) as exc:  # an executor bug must not lose the record of the run
             outcome = Outcome(False, error=f"setpoint could not run it: {type(exc).__name__}: {exc}")
         done = RunDone(run_id, action.asset, action.label, attempt, len(action.targets), outcome,
-                       time.perf_counter() - t)
-        rows = [_ledger_row(k, v) for k, v in action.targets]
-        with record.lock:
-            record.store.finish_run(run_id, "succeeded" if outcome.ok else "failed", exit_code=outcome.exit_code,
-                                    error=outcome.error, stdout_tail=outcome.stdout_tail,
-                                    stderr_tail=outcome.stderr_tail)
+                       time.perf_counter() - t, tuple(keys))
+        with record.lock, record.store.transaction():  # the outcome, the ledger and the lease's end: all or none
+            end = clock()
+            record.store.finish_run(run_id, "succeeded" if outcome.ok else "failed", at=end,
+                                    exit_code=outcome.exit_code, error=outcome.error,
+                                    stdout_tail=outcome.stdout_tail, stderr_tail=outcome.stderr_tail)
             if outcome.ok:
-                record.store.record_built(action.asset, rows, asset.action.version, run_id)
+                record.store.record_built(action.asset, rows, asset.action.version, run_id, at=end)
             else:
                 record.store.record_failure(action.asset, rows, run_id, outcome.error or "failed",
-                                            asset.action.version)
+                                            asset.action.version,
+                                            backoff=lambda n, j=jitter(): backoff_until(asset, n, end, j))
                 _exhausted(record, project, action.asset, keys, run_id, outcome.error)
         with counts:
             state["running"] -= 1
@@ -264,7 +302,7 @@ def _execute(project: Project, record: _Record, actions: list[Action], context: 
             notify(Progress("finished", pass_no, run=done, **state))
         return done, action
 
-    return list(pool.map(one, actions))
+    return [r for r in pool.map(one, actions) if r is not None]
 
 
 @contextmanager
@@ -282,60 +320,104 @@ def _in_project(root: Path) -> Iterator[None]:
 
 
 def apply(path: str | Path | Project = ".", now: datetime | None = None, concurrency: int | None = None,
-          progress: Callable[[Progress], None] | None = None) -> ApplyResult:
+          progress: Callable[[Progress], None] | None = None, wait: float = 5.0) -> ApplyResult:
     """Run the plan until nothing more can be done; every run and decision lands in the state store.
 
-    While it runs, the working directory is the project directory (as for the
-    actions it starts) and the project directory is on ``sys.path``.
+    One apply at a time per project: when another holds the lock for longer
+    than ``wait`` seconds, this one does nothing and says who holds it. While
+    it runs, the working directory is the project directory (as for the
+    actions it starts) and the project directory is on ``sys.path``. ``now``
+    sets the clock's start: windows, leases and backoffs count from it.
     """
     project = path if isinstance(path, Project) else load_project(path)
-    with _in_project(project.root):
-        return _apply(project, now, concurrency, progress)
+    lock = ApplyLock(project.state.parent / "apply.lock")
+    holder = lock.acquire(wait)
+    if holder is not None:
+        return ApplyResult(project.name, None, 0, held_by=holder)
+    try:
+        with _in_project(project.root):
+            result = _apply(project, now, concurrency, progress, lock.took_over)
+        result.took_over = lock.took_over
+        return result
+    finally:
+        lock.release()
 
 
 def _apply(project: Project, now: datetime | None, concurrency: int | None,
-           progress: Callable[[Progress], None] | None) -> ApplyResult:
+           progress: Callable[[Progress], None] | None, took_over: Holder | None) -> ApplyResult:
     notify = progress or (lambda _: None)
     workers = concurrency or project.apply.concurrency
-    context = Context(project, project.state.parent / "logs")
+    t0 = time.monotonic()
+
+    def clock() -> datetime:
+        return now + timedelta(seconds=time.monotonic() - t0) if now else datetime.now(timezone.utc)
+
+    record = _Record(project)
+    context = Context(project, project.state.parent / "logs",
+                      on_process=lambda run_id, pid: _process(record, run_id, pid))
     started = time.perf_counter()
     runs: list[RunDone] = []
     previous: list[tuple[RunDone, Action]] = []
     memory = _Memory()
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="setpoint-run")
+    if took_over is not None:
+        record.store.event("lock", None, None, None, {"took_over_from": took_over.pid, "host": took_over.host,
+                                                      "since": took_over.since.isoformat()})
     try:
         for pass_no in range(1, MAX_PASSES + 1):
-            moment = now or datetime.now(timezone.utc)
+            moment = clock()
             current = make_plan(project, now=moment, record=False)
-            record = _Record(project)
+            _observed(record, current, moment)
+            changed = _after_runs(record, project, current, previous, memory, moment)
+            changed |= reconcile(record.store, project, current, moment,
+                                 blocked=lambda a, keys, run, error: _exhausted(record, project, a, keys, run, error))
+            if changed:  # attempts grew or leases were given up: plan again
+                current = make_plan(project, now=moment, record=False)
+            if not current.actions:
+                retry_at = _next_retry(current)
+                if retry_at is not None and retry_at - clock() <= project.apply.retry_wait:
+                    notify(Progress("waiting", pass_no, label=f"retries at {retry_at:%H:%M:%S}"))
+                    _sleep_until(retry_at, clock)
+                    previous = []
+                    continue
+                _log_blocked(record, current)
+                notify(Progress("done", pass_no, done=sum(r.outcome.ok for r in runs),
+                                failed=sum(not r.outcome.ok for r in runs)))
+                return ApplyResult(project.name, current, pass_no, runs, time.perf_counter() - started)
+            record.store.event_many("planned", [(a.asset, a.label, {"partitions": a.covers})
+                                                for a in current.actions])
+            notify(Progress("pass", pass_no, left=len(current.actions)))
             try:
-                _observed(record, current, moment)
-                if _after_runs(record, project, current, previous, memory):  # attempts grew: plan again
-                    record.close()
-                    current = make_plan(project, now=moment, record=False)
-                    record = _Record(project)
-                if not current.actions:
-                    _log_blocked(record, current)
-                    notify(Progress("done", pass_no, done=sum(r.outcome.ok for r in runs),
-                                    failed=sum(not r.outcome.ok for r in runs)))
-                    return ApplyResult(project.name, current, pass_no, runs, time.perf_counter() - started)
-                record.store.event_many("planned", [(a.asset, a.label, {"partitions": a.covers})
-                                                    for a in current.actions])
-                notify(Progress("pass", pass_no, left=len(current.actions)))
-                try:
-                    previous = _execute(project, record, current.actions, context, pool, pass_no, notify)
-                finally:
-                    context.close()
-                runs.extend(done for done, _ in previous)
-            except BaseException:  # interrupted: runs in flight finish and are recorded, none start
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
+                previous = _execute(project, record, current.actions, context, pool, pass_no, notify, clock)
             finally:
-                record.close()
+                context.close()
+            runs.extend(done for done, _ in previous)
+    except BaseException:  # interrupted: runs in flight finish and are recorded, none start
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        record.close()
     raise SolveError(f"apply stopped after {MAX_PASSES} passes that each found work",
                      hint="a rule or an action keeps undoing what another produces; see `setpoint history`")
+
+
+def _process(record: _Record, run_id: str, pid: int) -> None:
+    """A run's work goes on in process ``pid``: noted on its lease, as it may outlive this apply."""
+    with record.lock:
+        record.store.lease_process(run_id, pid, process_start(pid))
+
+
+def _next_retry(current: Plan) -> datetime | None:
+    """When the first partition waiting for a backoff may be tried again."""
+    times = [r.until for s in current.statuses if s.status == "waiting" for r in s.reasons
+             if r.kind == "backoff" and r.until is not None]
+    return min(times, default=None)
+
+
+def _sleep_until(moment: datetime, clock: Callable[[], datetime]) -> None:
+    while (left := (moment - clock()).total_seconds()) > 0:
+        time.sleep(min(left, 1.0))
 
 
 def _log_blocked(record: _Record, current: Plan) -> None:

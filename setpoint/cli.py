@@ -83,20 +83,25 @@ def plan(project_dir: Path, as_json: bool, now: str | None, include_satisfied: b
 @click.option("--now", envvar="SETPOINT_NOW", help="Apply as if it were this time (ISO 8601, UTC if no zone).")
 @click.option("--concurrency", type=click.IntRange(min=1), help="Actions run at once (default: apply.concurrency, 4).")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON document.")
-def apply(project_dir: Path, now: str | None, concurrency: int | None, as_json: bool) -> None:
+@click.option("--quiet", is_flag=True, help="Print only problems (for cron): nothing when all is well.")
+@click.option("--wait", default=5.0, show_default=True, type=click.FloatRange(min=0),
+              help="Seconds to wait for another apply of the project to finish before giving up.")
+def apply(project_dir: Path, now: str | None, concurrency: int | None, as_json: bool, quiet: bool,
+          wait: float) -> None:
     """Run the plan until every expected partition is satisfied or nothing more can be done.
 
-    Exits 0 when nothing is blocked, 1 when partitions are blocked (a run failed
-    max_attempts times, a rule blocks them, no action can make them), 2 on usage
-    or configuration errors.
+    Exits 0 when converged or progressing (what is left is in progress, waits for
+    a retry or for windows that are not due yet, or another apply is at work), 1
+    when partitions are blocked or runs of this apply failed and are not made good,
+    2 on usage or configuration errors.
     """
     from .apply import apply as run_apply
 
-    log = ProgressLog(sys.stderr, terminal=sys.stderr.isatty())
-    result = run_apply(project_dir, now=_parse_now(now), concurrency=concurrency, progress=log)
+    log = None if quiet else ProgressLog(sys.stderr, terminal=sys.stderr.isatty())
+    result = run_apply(project_dir, now=_parse_now(now), concurrency=concurrency, progress=log, wait=wait)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
-    else:
+    elif not quiet or not result.ok:
         click.echo(render_apply(result))
     sys.exit(EXIT_OK if result.ok else EXIT_PROBLEMS)
 
@@ -116,6 +121,27 @@ def history(project_dir: Path, asset: str | None, show_events: bool, limit: int,
         click.echo(json.dumps(doc, indent=2))
     else:
         click.echo(render_history(record.runs, record.events if show_events else None))
+
+
+@main.command()
+@click.argument("target")
+@project_option
+def retry(target: str, project_dir: Path) -> None:
+    """Forget the failed attempts of TARGET (an asset, or one partition) so that the next apply tries again.
+
+    A partition blocked after max_attempts failed runs starts afresh, without a backoff.
+    """
+    from .retry import retry as reset
+
+    done = reset(project_dir, target)
+    if not done.partitions:
+        click.echo(f"nothing to retry: no partition of {target} has failed attempts on record.")
+        return
+    shown = ", ".join(done.partitions[:5]) + (f", … ({len(done.partitions):,} in all)" if len(done.partitions) > 5
+                                              else "")
+    click.echo(f"reset the failed attempts of {len(done.partitions):,} partition"
+               f"{'s' if len(done.partitions) != 1 else ''}: {shown}")
+    click.echo(f"next: setpoint apply -p {project_dir}")
 
 
 @main.command()

@@ -138,14 +138,8 @@ def why(path: str | Path | Project, target: str, now: datetime | None = None, ex
     asset = project.asset(name)
     values = None
     if inside is not None or not asset.dims:
-        values = parse_values(inside or "", asset.dims, target)
-        missing = [d for d in asset.dims if d not in values]
-        if missing:
-            example = ",".join(f"{d}={values.get(d, '…')}" for d in asset.dims)
-            raise UsageError(f"{target} does not say which {' and '.join(missing)}: {name} is partitioned by "
-                             f"{', '.join(asset.dims)}", hint=f"write {name}[{example}], or `setpoint why {name}` "
-                             "for all of its partitions")
-        values = canonical_values(asset, values)
+        values = canonical_values(asset, check_complete(asset, parse_values(inside or "", asset.dims, target),
+                                                        target, "why"))
     moment = _now(now)
     with Workspace(project) as ws:
         frontier, result, out = _plan_in(ws, project, moment, origins=True)
@@ -155,6 +149,17 @@ def why(path: str | Path | Project, target: str, now: datetime | None = None, ex
             return explainer.partition(asset, values) if values is not None else explainer.asset(name)
         finally:
             evidence.close()
+
+
+def check_complete(asset: Asset, values: dict[str, str], target: str, command: str = "retry") -> dict[str, str]:
+    """The values of a partition named on the command line, which must give every dimension."""
+    missing = [d for d in asset.dims if d not in values]
+    if missing:
+        example = ",".join(f"{d}={values.get(d, '…')}" for d in asset.dims)
+        raise UsageError(f"{target} does not say which {' and '.join(missing)}: {asset.name} is partitioned by "
+                         f"{', '.join(asset.dims)}", hint=f"write {asset.name}[{example}], or `setpoint {command} "
+                         f"{asset.name}` for all of its partitions")
+    return values
 
 
 def canonical_values(asset: Asset, values: dict[str, str]) -> dict[str, str]:

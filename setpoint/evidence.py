@@ -20,6 +20,7 @@ from .partition import format_key, format_partition, quote_value
 from .project.model import (
     Asset,
     CommandLocation,
+    Dependency,
     FilesLocation,
     FileValues,
     Origin,

@@ -68,19 +68,40 @@ def _plural(n: int, word: str) -> str:
 
 def render_apply(result: ApplyResult) -> str:
     """What an apply did, and what is left."""
+    if result.held_by is not None:
+        return (f"skipped {result.project}: another apply holds the lock ({result.held_by.describe()}); "
+                "nothing was done.")
+    assert result.plan is not None
     failed = len(result.failed_runs)
     passes = "1 pass" if result.passes == 1 else f"{result.passes:,} passes"
     lines = [f"applied {result.project}: {_plural(len(result.runs), 'run')} "
              f"({len(result.runs) - failed:,} succeeded, {failed:,} failed) in {passes}", ""]
     lines += _state(result.plan)
     lines.append("")
+    if result.took_over is not None:
+        lines.append(f"took over the lock of an apply that is gone ({result.took_over.describe()}).")
     if result.converged:
         lines.append("converged: every expected partition is satisfied.")
-    elif result.ok:
-        lines.append("nothing more can be done now: what is left waits for windows that are not due yet.")
-    else:
+    elif result.blocked:
         lines.append(f"not converged: {_plural(result.blocked, 'partition')} blocked "
                      "(see `setpoint history` for the runs).")
+    else:
+        left = []
+        if result.count("in_progress"):
+            left.append(f"{_plural(result.count('in_progress'), 'partition')} in progress")
+        retries = [r.until for s in result.plan.statuses for r in s.reasons if r.kind == "backoff" and r.until]
+        if retries:
+            n = len(retries)
+            left.append(f"{n:,} {'retry' if n == 1 else 'retries'} due from {min(retries):%Y-%m-%d %H:%M:%S UTC}")
+        waiting = result.count("waiting") - len(retries)
+        if waiting:
+            left.append(f"{_plural(waiting, 'partition')} waiting for what they need")
+        if result.unrecovered:
+            lines.append(f"failed: {_plural(len(result.unrecovered), 'run')} of this apply failed and "
+                         "their partitions are not satisfied yet (see `setpoint history`).")
+        else:
+            lines.append("progressing: " + ("; ".join(left) if left else "nothing more can be done now")
+                         + " — the next apply goes on.")
     return "\n".join(lines)
 
 
@@ -103,6 +124,8 @@ class ProgressLog:
             return
         if p.kind == "pass":
             self.stream.write(f"pass {p.pass_no}: {_plural(p.left, 'action')} to run\n")
+        elif p.kind == "waiting":
+            self.stream.write(f"waiting: {p.label}\n")
         elif p.kind == "started":
             self.stream.write(f"started {p.run_id} {p.label}\n")
         elif p.kind == "finished" and p.run is not None:

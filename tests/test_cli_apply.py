@@ -9,10 +9,10 @@ from pathlib import Path
 from .conftest import NOW_TEXT, ProjectDir
 
 
-def files_asset(last_day: str, shell: str, max_attempts: int) -> str:
-    """Asset ``a``: files data/{day}.csv from 2024-03-01, made by a shell command."""
+def files_asset(last_day: str, shell: str, max_attempts: int, backoff: str = "0s") -> str:
+    """Asset ``a``: files data/{day}.csv from 2024-03-01, made by a shell command (retried at once)."""
     return (f"name: a\nfiles: data/{{day}}.csv\npartitions:\n  day:\n    daily: {{start: 2024-03-01, end: {last_day}}}\n"
-            f"action:\n  shell: {shell}\n  max_attempts: {max_attempts}\n")
+            f"action:\n  shell: {shell}\n  max_attempts: {max_attempts}\n  backoff: {backoff}\n")
 
 
 def normalized(text: str) -> list[str]:
@@ -127,6 +127,7 @@ def test_actions_that_undo_each_other_end_blocked_instead_of_looping(cli, projec
         action:
           sql: CREATE OR REPLACE TABLE a AS SELECT $day AS day, now() AT TIME ZONE 'UTC' AS built_at
           max_attempts: 2
+          backoff: 0s
     """)
     result = cli("apply", "-p", str(project.root), "--now", NOW_TEXT)
     assert result.exit_code == 1

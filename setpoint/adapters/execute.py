@@ -9,6 +9,7 @@ controller.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -61,6 +62,8 @@ class Context:
     project: Project
     log_dir: Path
     warehouse_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: told (run id, pid) when a run's work goes on in a process of its own, which may outlive the apply
+    on_process: Callable[[str, int], None] | None = None
     warehouse: DuckDBWarehouse = field(init=False)
 
     def __post_init__(self) -> None:

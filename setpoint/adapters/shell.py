@@ -52,6 +52,8 @@ class ShellExecutor:
                                         stdout=out, stderr=err, start_new_session=True)
             except OSError as exc:
                 return Outcome(False, error=f"cannot start {argv[0]!r}: {exc.strerror or exc}")
+            if self.context.on_process is not None:
+                self.context.on_process(request.run_id, proc.pid)
             try:
                 code = proc.wait(timeout=timeout)
                 timed_out = False

@@ -17,6 +17,7 @@ import duckdb
 
 from .action import parameter_names, placeholders, version_of
 from .model import (
+    DEFAULT_BACKOFF,
     Action,
     Asset,
     CommandLocation,
@@ -39,7 +40,7 @@ from .yamlfile import Mapping, Scalar, Sequence, line_of
 
 ASSET_KEYS = ("name", "description", "owner", "table", "files", "command", "partitions", "depends_on", "action")
 ACTION_KINDS = ("sql", "sql_file", "shell", "python")
-ACTION_KEYS = (*ACTION_KINDS, "grain", "batch", "max_attempts", "timeout", "version")
+ACTION_KEYS = (*ACTION_KINDS, "grain", "batch", "max_attempts", "timeout", "backoff", "version")
 
 
 def read_asset(doc: Mapping, r: Reader, root: Path, timezone: str) -> Asset | None:
@@ -341,12 +342,13 @@ def _action(doc: Mapping, r: Reader, root: Path, where: str, dimensions: list[Di
     grain = _grain(m, r, awhere, [d.name for d in dimensions])
     batch_max, batch_dim = _batch(m, r, awhere, dimensions, grain)
     timeout = r.duration(m, "timeout", awhere) if "timeout" in m else None
+    backoff = r.duration(m, "backoff", awhere) if "backoff" in m else DEFAULT_BACKOFF
     declared = r.string(m, "version", awhere)
     kind = "sql" if kind == "sql_file" else kind
     action = Action(kind, definition, grain, batch_max, batch_dim, Origin(r.file, at),
                     version=version_of(kind, definition, str(declared) if declared is not None else None),
                     max_attempts=r.integer(m, "max_attempts", awhere, default=3, minimum=1),
-                    timeout=timeout or None)
+                    timeout=timeout or None, backoff=backoff)
     _check_parameters(action, m, r, awhere, kinds[0], root)
     return action
 

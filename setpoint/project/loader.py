@@ -131,8 +131,10 @@ def load_project(path: str | Path = ".") -> Project:
     if doc.get("apply") is not None:
         am = r.mapping(doc["apply"], "'apply' of the project", doc)
         if am is not None:
-            r.keys(am, ("concurrency",), "'apply'")
-            settings = ApplySettings(r.integer(am, "concurrency", "'apply'", 4, minimum=1))
+            r.keys(am, ("concurrency", "retry_wait"), "'apply'")
+            settings = ApplySettings(r.integer(am, "concurrency", "'apply'", 4, minimum=1),
+                                     r.duration(am, "retry_wait", "'apply'") if "retry_wait" in am
+                                     else ApplySettings.retry_wait)
     rule_files = _paths(doc.get("rules"), r, root, "rules", (".lp",), "rules")
     ordered = link(assets, problems, broken - set(assets))
     if problems:

@@ -149,7 +149,8 @@ class Action:
 
     ``version`` is a hash of the definition (and of a declared ``version:``): a
     partition built by a run of another version is stale. A failing run is
-    retried up to ``max_attempts`` times; a run longer than ``timeout`` fails.
+    retried up to ``max_attempts`` times, the n-th retry after a backoff of
+    about ``backoff`` × 2^(n-1); a run longer than ``timeout`` fails.
     """
 
     kind: str
@@ -161,6 +162,7 @@ class Action:
     version: str = ""
     max_attempts: int = 3
     timeout: timedelta | None = None
+    backoff: timedelta = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
@@ -199,11 +201,20 @@ class SolverLimits:
     timeout_s: float = 60.0
 
 
+#: the backoff before the first retry of an action that does not declare one
+DEFAULT_BACKOFF = timedelta(seconds=10)
+
+
 @dataclass(frozen=True)
 class ApplySettings:
-    """How ``setpoint apply`` runs actions (``apply:`` in setpoint.yaml)."""
+    """How ``setpoint apply`` runs actions (``apply:`` in setpoint.yaml).
+
+    ``retry_wait``: an apply with nothing left to do but retries waits for those
+    due within this long, rather than leaving them to the next apply.
+    """
 
     concurrency: int = 4
+    retry_wait: timedelta = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)

@@ -209,6 +209,10 @@ class StateStore:
                 self.con.execute("PRAGMA journal_mode=WAL")
                 self.con.execute("PRAGMA synchronous=NORMAL")
                 self._migrate()
+            elif self._version() == 0:  # created a moment ago, its tables not committed yet: nothing to read
+                self.con.close()
+                self.con = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+                self._create(self.con)
         except sqlite3.DatabaseError as exc:
             raise ObserveError(f"cannot open the state store {path}: {exc}",
                                hint="check `state:` in setpoint.yaml; the file must be a setpoint state store") from exc
@@ -359,6 +363,12 @@ class StateStore:
             self.event(outcome, asset, label, run_id, detail, at)
             con.execute("DELETE FROM leases WHERE run_id = ?", [run_id])
 
+    def run(self, run_id: str) -> RunRecord | None:
+        rows = self.con.execute(
+            "SELECT id, asset, kind, label, partitions, action_version, attempt, started_at, ended_at, outcome, "
+            "exit_code, error, stdout_tail, stderr_tail FROM runs WHERE n = ?", [_number(run_id)]).fetchall()
+        return _run(rows[0]) if rows else None
+
     def runs(self, asset: str | None = None, limit: int | None = None) -> list[RunRecord]:
         """The newest ``limit`` runs (all by default), oldest first."""
         where, params = ("WHERE asset = ?", [asset]) if asset else ("", [])
@@ -366,8 +376,7 @@ class StateStore:
             "SELECT id, asset, kind, label, partitions, action_version, attempt, started_at, ended_at, outcome, "
             f"exit_code, error, stdout_tail, stderr_tail FROM (SELECT * FROM runs {where} ORDER BY n DESC LIMIT ?) "
             "ORDER BY n", [*params, int(limit) if limit else -1]).fetchall()
-        return [RunRecord(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5], r[6], _aware(r[7]), _aware(r[8]),
-                          *r[9:]) for r in rows]
+        return [_run(r) for r in rows]
 
     # -- the ledger ---------------------------------------------------------------------------
     def attempts(self, asset: str, keys: Sequence[str], version: str | None = None) -> dict[str, int]:
@@ -469,6 +478,10 @@ class StateStore:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _run(r: tuple) -> RunRecord:
+    return RunRecord(r[0], r[1], r[2], r[3], tuple(json.loads(r[4])), r[5], r[6], _aware(r[7]), _aware(r[8]), *r[9:])
 
 
 def _lease(row: tuple) -> Lease:

@@ -1,0 +1,93 @@
+"""Give up leases nobody will honour, and record how their runs ended.
+
+An apply killed with ``kill -9``, a machine that rebooted, a run past its
+deadline: their leases would hold partitions for nothing. Each apply starts its
+passes by looking at every lease (see :mod:`setpoint.lease`):
+
+- *live*: someone is still at work (the apply that took it, or the process
+  doing the work, which may outlive a killed apply) — left alone;
+- *expired* (past its deadline): the work is stopped if it is still running
+  here, and given up;
+- *orphaned* (its apply and its process are both gone): given up.
+
+A run given up is judged by what exists now, like any run: the partitions it
+produced count as built by it, the others as a failed attempt (with a backoff)
+— so nothing finished is lost, and nothing half-done passes for done.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from collections.abc import Callable
+from datetime import datetime
+
+from .lease import EXPIRED, LIVE, lease_state
+from .lock import alive
+from .partition import format_partition
+from .plan import Plan
+from .project.model import Project
+from .retry import backoff_until, jitter
+from .state import Lease, StateStore
+
+
+def _clock(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def reconcile(store: StateStore, project: Project, current: Plan, now: datetime,
+              blocked: Callable[[str, list[str], str, str], None] | None = None) -> bool:
+    """Give up expired and orphaned leases, recording their runs' outcomes; whether any was."""
+    by_run: dict[str, list[Lease]] = {}
+    for lease in store.leases():
+        by_run.setdefault(lease.run_id, []).append(lease)
+    unsettled = {(s.asset, s.key) for s in current.statuses if s.condition != "present"}
+    changed = False
+    for run_id, leases in by_run.items():
+        states = {lease_state(x, now) for x in leases}
+        if states == {LIVE}:
+            continue
+        first = leases[0]
+        expired = EXPIRED in states
+        if expired and alive(first.pid, first.pid_start) and first.owner_pid != os.getpid():
+            try:  # past its deadline: stop it, children too
+                os.killpg(first.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if expired:
+            why = f"its lease expired at {_clock(first.deadline)} before it finished"
+        elif first.owner_pid:
+            why = f"the apply that ran it (pid {first.owner_pid} on {first.owner_host}) stopped before it finished"
+        else:
+            why = "the outside work reported started is gone"
+        _settle(store, project, run_id, leases, unsettled, why, now, blocked)
+        changed = True
+    return changed
+
+
+def _settle(store: StateStore, project: Project, run_id: str, leases: list[Lease], unsettled: set[tuple[str, str]],
+            why: str, now: datetime, blocked: Callable[[str, list[str], str, str], None] | None) -> None:
+    asset = project.assets.get(leases[0].asset)
+    done = [x for x in leases if (x.asset, x.key) not in unsettled]
+    missed = [x for x in leases if (x.asset, x.key) in unsettled]
+    run = store.run(run_id)
+    version = asset.action.version if asset is not None and asset.action is not None else ""
+    with store.transaction():
+        if done:
+            store.record_built(leases[0].asset, [(x.key, x.vals) for x in done], run.action_version if run else version,
+                               run_id, at=now)
+        error = None
+        if missed:
+            error = f"{why}; {'its partition is' if len(leases) == 1 else f'{len(missed)} of its partitions are'} " \
+                    "still not produced"
+            store.record_failure(leases[0].asset, [(x.key, x.vals) for x in missed], run_id, error, version,
+                                 backoff=(lambda n, j=jitter(): backoff_until(asset, n, now, j))
+                                 if asset is not None else None)
+        if run is not None and run.outcome == "running":
+            store.finish_run(run_id, "failed" if missed else "succeeded", at=now, error=error)
+        store.release(run_id)
+        kind = "expired" if "expired" in why else "interrupted"
+        store.event(kind, leases[0].asset, format_partition(leases[0].asset, leases[0].key)
+                    if len(leases) == 1 else f"{len(leases)} partitions", run_id, {"reason": why}, at=now)
+    if missed and blocked is not None:
+        blocked(leases[0].asset, [x.key for x in missed], run_id, error or why)

@@ -1,0 +1,64 @@
+"""Retries: when a failed partition may be tried again, and trying blocked ones again on request.
+
+The n-th retry waits about ``backoff`` × 2^(n-1) (at most an hour), times a
+random factor between 0.5 and 1 ("jitter"), so that partitions that failed
+together — a whole day of downloads refused by a vendor — do not all retry in
+the same second.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from .partition import format_partition, key_of, parse_values, split_target
+from .project.loader import load_project
+from .project.model import Asset, Project
+from .state import StateStore
+
+MAX_BACKOFF = timedelta(hours=1)
+
+
+def jitter() -> float:
+    """The random factor of one failed run's backoff (its partitions share it, and stay one batch)."""
+    return random.uniform(0.5, 1.0)
+
+
+def backoff_until(asset: Asset, attempts: int, now: datetime, factor: float = 1.0) -> datetime | None:
+    """When a partition of ``asset`` that failed ``attempts`` times may be tried again; None: at once."""
+    base = asset.action.backoff if asset.action is not None else timedelta(0)
+    if not base or attempts < 1:
+        return None
+    return now + min(base * 2 ** (attempts - 1), MAX_BACKOFF) * factor
+
+
+@dataclass(frozen=True)
+class Retried:
+    """What ``setpoint retry`` reset: the partitions whose failed attempts were forgotten."""
+
+    asset: str
+    partitions: list[str]
+
+
+def retry(path: str | Path | Project, target: str) -> Retried:
+    """Forget the failed attempts of ``asset`` or ``asset[key]`` so that the next apply tries it again
+    (from its first attempt, without a backoff)."""
+    project = path if isinstance(path, Project) else load_project(path)
+    name, inside = split_target(target)
+    asset = project.asset(name)
+    keys = None
+    if inside is not None or not asset.dims:
+        from .controller import canonical_values, check_complete
+
+        values = canonical_values(asset, check_complete(asset, parse_values(inside or "", asset.dims, target),
+                                                        target))
+        keys = [key_of(asset.dims, values) if asset.dims else ""]
+    if not project.state.exists():
+        return Retried(name, [])
+    with StateStore(project.state) as store:
+        found = store.reset_attempts(name, keys)
+        for key in found:
+            store.event("retry", name, format_partition(name, key), None, {"attempts": "reset"})
+    return Retried(name, [format_partition(name, k) for k in found])
