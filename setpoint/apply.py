@@ -23,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from .adapters.execute import Context, Outcome, RunRequest, executor_for
+from .adapters.shell import ended
 from .controller import plan as make_plan
 from .errors import SolveError
 from .lease import deadline
@@ -34,6 +35,9 @@ from .project.model import Asset, Project
 from .reconcile import reconcile
 from .retry import backoff_until, jitter
 from .state import LeaseTaken, StateStore
+
+#: SQL runs back to back keep the warehouse open at most this long, then let readers in (plan, why)
+WAREHOUSE_SLICE_S = 2.0
 
 #: a guard against a loop that keeps finding work (it cannot, as every attempt counts)
 MAX_PASSES = 10_000
@@ -83,6 +87,10 @@ class ApplyResult:
     @property
     def failed_runs(self) -> list[RunDone]:
         return [r for r in self.runs if not r.outcome.ok]
+
+    @property
+    def detached_runs(self) -> list[RunDone]:
+        return [r for r in self.runs if r.outcome.detached]
 
     @property
     def converged(self) -> bool:
@@ -186,7 +194,7 @@ def _after_runs(record: _Record, project: Project, current: Plan, previous: list
         asset = project.assets[action.asset]
         assert asset.action is not None
         judged.update((action.asset, k) for k, _ in action.targets)
-        if not done.outcome.ok:
+        if not done.outcome.ok or done.outcome.detached:  # a detached run is judged when it ends
             continue
         missed = [_ledger_row(k, v) for k, v in action.targets if (action.asset, k) in still]
         for k, _ in action.targets:
@@ -252,7 +260,7 @@ def _execute(project: Project, record: _Record, actions: list[Action], context: 
         with counts:
             sql_left -= 1
             last = sql_left == 0
-        if last:  # let shell actions that write the warehouse open it
+        if last or context.warehouse.held_s > WAREHOUSE_SLICE_S:  # let others open it: shell actions, readers
             context.close()
         return result
 
@@ -262,10 +270,12 @@ def _execute(project: Project, record: _Record, actions: list[Action], context: 
         with record.lock:
             attempt = max(record.store.attempts(action.asset, keys, asset.action.version).values(), default=0) + 1
             start = clock()
+            host, pid, pid_start = this_process()
+            owner = {None: (host, pid, pid_start), "process": (host, None, None), "report": None}[asset.action.detach]
             try:
                 run_id = record.store.start_run(action.asset, action.kind, action.label, keys, asset.action.version,
                                                 attempt, at=start, lease=rows, deadline=deadline(asset, start),
-                                                owner=this_process())
+                                                owner=owner)
             except LeaseTaken as taken:  # another run produces some of them: do not do it twice
                 record.store.event("skipped", action.asset, action.label, None,
                                    {"leased_by": taken.lease.run_id, "partition": taken.lease.key})
@@ -284,6 +294,12 @@ def _execute(project: Project, record: _Record, actions: list[Action], context: 
             outcome = Outcome(False, error=f"setpoint could not run it: {type(exc).__name__}: {exc}")
         done = RunDone(run_id, action.asset, action.label, attempt, len(action.targets), outcome,
                        time.perf_counter() - t, tuple(keys))
+        if outcome.detached:  # it runs on: in progress under its lease, its outcome recorded later
+            with counts:
+                state["running"] -= 1
+                state["done"] += 1
+                notify(Progress("finished", pass_no, run=done, **state))
+            return done, action
         with record.lock, record.store.transaction():  # the outcome, the ledger and the lease's end: all or none
             end = clock()
             record.store.finish_run(run_id, "succeeded" if outcome.ok else "failed", at=end,
@@ -369,6 +385,7 @@ def _apply(project: Project, now: datetime | None, concurrency: int | None,
             current = make_plan(project, now=moment, record=False)
             _observed(record, current, moment)
             changed = _after_runs(record, project, current, previous, memory, moment)
+            changed |= _detached_ended(record, project, context, moment)
             changed |= reconcile(record.store, project, current, moment,
                                  blocked=lambda a, keys, run, error: _exhausted(record, project, a, keys, run, error))
             if changed:  # attempts grew or leases were given up: plan again
@@ -400,6 +417,32 @@ def _apply(project: Project, now: datetime | None, concurrency: int | None,
         record.close()
     raise SolveError(f"apply stopped after {MAX_PASSES} passes that each found work",
                      hint="a rule or an action keeps undoing what another produces; see `setpoint history`")
+
+
+def _detached_ended(record: _Record, project: Project, context: Context, now: datetime) -> bool:
+    """Detached commands of this apply that have ended: a failure is recorded with its exit status; a
+    success leaves the lease to be settled by what exists (see :mod:`setpoint.reconcile`)."""
+    changed = False
+    for run_id, proc in list(context.detached.items()):
+        outcome = ended(proc, run_id, context.log_dir)
+        if outcome is None:
+            continue
+        del context.detached[run_id]
+        run = record.store.run(run_id)
+        if outcome.ok or run is None or run.outcome != "running":
+            changed = True
+            continue
+        asset = project.assets[run.asset]
+        leases = record.store.leases(run_id)
+        with record.lock, record.store.transaction():
+            record.store.finish_run(run_id, "failed", at=now, exit_code=outcome.exit_code, error=outcome.error,
+                                    stdout_tail=outcome.stdout_tail, stderr_tail=outcome.stderr_tail)
+            record.store.record_failure(run.asset, [(x.key, x.vals) for x in leases], run_id,
+                                        outcome.error or "failed", run.action_version,
+                                        backoff=lambda n, j=jitter(): backoff_until(asset, n, now, j))
+            _exhausted(record, project, run.asset, [x.key for x in leases], run_id, outcome.error)
+        changed = True
+    return changed
 
 
 def _process(record: _Record, run_id: str, pid: int) -> None:

@@ -11,7 +11,7 @@ import click
 
 from . import controller
 from .errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, SetpointError, UsageError
-from .render import ProgressLog, render_apply, render_error, render_history, render_plan, render_why
+from .render import ProgressLog, render_apply, render_error, render_history, render_plan, render_status, render_why
 
 project_option = click.option("-p", "--project", "project_dir", default=".", show_default=True,
                               type=click.Path(path_type=Path),
@@ -121,6 +121,87 @@ def history(project_dir: Path, asset: str | None, show_events: bool, limit: int,
         click.echo(json.dumps(doc, indent=2))
     else:
         click.echo(render_history(record.runs, record.events if show_events else None))
+
+
+@main.command()
+@click.argument("target")
+@project_option
+@click.option("--ok", is_flag=True, help="It was produced.")
+@click.option("--failed", metavar="MESSAGE", help="The attempt failed, with this message.")
+@click.option("--started", is_flag=True, help="It is being produced (until --until, or the action's timeout).")
+@click.option("--until", metavar="TIME", help="With --started: when the work should be done (ISO 8601).")
+def report(target: str, project_dir: Path, ok: bool, failed: str | None, started: bool, until: str | None) -> None:
+    """Tell setpoint what outside work did for TARGET (one partition): --started, --ok or --failed."""
+    from .report import report as record
+
+    if until and not started:
+        raise UsageError("--until goes with --started", hint="setpoint report TARGET --started --until TIME")
+    done = record(project_dir, target, ok=ok, failed=failed, started=started, until=_parse_now(until))
+    if done.outcome == "started":
+        click.echo(f"{done.run_id}: {done.partition} in progress until {done.until:%Y-%m-%d %H:%M:%S UTC}")
+    else:
+        click.echo(f"{done.run_id}: {done.partition} {done.outcome}")
+
+
+@main.command()
+@project_option
+@click.option("--every", "every_text", default="5m", show_default=True, help="How often: 1m–59m, 1h–23h or 1d.")
+@click.option("--install", is_flag=True, help="Put the line into your crontab (replacing this project's).")
+def cron(project_dir: Path, every_text: str, install: bool) -> None:
+    """Print (or --install) the crontab line that runs apply on a schedule, logging to .setpoint/logs/cron.log."""
+    from .cron import cron_line, every
+    from .cron import install as put
+    from .project.loader import find_root
+
+    root = find_root(project_dir).resolve()
+    schedule = every(every_text)
+    if not install:
+        click.echo(cron_line(root, schedule))
+        return
+    replaced = put(root, schedule)
+    click.echo(f"{'replaced' if replaced else 'added'} in your crontab: {cron_line(root, schedule)}")
+
+
+@main.command(name="run")
+@project_option
+@click.option("--every", "every_text", default="5m", show_default=True, help="How often: 1m–59m, 1h–23h or 1d.")
+@click.option("--count", type=click.IntRange(min=1), help="Stop after this many applies (default: run until stopped).")
+@click.option("--quiet", is_flag=True, help="Print only problems.")
+def run_every(project_dir: Path, every_text: str, count: int | None, quiet: bool) -> None:
+    """Apply on a schedule, in the foreground, where there is no cron (stop with Ctrl-C)."""
+    import time
+
+    from .apply import apply as run_apply
+    from .cron import every
+
+    interval = every(every_text).interval.total_seconds()
+    n, worst = 0, EXIT_OK
+    while count is None or n < count:
+        started = time.monotonic()
+        result = run_apply(project_dir, progress=None if quiet else ProgressLog(sys.stderr, sys.stderr.isatty()))
+        n += 1
+        worst = worst if result.ok else EXIT_PROBLEMS
+        if not quiet or not result.ok:
+            click.echo(render_apply(result))
+        if count is None or n < count:
+            time.sleep(max(0.0, interval - (time.monotonic() - started)))
+    sys.exit(worst)
+
+
+@main.command()
+@project_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
+@click.option("--now", envvar="SETPOINT_NOW", help="As if it were this time (ISO 8601, UTC if no zone).")
+def status(project_dir: Path, as_json: bool, now: str | None) -> None:
+    """One screen: counts per asset and status, what runs now, recent failures, what is blocked.
+
+    Exits 1 when partitions are blocked, else 0. Answers while an apply runs.
+    """
+    from .status import status as make_status
+
+    result = make_status(project_dir, now=_parse_now(now))
+    click.echo(json.dumps(result.to_json(), indent=2) if as_json else render_status(result))
+    sys.exit(EXIT_OK if result.ok else EXIT_PROBLEMS)
 
 
 @main.command()

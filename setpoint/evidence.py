@@ -25,6 +25,7 @@ from .project.model import (
     FileValues,
     Origin,
     Project,
+    ReportedLocation,
     StaticValues,
     TableLocation,
     TableValues,
@@ -197,6 +198,8 @@ class Evidence:
             return f"{'file' if present else 'no file'} {fill_template(loc.template, asset, values)}"
         if isinstance(loc, CommandLocation):
             return f"{'listed' if present else 'not listed'} by `{' '.join(loc.argv)}`"
+        if isinstance(loc, ReportedLocation):
+            return "reported present by `setpoint report`" if present else "not reported present"
         return "observed" if present else "not observed"
 
 

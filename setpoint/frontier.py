@@ -82,6 +82,9 @@ class Frontier:
     cleared: dict[str, list[str]] = field(default_factory=dict)
 
 
+#: how long observing waits for a process writing the warehouse (an apply running SQL) to let go of it
+WAREHOUSE_WAIT_S = 60.0
+
 #: the ledger columns after ``vals``, as the workspace types them
 _LEDGER_TYPES = ("VARCHAR", "INTEGER", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMP", "TIMESTAMP")
 
@@ -201,11 +204,24 @@ class Workspace:
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 duckdb.connect(str(path)).close()  # the warehouse is created if absent
-            self.con.execute(f"ATTACH {sql_literal(str(path))} AS {WAREHOUSE} (READ_ONLY)")
+            self._attach(path)
         except (duckdb.Error, OSError) as exc:
             raise ObserveError(f"cannot open the warehouse {project.display(path)}: {str(exc).splitlines()[0]}",
                                file=project.config_file,
                                hint="check `warehouse:` in setpoint.yaml; another process may hold it open for writing") from exc
+
+    def _attach(self, path: Path) -> None:
+        """Attach the warehouse read-only. DuckDB lets no other process open a file one process writes:
+        while an apply runs a SQL action, wait for it (up to :data:`WAREHOUSE_WAIT_S`)."""
+        deadline = time.monotonic() + WAREHOUSE_WAIT_S
+        while True:
+            try:
+                self.con.execute(f"ATTACH {sql_literal(str(path))} AS {WAREHOUSE} (READ_ONLY)")
+                return
+            except duckdb.IOException as exc:
+                if "lock" not in str(exc) or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.1)
 
     def close(self) -> None:
         self.con.close()

@@ -25,14 +25,19 @@ from pathlib import Path
 from typing import IO
 
 
-def process_start(pid: int) -> str | None:
-    """When a process started, as the kernel counts it (Linux), or None where that cannot be read."""
+def _stat(pid: int) -> list[str] | None:
+    """The fields of /proc/PID/stat after the command name (which may hold spaces), where there is /proc."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
+            return f.read().rsplit(")", 1)[1].split()
     except OSError:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]  # field 22, after the command name, which may hold spaces
+
+
+def process_start(pid: int) -> str | None:
+    """When a process started, as the kernel counts it (Linux), or None where that cannot be read."""
+    fields = _stat(pid)
+    return fields[19] if fields else None  # field 22 of stat
 
 
 def alive(pid: int | None, start: str | None = None) -> bool:
@@ -45,9 +50,11 @@ def alive(pid: int | None, start: str | None = None) -> bool:
         return False
     except PermissionError:
         pass  # it exists, owned by someone else
-    if start is not None:
-        now = process_start(pid)
-        return now is None or now == start
+    fields = _stat(pid)
+    if fields is not None and fields[0] in ("Z", "X"):
+        return False  # it has exited; nobody has collected its status yet
+    if start is not None and fields is not None:
+        return fields[19] == start
     return True
 
 

@@ -55,18 +55,19 @@ def reconcile(store: StateStore, project: Project, current: Plan, now: datetime,
             except (ProcessLookupError, PermissionError):
                 pass
         if expired:
-            why = f"its lease expired at {_clock(first.deadline)} before it finished"
+            kind, why = "expired", f"its lease expired at {_clock(first.deadline)} before it finished"
         elif first.owner_pid:
-            why = f"the apply that ran it (pid {first.owner_pid} on {first.owner_host}) stopped before it finished"
+            kind, why = "interrupted", (f"the apply that ran it (pid {first.owner_pid} on {first.owner_host}) "
+                                        "stopped before it finished")
         else:
-            why = "the outside work reported started is gone"
-        _settle(store, project, run_id, leases, unsettled, why, now, blocked)
+            kind, why = "ended", f"its detached command (pid {first.pid}) ended"
+        _settle(store, project, run_id, leases, unsettled, kind, why, now, blocked)
         changed = True
     return changed
 
 
 def _settle(store: StateStore, project: Project, run_id: str, leases: list[Lease], unsettled: set[tuple[str, str]],
-            why: str, now: datetime, blocked: Callable[[str, list[str], str, str], None] | None) -> None:
+            kind: str, why: str, now: datetime, blocked: Callable[[str, list[str], str, str], None] | None) -> None:
     asset = project.assets.get(leases[0].asset)
     done = [x for x in leases if (x.asset, x.key) not in unsettled]
     missed = [x for x in leases if (x.asset, x.key) in unsettled]
@@ -86,7 +87,6 @@ def _settle(store: StateStore, project: Project, run_id: str, leases: list[Lease
         if run is not None and run.outcome == "running":
             store.finish_run(run_id, "failed" if missed else "succeeded", at=now, error=error)
         store.release(run_id)
-        kind = "expired" if "expired" in why else "interrupted"
         store.event(kind, leases[0].asset, format_partition(leases[0].asset, leases[0].key)
                     if len(leases) == 1 else f"{len(leases)} partitions", run_id, {"reason": why}, at=now)
     if missed and blocked is not None:

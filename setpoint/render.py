@@ -10,6 +10,7 @@ from .plan import STATUSES, Plan
 
 if TYPE_CHECKING:
     from .apply import ApplyResult, Progress
+    from .status import Status
     from .state import Event, RunRecord
 
 
@@ -32,11 +33,15 @@ def _state(plan: Plan) -> list[str]:
         lines.append(f"warning: {w}")
     if plan.groups:
         lines += ["", "not satisfied:"]
-        rows = [[f"  {g.asset}", f"{g.count:,} {g.status}", g.reason, f"e.g. {g.example}"] for g in plan.groups]
-        widths = [max(len(r[i]) for r in rows) for i in range(3)]
-        for r in rows:
-            lines.append("  ".join(c.ljust(w) for c, w in zip(r[:3], widths)) + "  " + r[3])
+        lines += _columns([[f"  {g.asset}", f"{g.count:,} {g.status}", g.reason, f"e.g. {g.example}"]
+                           for g in plan.groups])
     return lines
+
+
+def _columns(rows: list[list[str]]) -> list[str]:
+    """Rows of cells, every column but the last padded to its widest cell."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    return ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
 
 
 def render_plan(plan: Plan, max_actions: int = 20) -> str:
@@ -130,7 +135,9 @@ class ProgressLog:
             self.stream.write(f"started {p.run_id} {p.label}\n")
         elif p.kind == "finished" and p.run is not None:
             r = p.run
-            if r.outcome.ok:
+            if r.outcome.detached:
+                self.stream.write(f"detached {r.id} {r.label}: runs on in the background\n")
+            elif r.outcome.ok:
                 self.stream.write(f"succeeded {r.id} {r.label} in {r.seconds:.1f} s\n")
             else:
                 self.stream.write(f"failed {r.id} {r.label} (attempt {r.attempt}): {r.outcome.error}\n")
@@ -272,3 +279,28 @@ def _render_asset(ex: Explanation) -> str:
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(r[:3], widths)) + "  " + r[3])
     lines.append(f"explain one: setpoint why {ex.groups[0].example}")
     return "\n".join(lines)
+
+
+def render_status(st: Status) -> str:
+    """``setpoint status``: counts, runs under way, recent failures, blocked groups."""
+    lines = [f"status of {st.project} at {st.now.strftime('%Y-%m-%d %H:%M UTC')}", ""]
+    rows = [["asset", "expected", *STATUSES]]
+    for asset, counts in st.summary.items():
+        rows.append([asset, f"{counts['expected']:,}", *(f"{counts[s]:,}" for s in STATUSES)])
+    lines += _table(rows)
+    for w in st.warnings:
+        lines.append(f"warning: {w}")
+    lines += ["", "running now:" if st.running else "running now: nothing"]
+    if st.running:
+        lines += _columns([[f"  {r.run_id}", r.label, f"since {r.since:%Y-%m-%d %H:%M:%S}",
+                            f"lease until {r.until:%Y-%m-%d %H:%M:%S}" + (f", pid {r.pid}" if r.pid else "")]
+                           for r in st.running])
+    lines += ["", "recent failures:" if st.failures else "recent failures: none"]
+    if st.failures:
+        lines += _columns([[f"  {f.id}", f.label, f"{f.started_at:%Y-%m-%d %H:%M:%S}", f"attempt {f.attempt}",
+                            f.error or ""] for f in st.failures])
+    if st.blocked:
+        lines += ["", "blocked:"]
+        lines += _columns([[f"  {g.asset}", f"{g.count:,} blocked", g.reason, f"e.g. {g.example}"]
+                           for g in st.blocked])
+    return "\n".join(line.rstrip() for line in lines)

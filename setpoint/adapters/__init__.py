@@ -8,11 +8,12 @@ with ``setpoint apply``.
 
 from __future__ import annotations
 
-from ..project.model import Asset, CommandLocation, FilesLocation, TableLocation
+from ..project.model import Asset, CommandLocation, FilesLocation, ReportedLocation, TableLocation
 from .base import Observation, Observer
 from .command import CommandObserver
 from .duckdb_table import DuckDBTableObserver
 from .files import FilesObserver
+from .reported import ReportedObserver
 
 
 def observer_for(asset: Asset) -> Observer:
@@ -24,6 +25,8 @@ def observer_for(asset: Asset) -> Observer:
         return FilesObserver(asset, loc)
     if isinstance(loc, CommandLocation):
         return CommandObserver(asset, loc)
+    if isinstance(loc, ReportedLocation):
+        return ReportedObserver(asset, loc)
     raise TypeError(f"no observer for {type(loc).__name__}")
 
 

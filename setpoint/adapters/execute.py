@@ -8,6 +8,7 @@ controller.
 
 from __future__ import annotations
 
+import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,8 @@ class Outcome:
     exit_code: int | None = None
     stdout_tail: str | None = None
     stderr_tail: str | None = None
+    #: the work goes on after ``run`` returned (a detached action): its outcome is recorded later
+    detached: bool = False
 
 
 class Executor(Protocol):
@@ -64,6 +67,8 @@ class Context:
     warehouse_lock: threading.Lock = field(default_factory=threading.Lock)
     #: told (run id, pid) when a run's work goes on in a process of its own, which may outlive the apply
     on_process: Callable[[str, int], None] | None = None
+    #: detached runs still running, by run id: their exit status is collected on later passes
+    detached: dict[str, subprocess.Popen] = field(default_factory=dict)
     warehouse: DuckDBWarehouse = field(init=False)
 
     def __post_init__(self) -> None:

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import subprocess
+from pathlib import Path
 
 from ..project.action import bind, environment, expand_argv
 from .execute import Context, Outcome, RunRequest, last_line, tail
@@ -46,6 +47,8 @@ class ShellExecutor:
         logs.mkdir(parents=True, exist_ok=True)
         out_path, err_path = logs / f"{request.run_id}.out", logs / f"{request.run_id}.err"
         timeout = action.timeout.total_seconds() if action.timeout else None
+        if action.detach is not None:
+            return self._detached(request, argv, env, out_path, err_path)
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             try:
                 proc = subprocess.Popen(argv, cwd=self.context.project.root, env=env, stdin=subprocess.DEVNULL,
@@ -69,3 +72,33 @@ class ShellExecutor:
             what = f"exit {code}" if code > 0 else f"killed by signal {-code}"
             return Outcome(False, f"{what}: {said}" if said else what, code, stdout, stderr)
         return Outcome(True, None, 0, stdout, stderr)
+
+    def _detached(self, request: RunRequest, argv: list[str], env: dict[str, str], out_path: Path,
+                  err_path: Path) -> Outcome:
+        """Start the command and return at once: it goes on in its own session, past this apply."""
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            try:
+                proc = subprocess.Popen(argv, cwd=self.context.project.root, env=env, stdin=subprocess.DEVNULL,
+                                        stdout=out, stderr=err, start_new_session=True)
+            except OSError as exc:
+                return Outcome(False, error=f"cannot start {argv[0]!r}: {exc.strerror or exc}")
+        if self.context.on_process is not None:
+            self.context.on_process(request.run_id, proc.pid)
+        self.context.detached[request.run_id] = proc
+        return Outcome(True, detached=True)
+
+
+def ended(proc: subprocess.Popen, run_id: str, log_dir: Path) -> Outcome | None:
+    """How a detached command ended, once it has (None while it runs)."""
+    code = proc.poll()
+    if code is None:
+        return None
+    err = log_dir / f"{run_id}.err"
+    out = log_dir / f"{run_id}.out"
+    stdout = tail(out.read_bytes()) if out.exists() else None
+    stderr = tail(err.read_bytes()) if err.exists() else None
+    if code != 0:
+        said = last_line(stderr) or last_line(stdout)
+        what = f"exit {code}" if code > 0 else f"killed by signal {-code}"
+        return Outcome(False, f"{what}: {said}" if said else what, code, stdout, stderr)
+    return Outcome(True, None, 0, stdout, stderr)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Protocol
 
+import time
+
 import duckdb
 
 from ..project.action import bind
@@ -75,6 +77,12 @@ class DuckDBWarehouse:
     def __init__(self, project: Project) -> None:
         self.project = project
         self._con: duckdb.DuckDBPyConnection | None = None
+        self.opened = 0.0  # time.monotonic() when the file was opened
+
+    @property
+    def held_s(self) -> float:
+        """How long the file has been held open (0 when closed)."""
+        return time.monotonic() - self.opened if self._con is not None else 0.0
 
     def statements(self, sql: str) -> list[tuple[Any, set[str]]]:
         return [(st, set(st.named_parameters)) for st in duckdb.extract_statements(sql)]
@@ -88,6 +96,7 @@ class DuckDBWarehouse:
                 con.close()
                 raise
             self._con = con
+            self.opened = time.monotonic()
         session = self._con.cursor()
         try:
             session.execute(f"SET file_search_path = {sql_literal(str(self.project.root))}")

@@ -26,6 +26,7 @@ from .model import (
     FilesLocation,
     FileValues,
     Origin,
+    ReportedLocation,
     StaticValues,
     TableLocation,
     TableValues,
@@ -38,9 +39,10 @@ from .schema import NAME, Reader, suggest
 from .timewindows import GRAINS, TimeWindows
 from .yamlfile import Mapping, Scalar, Sequence, line_of
 
-ASSET_KEYS = ("name", "description", "owner", "table", "files", "command", "partitions", "depends_on", "action")
+ASSET_KEYS = ("name", "description", "owner", "table", "files", "command", "reported", "partitions", "depends_on",
+              "action")
 ACTION_KINDS = ("sql", "sql_file", "shell", "python")
-ACTION_KEYS = (*ACTION_KINDS, "grain", "batch", "max_attempts", "timeout", "backoff", "version")
+ACTION_KEYS = (*ACTION_KINDS, "grain", "batch", "max_attempts", "timeout", "backoff", "detach", "version")
 
 
 def read_asset(doc: Mapping, r: Reader, root: Path, timezone: str) -> Asset | None:
@@ -69,10 +71,10 @@ def read_asset(doc: Mapping, r: Reader, root: Path, timezone: str) -> Asset | No
 
 def _location(doc: Mapping, r: Reader, root: Path, where: str, dimensions: list[Dimension]):
     dims = [d.name for d in dimensions]
-    given = [k for k in ("table", "files", "command") if k in doc]
+    given = [k for k in ("table", "files", "command", "reported") if k in doc]
     if len(given) != 1:
         r.problem(
-            f"{where} must say where it lives with exactly one of table, files or command"
+            f"{where} must say where it lives with exactly one of table, files, command or reported"
             + (f" (found {', '.join(given)})" if given else ""),
             doc,
             hint="e.g. `table: daily_totals` or `files: data/{day}.csv`",
@@ -80,6 +82,12 @@ def _location(doc: Mapping, r: Reader, root: Path, where: str, dimensions: list[
         return None
     kind = given[0]
     value = doc[kind]
+    if kind == "reported":
+        if _truth(value) is not True:
+            r.problem(f"'reported' of {where} must be true", value if value is not None else doc,
+                      hint="write `reported: true` for an asset whose partitions only `setpoint report` tells about")
+            return None
+        return ReportedLocation()
     if kind == "table":
         if isinstance(value, Scalar):
             return TableLocation(str(value), {d: d for d in dims})
@@ -343,12 +351,13 @@ def _action(doc: Mapping, r: Reader, root: Path, where: str, dimensions: list[Di
     batch_max, batch_dim = _batch(m, r, awhere, dimensions, grain)
     timeout = r.duration(m, "timeout", awhere) if "timeout" in m else None
     backoff = r.duration(m, "backoff", awhere) if "backoff" in m else DEFAULT_BACKOFF
+    detach = _detach(m, r, awhere, kind)
     declared = r.string(m, "version", awhere)
     kind = "sql" if kind == "sql_file" else kind
     action = Action(kind, definition, grain, batch_max, batch_dim, Origin(r.file, at),
                     version=version_of(kind, definition, str(declared) if declared is not None else None),
                     max_attempts=r.integer(m, "max_attempts", awhere, default=3, minimum=1),
-                    timeout=timeout or None, backoff=backoff)
+                    timeout=timeout or None, backoff=backoff, detach=detach)
     _check_parameters(action, m, r, awhere, kinds[0], root)
     return action
 
@@ -447,6 +456,36 @@ def _parameter_hint(name: str, action: Action, allowed: dict[str, str], shown: s
 def _first_line(exc: Exception) -> str:
     lines = [ln for ln in str(exc).splitlines() if ln.strip()]
     return " ".join(lines[:1]).replace("Parser Error: ", "")
+
+
+def _truth(value: object) -> bool | None:
+    """A YAML true or false (unquoted), or None for anything else."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, Scalar) and not getattr(value, "quoted", False) and str(value).lower() in ("true", "false"):
+        return str(value).lower() == "true"
+    return None
+
+
+def _detach(m: Mapping, r: Reader, awhere: str, kind: str) -> str | None:
+    """``detach: true`` (in progress while its process lives) or ``detach: report`` (until a report)."""
+    if "detach" not in m or _truth(m["detach"]) is False:
+        return None
+    value = _truth(m["detach"])
+    if value is None:
+        value = str(m["detach"])
+    if kind != "shell":
+        r.problem(f"{awhere}: only shell actions can be detached", line=m.key_lines["detach"],
+                  hint="run the work from a shell command, or leave out `detach:`")
+        return None
+    if value is True:
+        return "process"
+    if value == "report":
+        return "report"
+    r.problem(f"'detach' of {awhere} must be true or report", line=m.key_lines["detach"],
+              hint="`detach: true`: in progress while the command runs; `detach: report`: until "
+                   "`setpoint report` says how it went")
+    return None
 
 
 def _definition(kind: str, m: Mapping, r: Reader, root: Path, awhere: str) -> str | tuple[str, ...] | None:

@@ -6,12 +6,13 @@ Every problem in every file is collected and raised together as one
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import ConfigError, Problem
 from .assets import ASSET_KEYS, read_asset
 from .graph import link
-from .model import ApplySettings, Asset, Project, SolverLimits
+from .model import ApplySettings, Asset, Project, ReportedLocation, SolverLimits
 from .schema import NAME, Reader
 from .yamlfile import Mapping, Scalar, Sequence, read_yaml
 
@@ -120,6 +121,9 @@ def load_project(path: str | Path = ".") -> Project:
     for file in _paths(doc.get("assets"), r, root, "assets", (".yaml", ".yml"), "assets"):
         display = str(file.relative_to(root)) if file.is_relative_to(root) else str(file)
         _read_asset_file(file, display, root, timezone, assets, broken, problems)
+    for n, a in list(assets.items()):  # reported assets read the state store
+        if isinstance(a.location, ReportedLocation):
+            assets[n] = replace(a, location=ReportedLocation(state))
     limits = SolverLimits()
     if doc.get("solver") is not None:
         sm = r.mapping(doc["solver"], "'solver' of the project", doc)

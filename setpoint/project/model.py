@@ -98,7 +98,14 @@ class CommandLocation:
     cwd: Path
 
 
-Location = TableLocation | FilesLocation | CommandLocation
+@dataclass(frozen=True)
+class ReportedLocation:
+    """Nothing setpoint can poll: what exists is what ``setpoint report`` was told (kept in the state store)."""
+
+    state: Path | None = None
+
+
+Location = TableLocation | FilesLocation | CommandLocation | ReportedLocation
 
 
 @dataclass(frozen=True)
@@ -163,6 +170,9 @@ class Action:
     max_attempts: int = 3
     timeout: timedelta | None = None
     backoff: timedelta = timedelta(seconds=10)
+    #: None: an apply waits for each run; "process": the command runs on in the background, in progress
+    #: while it lives; "report": it starts outside work, in progress until `setpoint report` ends it
+    detach: str | None = None
 
 
 @dataclass(frozen=True)

@@ -92,6 +92,13 @@ SCHEMA = [
            pid_start TEXT,
            PRIMARY KEY (asset, key))""",
     "CREATE INDEX IF NOT EXISTS leases_by_run ON leases (run_id)",
+    # what `setpoint report --ok` said exists, for assets declared `reported: true`
+    """CREATE TABLE IF NOT EXISTS reports (
+           asset TEXT NOT NULL,
+           key TEXT NOT NULL,
+           vals TEXT NOT NULL,
+           at TEXT NOT NULL,
+           PRIMARY KEY (asset, key))""",
 ]
 
 #: migrations[n] upgrades a SQLite store from version n to n + 1 (none yet)
@@ -469,6 +476,21 @@ class StateStore:
                                 "version IS NOT NULL AND key IN (SELECT value FROM json_each(?))",
                                 [asset, json.dumps(list(keys))]).fetchall()
         return {k: (v, b, _aware(t)) for k, v, b, t in rows}
+
+    def report_present(self, asset: str, rows: Sequence[tuple[str, Sequence[str]]], present: bool,
+                       at: datetime | None = None) -> None:
+        """Outside work says these partitions exist now (or no longer do)."""
+        with self.transaction() as con:
+            if present:
+                con.executemany("INSERT INTO reports VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET at = excluded.at",
+                                [(asset, k, json.dumps(list(v)), _utc(at)) for k, v in rows])
+            else:
+                con.executemany("DELETE FROM reports WHERE asset = ? AND key = ?", [(asset, k) for k, _ in rows])
+
+    def reported(self, asset: str) -> list[tuple[tuple[str, ...], datetime]]:
+        """The partitions reported present: (values, when)."""
+        return [(tuple(json.loads(v)), _aware(at)) for v, at in
+                self.con.execute("SELECT vals, at FROM reports WHERE asset = ? ORDER BY key", [asset]).fetchall()]
 
     def close(self) -> None:
         self.con.close()

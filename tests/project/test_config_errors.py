@@ -61,7 +61,7 @@ def test_unknown_key_without_a_close_match_lists_the_allowed_keys(project) -> No
     project.write("assets/a.yaml", "name: a\ntable: a\nfrobnicate: yes\n")
     assert problems_of(project) == [
         Problem("unknown key 'frobnicate' in an asset", "assets/a.yaml", 3,
-                "allowed keys: name, description, owner, table, files, command, partitions, depends_on, action")
+                "allowed keys: name, description, owner, table, files, command, reported, partitions, depends_on, action")
     ]
 
 
@@ -168,7 +168,7 @@ def test_depending_on_a_broken_asset_is_not_also_an_unknown_asset(project) -> No
     project.write("assets/a.yaml", "name: a\n")  # says nowhere where it lives
     project.write("assets/b.yaml", "name: b\ntable: b\ndepends_on: [a]\n")
     assert [(p.file, p.line, p.message) for p in problems_of(project)] == [
-        ("assets/a.yaml", 1, "asset 'a' must say where it lives with exactly one of table, files or command"),
+        ("assets/a.yaml", 1, "asset 'a' must say where it lives with exactly one of table, files, command or reported"),
     ]
 
 
@@ -579,10 +579,40 @@ def test_max_attempts_and_timeout_are_checked(project) -> None:
     ]
 
 
+def test_backoff_and_detach_are_checked(project) -> None:
+    project.write("assets/a.yaml", "name: a\ntable: a\naction:\n  sql: select 1\n  backoff: later\n"
+                                   "  detach: true\n")
+    project.write("assets/b.yaml", "name: b\nfiles: b.csv\naction:\n  shell: [fetch]\n  detach: maybe\n")
+    project.write("assets/c.yaml", "name: c\nreported: yes\n")
+    assert problems_of(project) == [
+        Problem("bad duration 'later' for 'backoff' in the action of asset 'a'", "assets/a.yaml", 5,
+                "write e.g. 6h, 30m, 2d or 1d12h"),
+        Problem("the action of asset 'a': only shell actions can be detached", "assets/a.yaml", 6,
+                "run the work from a shell command, or leave out `detach:`"),
+        Problem("'detach' of the action of asset 'b' must be true or report", "assets/b.yaml", 5,
+                "`detach: true`: in progress while the command runs; `detach: report`: until `setpoint report` "
+                "says how it went"),
+        Problem("'reported' of asset 'c' must be true", "assets/c.yaml", 2,
+                "write `reported: true` for an asset whose partitions only `setpoint report` tells about"),
+    ]
+
+
+def test_a_detached_action_and_a_reported_asset_load(project) -> None:
+    project.write("assets/a.yaml", "name: a\nreported: true\naction:\n  shell: [train]\n  detach: report\n"
+                                   "  backoff: 0s\n")
+    loaded = load_project(project.root).assets["a"]
+    assert (type(loaded.location).__name__, loaded.action.detach, loaded.action.backoff.total_seconds()) == (
+        "ReportedLocation", "report", 0)
+
+
 def test_apply_settings_are_checked(project) -> None:
     project.write("setpoint.yaml", "name: t\napply: {concurency: 2}\n")
     assert problems_of(project) == [
         Problem("unknown key 'concurency' in 'apply'", "setpoint.yaml", 2, "did you mean 'concurrency'?")]
+    project.write("setpoint.yaml", "name: t\napply: {retry_wait: soon}\n")
+    assert problems_of(project) == [
+        Problem("bad duration 'soon' for 'retry_wait' in 'apply'", "setpoint.yaml", 2,
+                "write e.g. 6h, 30m, 2d or 1d12h")]
 
 
 def test_a_python_action_must_name_an_existing_function(project, cli) -> None:

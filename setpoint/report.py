@@ -1,0 +1,93 @@
+"""``setpoint report``: outside work tells the controller what happened.
+
+Work setpoint only starts (a job on another system), or state it cannot poll
+cheaply, reports back — from a shell (``setpoint report``), or from Python
+(:func:`report`):
+
+- ``started`` (until a time): the partition is being produced, under a lease,
+  so every invocation sees it ``in_progress`` and starts nothing for it;
+- ``ok``: it was produced — the run is recorded as succeeded and its lease
+  released; an asset declared ``reported: true`` counts it as present;
+- ``failed``: the attempt failed, with a message — counted like a failed run
+  (backoff, ``max_attempts``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .controller import canonical_values, check_complete
+from .errors import UsageError
+from .lease import deadline as lease_deadline
+from .partition import format_partition, key_of, parse_values, split_target
+from .project.loader import load_project
+from .project.model import Asset, Project, ReportedLocation
+from .retry import backoff_until, jitter
+from .state import LeaseTaken, StateStore
+
+
+@dataclass(frozen=True)
+class Reported:
+    run_id: str
+    partition: str
+    outcome: str  # started, succeeded or failed
+    until: datetime | None = None
+
+
+def _partition(project: Project, target: str) -> tuple[Asset, str, list[str]]:
+    name, inside = split_target(target)
+    asset = project.asset(name)
+    if inside is None and asset.dims:
+        raise UsageError(f"{target} names an asset; a report is about one partition",
+                         hint=f"write {name}[{','.join(f'{d}=…' for d in asset.dims)}]")
+    values = canonical_values(asset, check_complete(asset, parse_values(inside or "", asset.dims, target),
+                                                    target, "report"))
+    vals = [values[d] for d in asset.dims] or [""]
+    return asset, key_of(asset.dims, values) if asset.dims else "", vals
+
+
+def report(path: str | Path | Project, target: str, *, ok: bool = False, failed: str | None = None,
+           started: bool = False, until: datetime | None = None, now: datetime | None = None) -> Reported:
+    """Record what outside work says about one partition: exactly one of ``started`` (with ``until``),
+    ``ok`` or ``failed`` (its message)."""
+    if sum((ok, failed is not None, started)) != 1:
+        raise UsageError("say exactly one of: started, ok, failed", hint="e.g. setpoint report a[2024-03-01] --ok")
+    project = path if isinstance(path, Project) else load_project(path)
+    asset, key, vals = _partition(project, target)
+    moment = now or datetime.now(timezone.utc)
+    label = format_partition(asset.name, key)
+    version = asset.action.version if asset.action is not None else ""
+    rows = [(key, vals)]
+    with StateStore(project.state) as store:
+        held = [x for x in store.leases() if x.asset == asset.name and x.key == key]
+        attempt = store.attempts(asset.name, [key], version).get(key, 0) + 1
+        if started:
+            end = until or lease_deadline(asset, moment)
+            if end <= moment:
+                raise UsageError(f"--until {end.isoformat()} has passed already", hint="give a time to come")
+            try:
+                run_id = store.start_run(asset.name, "report", label, [key], version, attempt, at=moment, lease=rows,
+                                         deadline=end)
+            except LeaseTaken as taken:
+                raise UsageError(f"{label} is in progress already: run {taken.lease.run_id}, lease until "
+                                 f"{taken.lease.deadline:%Y-%m-%d %H:%M:%S UTC}",
+                                 hint="report --ok or --failed to end it first") from None
+            return Reported(run_id, label, "started", end)
+        with store.transaction():
+            run_id = held[0].run_id if held else store.start_run(asset.name, "report", label, [key], version, attempt,
+                                                                 at=moment)
+            if ok:
+                store.finish_run(run_id, "succeeded", at=moment)
+                store.record_built(asset.name, rows, version, run_id, at=moment)
+                store.clear_failures(asset.name, [key])
+                if isinstance(asset.location, ReportedLocation):
+                    store.report_present(asset.name, rows, True, at=moment)
+            else:
+                assert failed is not None
+                store.finish_run(run_id, "failed", at=moment, error=failed)
+                store.record_failure(asset.name, rows, run_id, failed, version,
+                                     backoff=lambda n, j=jitter(): backoff_until(asset, n, moment, j))
+            store.release(run_id)
+    return Reported(run_id, label, "succeeded" if ok else "failed")

@@ -1,0 +1,90 @@
+"""``setpoint status``: one screen for an operator — counts, what runs now, what failed, what is blocked.
+
+It reads like ``plan`` (observing and solving, never writing) and adds what
+the run record says about work under way: every live lease, with its run, its
+deadline and the process doing the work, and the latest failed runs. It
+answers while an apply runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .controller import plan as make_plan
+from .lease import LIVE, lease_state
+from .partition import format_partition
+from .plan import Group
+from .project.loader import load_project
+from .project.model import Project
+from .state import Lease, RunRecord, StateStore
+
+#: failed runs listed
+RECENT_FAILURES = 5
+
+
+@dataclass(frozen=True)
+class Running:
+    """A run holding leases now."""
+
+    run_id: str
+    asset: str
+    label: str
+    partitions: int
+    since: datetime
+    until: datetime
+    pid: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"run": self.run_id, "asset": self.asset, "range": self.label, "partitions": self.partitions,
+                "since": self.since.isoformat(), "until": self.until.isoformat(), "pid": self.pid}
+
+
+@dataclass
+class Status:
+    project: str
+    now: datetime
+    summary: dict[str, dict[str, int]]
+    running: list[Running] = field(default_factory=list)
+    failures: list[RunRecord] = field(default_factory=list)
+    blocked: list[Group] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """Nothing is blocked (what monitoring alerts on)."""
+        return not any(row.get("blocked") for row in self.summary.values())
+
+    def to_json(self) -> dict[str, Any]:
+        return {"project": self.project, "now": self.now.isoformat(), "summary": self.summary,
+                "running": [r.to_json() for r in self.running],
+                "recent_failures": [r.to_json() for r in self.failures],
+                "blocked": [g.to_json() for g in self.blocked], "warnings": self.warnings}
+
+
+def status(path: str | Path | Project = ".", now: datetime | None = None) -> Status:
+    """Counts per asset and status, the runs under way, the latest failures and the blocked groups."""
+    project = path if isinstance(path, Project) else load_project(path)
+    current = make_plan(project, now=now, record=False)
+    out = Status(project.name, current.now, current.summary, blocked=[g for g in current.groups
+                                                                       if g.status == "blocked"],
+                 warnings=list(current.warnings))
+    if not project.state.exists():
+        return out
+    with StateStore(project.state, read_only=True) as store:
+        wall = datetime.now(timezone.utc) if now is None else current.now
+        by_run: dict[str, list[Lease]] = {}
+        for lease in store.leases():
+            if lease_state(lease, wall) == LIVE:
+                by_run.setdefault(lease.run_id, []).append(lease)
+        for run_id, leases in by_run.items():
+            run = store.run(run_id)
+            first = leases[0]
+            label = run.label if run else (format_partition(first.asset, first.key) if len(leases) == 1
+                                           else f"{first.asset}: {len(leases)} partitions")
+            out.running.append(Running(run_id, first.asset, label, len(leases), first.started_at, first.deadline,
+                                       first.pid))
+        out.failures = [r for r in reversed(store.runs(limit=200)) if r.outcome == "failed"][:RECENT_FAILURES]
+    return out
