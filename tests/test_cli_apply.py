@@ -152,3 +152,28 @@ def test_observed_changes_are_logged_once_per_change(cli, quickstart: Path) -> N
     events = json.loads(cli("history", "-p", str(quickstart), "--events", "--json", "--limit", "1000").stdout)["events"]
     observed = [(e["asset"], e["detail"]) for e in events if e["kind"] == "observed"]
     assert observed == [("daily_totals", {"present": 14, "was": 0}), ("report", {"present": 1, "was": 0})]
+
+
+def test_status_is_one_screen_and_exits_by_what_is_blocked(cli, quickstart: Path) -> None:
+    result = cli("status", "-p", str(quickstart), "--now", NOW_TEXT)
+    assert (result.exit_code, result.stdout) == (0, """\
+status of quickstart at 2024-04-01 12:00 UTC
+
+asset         expected  satisfied  missing  stale  in_progress  waiting  blocked
+events              14         14        0      0            0        0        0
+daily_totals        14          0       14      0            0        0        0
+report               1          0        0      0            0        1        0
+
+running now: nothing
+
+recent failures: none
+""")
+    (quickstart / "data/events/2024-03-02.csv").unlink()
+    (quickstart / "data/events/2024-03-05.csv").unlink()
+    blocked = cli("status", "-p", str(quickstart), "--now", NOW_TEXT)
+    assert blocked.exit_code == 1
+    lines = blocked.stdout.splitlines()
+    assert lines[lines.index("blocked:") + 1:] == [
+        "  events        2 blocked  no action declared to produce it              e.g. events[2024-03-02]",
+        "  daily_totals  2 blocked  no action declared to produce it (at events)  e.g. daily_totals[2024-03-02]",
+        "  report        1 blocked  no action declared to produce it (at events)  e.g. report"]

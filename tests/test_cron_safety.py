@@ -225,7 +225,7 @@ def test_retry_resets_a_blocked_partition(tmp_path: Path) -> None:
     assert again.stdout == "nothing to retry: no partition of a[2024-03-01] has failed attempts on record.\n"
 
 
-def test_plan_why_and_history_answer_while_an_apply_runs(tmp_path: Path) -> None:
+def test_plan_why_status_and_history_answer_while_an_apply_runs(tmp_path: Path) -> None:
     root = project(tmp_path / "p", days=2, sleep=3, concurrency=1)
     first = start(root)
     wait_for_run(root)
@@ -244,6 +244,15 @@ def test_plan_why_and_history_answer_while_an_apply_runs(tmp_path: Path) -> None
         history = subprocess.run([*SETPOINT, "history", "-p", str(root), "--json"], capture_output=True, text=True,
                                  timeout=30)
         assert [r["outcome"] for r in json.loads(history.stdout)["runs"]] == ["running"]
+        status = subprocess.run([*SETPOINT, "status", "-p", str(root)], capture_output=True, text=True, timeout=30)
+        assert status.returncode == 0, status.stderr
+        lines = status.stdout.splitlines()
+        running = lines[lines.index("running now:") + 1]
+        assert running.startswith("  r-1  a[2024-03-01]  since ") and ", pid " in running
+        doc = json.loads(subprocess.run([*SETPOINT, "status", "-p", str(root), "--json"], capture_output=True,
+                                        text=True, timeout=30).stdout)
+        assert [(r["run"], r["range"]) for r in doc["running"]] == [("r-1", "a[2024-03-01]")]
+        assert doc["summary"]["a"]["in_progress"] == 1
     finally:
         first.wait(timeout=60)
     assert first.returncode == 0
