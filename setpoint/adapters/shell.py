@@ -47,35 +47,6 @@ class ShellExecutor:
         logs.mkdir(parents=True, exist_ok=True)
         out_path, err_path = logs / f"{request.run_id}.out", logs / f"{request.run_id}.err"
         timeout = action.timeout.total_seconds() if action.timeout else None
-        if action.detach is not None:
-            return self._detached(request, argv, env, out_path, err_path)
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            try:
-                proc = subprocess.Popen(argv, cwd=self.context.project.root, env=env, stdin=subprocess.DEVNULL,
-                                        stdout=out, stderr=err, start_new_session=True)
-            except OSError as exc:
-                return Outcome(False, error=f"cannot start {argv[0]!r}: {exc.strerror or exc}")
-            if self.context.on_process is not None:
-                self.context.on_process(request.run_id, proc.pid)
-            try:
-                code = proc.wait(timeout=timeout)
-                timed_out = False
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)  # the whole process group: children too
-                code = proc.wait()
-                timed_out = True
-        stdout, stderr = tail(out_path.read_bytes()), tail(err_path.read_bytes())
-        if timed_out:
-            return Outcome(False, f"timed out after {timeout:g} s and was killed", code, stdout, stderr)
-        if code != 0:
-            said = last_line(stderr) or last_line(stdout)
-            what = f"exit {code}" if code > 0 else f"killed by signal {-code}"
-            return Outcome(False, f"{what}: {said}" if said else what, code, stdout, stderr)
-        return Outcome(True, None, 0, stdout, stderr)
-
-    def _detached(self, request: RunRequest, argv: list[str], env: dict[str, str], out_path: Path,
-                  err_path: Path) -> Outcome:
-        """Start the command and return at once: it goes on in its own session, past this apply."""
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             try:
                 proc = subprocess.Popen(argv, cwd=self.context.project.root, env=env, stdin=subprocess.DEVNULL,
@@ -84,8 +55,30 @@ class ShellExecutor:
                 return Outcome(False, error=f"cannot start {argv[0]!r}: {exc.strerror or exc}")
         if self.context.on_process is not None:
             self.context.on_process(request.run_id, proc.pid)
-        self.context.detached[request.run_id] = proc
-        return Outcome(True, detached=True)
+        if action.detach is not None:  # it goes on in its own session, past this apply
+            self.context.detached[request.run_id] = proc
+            return Outcome(True, detached=True)
+        try:
+            code = proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)  # the whole process group: children too
+            proc.wait()
+            stdout, stderr = _tails(out_path, err_path)
+            return Outcome(False, f"timed out after {timeout:g} s and was killed", proc.returncode, stdout, stderr)
+        return _outcome(code, *_tails(out_path, err_path))
+
+
+def _tails(out_path: Path, err_path: Path) -> tuple[str | None, str | None]:
+    return (tail(out_path.read_bytes()) if out_path.exists() else None,
+            tail(err_path.read_bytes()) if err_path.exists() else None)
+
+
+def _outcome(code: int, stdout: str | None, stderr: str | None) -> Outcome:
+    if code != 0:
+        said = last_line(stderr) or last_line(stdout)
+        what = f"exit {code}" if code > 0 else f"killed by signal {-code}"
+        return Outcome(False, f"{what}: {said}" if said else what, code, stdout, stderr)
+    return Outcome(True, None, 0, stdout, stderr)
 
 
 def ended(proc: subprocess.Popen, run_id: str, log_dir: Path) -> Outcome | None:
@@ -93,12 +86,4 @@ def ended(proc: subprocess.Popen, run_id: str, log_dir: Path) -> Outcome | None:
     code = proc.poll()
     if code is None:
         return None
-    err = log_dir / f"{run_id}.err"
-    out = log_dir / f"{run_id}.out"
-    stdout = tail(out.read_bytes()) if out.exists() else None
-    stderr = tail(err.read_bytes()) if err.exists() else None
-    if code != 0:
-        said = last_line(stderr) or last_line(stdout)
-        what = f"exit {code}" if code > 0 else f"killed by signal {-code}"
-        return Outcome(False, f"{what}: {said}" if said else what, code, stdout, stderr)
-    return Outcome(True, None, 0, stdout, stderr)
+    return _outcome(code, *_tails(log_dir / f"{run_id}.out", log_dir / f"{run_id}.err"))
