@@ -25,14 +25,14 @@ from pathlib import Path
 from .adapters.execute import Context, Outcome, RunRequest, executor_for
 from .adapters.shell import ended
 from .controller import plan as make_plan
-from .errors import SolveError
+from .errors import ObserveError, SolveError
 from .lease import deadline
 from .lock import ApplyLock, Holder, process_start, this_process
 from .partition import format_partition
 from .plan import Action, Plan
 from .project.loader import load_project
 from .project.model import Asset, Project
-from .reconcile import reconcile
+from .reconcile import settle, stale_leases
 from .retry import backoff_until, jitter
 from .state import LeaseTaken, StateStore
 
@@ -239,9 +239,22 @@ def _exhausted(record: _Record, project: Project, asset_name: str, keys: list[st
                                {"error": error, "attempts": spent[key]})
 
 
+def _leased(asset: Asset, action: Action, current: Plan) -> list[tuple[str, list[str]]]:
+    """What a run leases: the partitions it was started for and, when one run produces a whole unit of a
+    coarser grain, every other unsatisfied partition of its units (it rewrites them too)."""
+    rows = {k: list(v.values()) or [""] for k, v in action.targets}
+    grain = asset.action.grain if asset.action is not None else asset.dims
+    if grain != asset.dims:
+        units = {tuple(u[g] for g in grain) for u in action.units}
+        for st in current.statuses:
+            if st.asset == asset.name and tuple(st.values[g] for g in grain) in units:
+                rows.setdefault(st.key, list(st.values.values()) or [""])
+    return sorted(rows.items())
+
+
 def _execute(project: Project, record: _Record, actions: list[Action], context: Context, pool: ThreadPoolExecutor,
-             pass_no: int, notify: Callable[[Progress], None],
-             clock: Callable[[], datetime]) -> list[tuple[RunDone, Action]]:
+             pass_no: int, notify: Callable[[Progress], None], clock: Callable[[], datetime],
+             current: Plan) -> list[tuple[RunDone, Action]]:
     """Start every action (the pool bounds how many at once), each holding a lease on its partitions;
     return them as they were recorded. An action whose partitions another run holds is skipped."""
     state = {"running": 0, "done": 0, "failed": 0, "left": len(actions)}
@@ -274,8 +287,8 @@ def _execute(project: Project, record: _Record, actions: list[Action], context: 
             owner = {None: (host, pid, pid_start), "process": (host, None, None), "report": None}[asset.action.detach]
             try:
                 run_id = record.store.start_run(action.asset, action.kind, action.label, keys, asset.action.version,
-                                                attempt, at=start, lease=rows, deadline=deadline(asset, start),
-                                                owner=owner)
+                                                attempt, at=start, lease=_leased(asset, action, current),
+                                                deadline=deadline(asset, start), owner=owner)
             except LeaseTaken as taken:  # another run produces some of them: do not do it twice
                 record.store.event("skipped", action.asset, action.label, None,
                                    {"leased_by": taken.lease.run_id, "partition": taken.lease.key})
@@ -382,12 +395,17 @@ def _apply(project: Project, now: datetime | None, concurrency: int | None,
     try:
         for pass_no in range(1, MAX_PASSES + 1):
             moment = clock()
+            _detached_ended(record, project, context, moment)
+            stale = stale_leases(record.store, datetime.now(timezone.utc))  # before observing what they left
             current = make_plan(project, now=moment, record=False)
+            if current.record_error is not None:  # without leases and attempts it could start work twice
+                raise ObserveError(f"cannot read the run record {project.display(project.state)}: "
+                                   f"{current.record_error}",
+                                   hint="apply does not run without it; check the file and its permissions")
             _observed(record, current, moment)
             changed = _after_runs(record, project, current, previous, memory, moment)
-            changed |= _detached_ended(record, project, context, moment)
-            changed |= reconcile(record.store, project, current, moment,
-                                 blocked=lambda a, keys, run, error: _exhausted(record, project, a, keys, run, error))
+            changed |= settle(record.store, project, stale, current, moment,
+                              blocked=lambda a, keys, run, error: _exhausted(record, project, a, keys, run, error))
             if changed:  # attempts grew or leases were given up: plan again
                 current = make_plan(project, now=moment, record=False)
             if not current.actions:
@@ -405,7 +423,8 @@ def _apply(project: Project, now: datetime | None, concurrency: int | None,
                                                 for a in current.actions])
             notify(Progress("pass", pass_no, left=len(current.actions)))
             try:
-                previous = _execute(project, record, current.actions, context, pool, pass_no, notify, clock)
+                previous = _execute(project, record, current.actions, context, pool, pass_no, notify, clock,
+                                    current)
             finally:
                 context.close()
             runs.extend(done for done, _ in previous)

@@ -130,14 +130,24 @@ def history(project_dir: Path, asset: str | None, show_events: bool, limit: int,
 @click.option("--failed", metavar="MESSAGE", help="The attempt failed, with this message.")
 @click.option("--started", is_flag=True, help="It is being produced (until --until, or the action's timeout).")
 @click.option("--until", metavar="TIME", help="With --started: when the work should be done (ISO 8601).")
-def report(target: str, project_dir: Path, ok: bool, failed: str | None, started: bool, until: str | None) -> None:
-    """Tell setpoint what outside work did for TARGET (one partition): --started, --ok or --failed."""
+@click.option("--run", "run_id", envvar="SETPOINT_RUN_ID", metavar="RUN",
+              help="The run the work belongs to (default: $SETPOINT_RUN_ID, set for every run).")
+def report(target: str, project_dir: Path, ok: bool, failed: str | None, started: bool, until: str | None,
+           run_id: str | None) -> None:
+    """Tell setpoint what outside work did for TARGET (one partition): --started, --ok or --failed.
+
+    A report about a run that no longer holds the partition (its lease expired and
+    another run took over) changes nothing.
+    """
     from .report import report as record
 
     if until and not started:
         raise UsageError("--until goes with --started", hint="setpoint report TARGET --started --until TIME")
-    done = record(project_dir, target, ok=ok, failed=failed, started=started, until=_parse_now(until))
-    if done.outcome == "started":
+    done = record(project_dir, target, ok=ok, failed=failed, started=started, until=_parse_now(until),
+                  run_id=None if started else run_id)
+    if done.outcome == "ignored":
+        click.echo(f"ignored: run {done.run_id} no longer holds {done.partition}; nothing changed.")
+    elif done.outcome == "started":
         click.echo(f"{done.run_id}: {done.partition} in progress until {done.until:%Y-%m-%d %H:%M:%S UTC}")
     else:
         click.echo(f"{done.run_id}: {done.partition} {done.outcome}")
@@ -178,11 +188,16 @@ def run_every(project_dir: Path, every_text: str, count: int | None, quiet: bool
     n, worst = 0, EXIT_OK
     while count is None or n < count:
         started = time.monotonic()
-        result = run_apply(project_dir, progress=None if quiet else ProgressLog(sys.stderr, sys.stderr.isatty()))
         n += 1
-        worst = worst if result.ok else EXIT_PROBLEMS
-        if not quiet or not result.ok:
-            click.echo(render_apply(result))
+        try:
+            result = run_apply(project_dir, progress=None if quiet else ProgressLog(sys.stderr, sys.stderr.isatty()))
+        except SetpointError as exc:  # a YAML saved half-way, a warehouse held too long: try again next time
+            click.echo(render_error(exc), err=True)
+            worst = max(worst, exc.exit_code)
+        else:
+            worst = worst if result.ok else max(worst, EXIT_PROBLEMS)
+            if not quiet or not result.ok:
+                click.echo(render_apply(result))
         if count is None or n < count:
             time.sleep(max(0.0, interval - (time.monotonic() - started)))
     sys.exit(worst)

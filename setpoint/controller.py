@@ -20,7 +20,7 @@ from .solver.decode import decode, unsettled_by_rules
 from .solver.facts import write_facts
 from .solver.session import SolveResult, check_rules, rule_problems, solve
 from .solver.userrules import key_reads
-from .state import Event, RunRecord, StateStore
+from .state import Event, RunRecord, StateStore, recorded
 
 
 def _now(now: datetime | None) -> datetime:
@@ -194,7 +194,7 @@ def history(path: str | Path | Project = ".", asset: str | None = None, limit: i
     project = path if isinstance(path, Project) else load_project(path)
     if asset is not None:
         project.asset(asset)  # an unknown asset is a usage error, with a suggestion
-    if not project.state.exists():
+    if not recorded(project.state):
         return History([], [])
     with StateStore(project.state, read_only=True) as store:  # reads while an apply writes
         return History(store.runs(asset, limit), store.events(asset, limit))

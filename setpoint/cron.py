@@ -44,13 +44,17 @@ class Every:
         return "0 0 * * *"
 
 
+#: intervals cron repeats evenly: divisors of an hour, of a day, and one day
+_EVEN = {"m": (1, 2, 3, 4, 5, 6, 10, 12, 15, 20, 30), "h": (1, 2, 3, 4, 6, 8, 12), "d": (1,)}
+
+
 def every(text: str) -> Every:
-    """``5m``, ``2h``, ``1d`` → a schedule cron can express."""
+    """``5m``, ``2h``, ``1d`` → a schedule cron repeats evenly."""
     m = _EVERY.match(text)
-    limits = {"m": 59, "h": 23, "d": 1}
-    if not m or not 1 <= int(m.group(1)) <= limits[m.group(2)]:
-        raise UsageError(f"cannot schedule every {text!r}",
-                         hint="write a number of minutes (1m–59m), hours (1h–23h) or 1d, e.g. --every 5m")
+    if not m or int(m.group(1)) not in _EVEN[m.group(2)]:
+        raise UsageError(f"cannot schedule every {text!r} evenly",
+                         hint="write minutes that divide an hour (1m, 2m, 5m, 10m, 15m, 30m, …), hours that "
+                              "divide a day (1h, 2h, 3h, 4h, 6h, 8h, 12h) or 1d, e.g. --every 5m")
     return Every(int(m.group(1)), m.group(2))
 
 
@@ -75,7 +79,8 @@ def command(root: Path) -> str:
 
 
 def cron_line(root: Path, schedule: Every) -> str:
-    return f"{schedule.cron} {command(root)}  {marker(root)}"
+    """The crontab line. cron reads ``%`` in a command as a newline, so it is escaped."""
+    return f"{schedule.cron} {command(root).replace('%', chr(92) + '%')}  {marker(root)}"
 
 
 def _crontab() -> list[str]:
@@ -89,6 +94,9 @@ def install(root: Path, schedule: Every) -> bool:
     except FileNotFoundError:
         raise UsageError("there is no crontab command on this machine",
                          hint="install cron, or run `setpoint run --every 5m` under a process supervisor") from None
+    if current.returncode != 0 and "no crontab" not in current.stderr.lower():
+        raise UsageError(f"cannot read your crontab: {current.stderr.strip() or f'exit {current.returncode}'}",
+                         hint="fix `crontab -l` first; nothing was changed")
     lines = current.stdout.splitlines() if current.returncode == 0 else []
     kept = [line for line in lines if not line.rstrip().endswith(marker(root))]
     written = subprocess.run([*_crontab(), "-"], input="\n".join([*kept, cron_line(root, schedule)]) + "\n",

@@ -31,8 +31,7 @@ from .project.model import (
     TableValues,
 )
 from .project.timewindows import TimeWindows, floor, shift
-from .state import StateStore
-from .state.legacy import is_duckdb_file
+from .state import StateStore, recorded
 
 
 #: lookups of one asset answered one query each; past this, its whole table is read once
@@ -66,7 +65,7 @@ class Evidence:
         self.now = now
         self._asked: dict[tuple[str, str], int] = {}
         self._store: StateStore | None = None
-        if project.state.exists() and not is_duckdb_file(project.state):
+        if recorded(project.state):
             try:
                 self._store = StateStore(project.state, read_only=True)
             except ObserveError:  # the plan has warned already; the rest can still be explained

@@ -31,7 +31,7 @@ from .errors import ObserveError, UsageError
 from .partition import format_key, format_partition, parse_values
 from .lease import LIVE, lease_state
 from .state import Lease, StateStore
-from .state.legacy import is_duckdb_file
+from .state.legacy import legacy_source
 from .project.model import Asset, Dependency, FileValues, Mapping, Project, StaticValues, TableValues
 from .project.timewindows import SQL_UNITS, TimeWindows, floor, local_hours, shift
 
@@ -80,6 +80,8 @@ class Frontier:
     unnamed: set[tuple[str, str]] = field(default_factory=set)
     #: partitions with failed attempts on record that are now present and fresh, per asset
     cleared: dict[str, list[str]] = field(default_factory=dict)
+    #: why the run record could not be read (attempts, versions and leases are then unknown)
+    record_error: str | None = None
 
 
 #: how long observing waits for a process writing the warehouse (an apply running SQL) to let go of it
@@ -242,10 +244,11 @@ class Workspace:
         con.execute("CREATE TABLE leases (asset VARCHAR, vals VARCHAR[], run_id VARCHAR, started_at TIMESTAMP, "
                     "deadline TIMESTAMP)")
         self.leases: list[Lease] = []
-        if not path.exists():
+        self.record_error: str | None = None
+        if not path.exists() and legacy_source(path) is None:
             return
-        try:  # a store in the old format is converted once, in place
-            with StateStore(path, read_only=not is_duckdb_file(path)) as store:
+        try:  # a store in the old format is converted once
+            with StateStore(path, read_only=True) as store:
                 self.leases = [x for x in store.leases() if lease_state(x, now) == LIVE]
                 for asset in self.project.assets.values():
                     rows = store.ledger_rows(asset.name, asset.action.version if asset.action else None)
@@ -262,6 +265,7 @@ class Workspace:
                                   x.deadline.replace(tzinfo=None)) for x in self.leases])
         except (ObserveError, sqlite3.Error) as exc:
             message = exc.message if isinstance(exc, ObserveError) else str(exc)
+            self.record_error = message
             warnings.append(f"the run record {self.project.display(path)} could not be read "
                             f"({message}); failed attempts and action versions are not counted")
 
@@ -323,6 +327,7 @@ class Workspace:
         """Observe everything, then build the frontier (see :meth:`build_frontier`)."""
         frontier = Frontier(now=now, satisfied={} if include_satisfied else None)
         self._observe(now, frontier)
+        frontier.record_error = self.record_error
         return self.build_frontier(frontier, extra)
 
     def _observe(self, now: datetime, frontier: Frontier) -> None:
@@ -394,9 +399,12 @@ class Workspace:
             if rows:
                 unnest = ", ".join(f"unnest(CAST(${i + 1} AS VARCHAR[]))" for i in range(len(key_columns(asset))))
                 con.execute(f"INSERT INTO s_{n} SELECT {unnest}", [list(col) for col in zip(*rows)])
-            # seeds: absent, outdated, extra, and everything mapped onto an upstream frontier partition
+            # seeds: absent, outdated, superseded, leased (being produced: what needs it must wait, even
+            # when it is present), extra, and everything mapped onto an upstream frontier partition
             seeds = [f"SELECT {cols} FROM e_{n} ANTI JOIN o_{n} USING ({cols})", f"SELECT {cols} FROM u_{n}",
-                     f"SELECT {cols} FROM v_{n}", f"SELECT {cols} FROM e_{n} SEMI JOIN s_{n} USING ({cols})"]
+                     f"SELECT {cols} FROM v_{n}", f"SELECT {cols} FROM e_{n} SEMI JOIN s_{n} USING ({cols})",
+                     f"SELECT {cols} FROM e_{n} e WHERE [{_cols(asset, 'e')}] IN "
+                     f"(SELECT vals FROM leases WHERE asset = {sql_literal(n)})"]
             self_deps = []
             for dep in asset.dependencies:
                 b = assets[dep.asset]

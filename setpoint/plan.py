@@ -185,6 +185,8 @@ class Plan:
     facts: int = 0
     #: partitions with failed attempts on record that exist now, per asset (apply forgets those failures)
     cleared: dict[str, list[str]] = field(default_factory=dict)
+    #: why the run record could not be read, if it could not (a dry run warns; apply refuses to run)
+    record_error: str | None = None
 
     @property
     def converged(self) -> bool:

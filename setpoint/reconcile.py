@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import signal
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from .lease import EXPIRED, LIVE, lease_state
@@ -35,35 +36,54 @@ def _clock(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def reconcile(store: StateStore, project: Project, current: Plan, now: datetime,
-              blocked: Callable[[str, list[str], str, str], None] | None = None) -> bool:
-    """Give up expired and orphaned leases, recording their runs' outcomes; whether any was."""
+@dataclass(frozen=True)
+class Stale:
+    """A run whose leases nobody will honour any more, and why."""
+
+    run_id: str
+    leases: tuple[Lease, ...]
+    kind: str  # expired, interrupted or ended
+    why: str
+
+
+def stale_leases(store: StateStore, now: datetime) -> list[Stale]:
+    """The runs to give up, decided *before* observing (so that what a run produced until it ended is
+    seen); work past its deadline that still runs here is stopped. ``now`` is the wall clock: giving
+    up and killing are decided by real time, whatever time a plan is made for."""
     by_run: dict[str, list[Lease]] = {}
     for lease in store.leases():
         by_run.setdefault(lease.run_id, []).append(lease)
-    unsettled = {(s.asset, s.key) for s in current.statuses if s.condition != "present"}
-    changed = False
+    out = []
     for run_id, leases in by_run.items():
         states = {lease_state(x, now) for x in leases}
         if states == {LIVE}:
             continue
         first = leases[0]
-        expired = EXPIRED in states
-        if expired and alive(first.pid, first.pid_start) and first.owner_pid != os.getpid():
-            try:  # past its deadline: stop it, children too
-                os.killpg(first.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-        if expired:
-            kind, why = "expired", f"its lease expired at {_clock(first.deadline)} before it finished"
+        if EXPIRED in states:
+            if alive(first.pid, first.pid_start) and first.owner_pid != os.getpid():
+                try:  # past its deadline: stop it, children too
+                    os.killpg(first.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            out.append(Stale(run_id, tuple(leases), "expired",
+                             f"its lease expired at {_clock(first.deadline)} before it finished"))
         elif first.owner_pid:
-            kind, why = "interrupted", (f"the apply that ran it (pid {first.owner_pid} on {first.owner_host}) "
-                                        "stopped before it finished")
+            out.append(Stale(run_id, tuple(leases), "interrupted",
+                             f"the apply that ran it (pid {first.owner_pid} on {first.owner_host}) stopped before "
+                             "it finished"))
         else:
-            kind, why = "ended", f"its detached command (pid {first.pid}) ended"
-        _settle(store, project, run_id, leases, unsettled, kind, why, now, blocked)
-        changed = True
-    return changed
+            out.append(Stale(run_id, tuple(leases), "ended", f"its detached command (pid {first.pid}) ended"))
+    return out
+
+
+def settle(store: StateStore, project: Project, stale: list[Stale], current: Plan, now: datetime,
+           blocked: Callable[[str, list[str], str, str], None] | None = None) -> bool:
+    """Record how the given-up runs ended, judged by ``current`` (observed after they were given up)."""
+    unsettled = {(s.asset, s.key) for s in current.statuses if s.condition != "present"}
+    for item in stale:
+        if store.leases(item.run_id):  # not settled meanwhile (by a report, say)
+            _settle(store, project, item.run_id, list(item.leases), unsettled, item.kind, item.why, now, blocked)
+    return bool(stale)
 
 
 def _settle(store: StateStore, project: Project, run_id: str, leases: list[Lease], unsettled: set[tuple[str, str]],
@@ -72,11 +92,11 @@ def _settle(store: StateStore, project: Project, run_id: str, leases: list[Lease
     done = [x for x in leases if (x.asset, x.key) not in unsettled]
     missed = [x for x in leases if (x.asset, x.key) in unsettled]
     run = store.run(run_id)
-    version = asset.action.version if asset is not None and asset.action is not None else ""
+    version = run.action_version if run is not None else (
+        asset.action.version if asset is not None and asset.action is not None else "")
     with store.transaction():
         if done:
-            store.record_built(leases[0].asset, [(x.key, x.vals) for x in done], run.action_version if run else version,
-                               run_id, at=now)
+            store.record_built(leases[0].asset, [(x.key, x.vals) for x in done], version, run_id, at=now)
         error = None
         if missed:
             error = f"{why}; {'its partition is' if len(leases) == 1 else f'{len(missed)} of its partitions are'} " \

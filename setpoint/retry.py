@@ -16,7 +16,7 @@ from pathlib import Path
 from .partition import format_partition, key_of, parse_values, split_target
 from .project.loader import load_project
 from .project.model import Asset, Project
-from .state import StateStore
+from .state import StateStore, recorded
 
 MAX_BACKOFF = timedelta(hours=1)
 
@@ -31,7 +31,8 @@ def backoff_until(asset: Asset, attempts: int, now: datetime, factor: float = 1.
     base = asset.action.backoff if asset.action is not None else timedelta(0)
     if not base or attempts < 1:
         return None
-    return now + min(base * 2 ** (attempts - 1), MAX_BACKOFF) * factor
+    doublings = min(attempts - 1, 40)  # 2^40 × any base is past the cap; more would overflow
+    return now + min(base * 2 ** doublings, MAX_BACKOFF) * factor
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,7 @@ def retry(path: str | Path | Project, target: str) -> Retried:
         values = canonical_values(asset, check_complete(asset, parse_values(inside or "", asset.dims, target),
                                                         target))
         keys = [key_of(asset.dims, values) if asset.dims else ""]
-    if not project.state.exists():
+    if not recorded(project.state):
         return Retried(name, [])
     with StateStore(project.state) as store:
         found = store.reset_attempts(name, keys)

@@ -19,7 +19,7 @@ from .partition import format_partition
 from .plan import Group
 from .project.loader import load_project
 from .project.model import Project
-from .state import Lease, RunRecord, StateStore
+from .state import Lease, RunRecord, StateStore, recorded
 
 #: failed runs listed
 RECENT_FAILURES = 5
@@ -71,7 +71,7 @@ def status(path: str | Path | Project = ".", now: datetime | None = None) -> Sta
     out = Status(project.name, current.now, current.summary, blocked=[g for g in current.groups
                                                                        if g.status == "blocked"],
                  warnings=list(current.warnings))
-    if not project.state.exists():
+    if not recorded(project.state):
         return out
     with StateStore(project.state, read_only=True) as store:
         wall = datetime.now(timezone.utc) if now is None else current.now

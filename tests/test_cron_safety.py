@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from setpoint import controller
+from setpoint.project.loader import load_project
 from setpoint.state import StateStore
 
 SETPOINT = [sys.executable, "-m", "setpoint.cli"]
@@ -169,8 +170,9 @@ def test_sigkill_of_work_done_inside_the_apply_counts_an_attempt_and_is_redone(t
 def test_an_expired_lease_is_given_up_and_its_partition_retried(tmp_path: Path) -> None:
     root = project(tmp_path / "p", days=1, sleep=0)
     past = datetime.now(timezone.utc) - timedelta(hours=2)
+    version = load_project(root).assets["a"].action.version
     with StateStore(root / ".setpoint" / "state.db") as store:
-        store.start_run("a", "shell", "a[2024-03-01]", ["2024-03-01"], "old", 1, at=past,
+        store.start_run("a", "shell", "a[2024-03-01]", ["2024-03-01"], version, 1, at=past,
                         lease=[("2024-03-01", ["2024-03-01"])], deadline=past + timedelta(hours=1),
                         owner=("elsewhere", 1, None))
     plan = controller.plan(root, record=False)
@@ -254,8 +256,8 @@ def test_plan_why_status_and_history_answer_while_an_apply_runs(tmp_path: Path) 
         assert [(r["run"], r["range"]) for r in doc["running"]] == [("r-1", "a[2024-03-01]")]
         assert doc["summary"]["a"]["in_progress"] == 1
     finally:
-        first.wait(timeout=60)
-    assert first.returncode == 0
+        out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, out + err
 
 
 @pytest.mark.parametrize("racers", [2])

@@ -164,3 +164,74 @@ def test_run_every_applies_on_a_schedule(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=120)
     assert (ran.returncode, ran.stdout) == (0, "")
     assert (root / "out" / "2024-03-01.csv").exists()
+
+
+BATCHED = OUTSIDE.replace("    detach: report\n", "    detach: report\n    batch: {max: 3}\n").replace(
+    "end: 2024-03-02", "end: 2024-03-03")
+
+
+def test_a_report_on_one_partition_of_a_batch_leaves_the_others_in_progress(tmp_path: Path) -> None:
+    root = make(tmp_path / "outside", BATCHED)
+    assert "3 partitions in progress" in setpoint(root, "apply").stdout
+    assert setpoint(root, "report", "model[2024-03-01]", "--ok").stdout == "r-1: model[2024-03-01] succeeded\n"
+    now = statuses(root)
+    assert (now["model[2024-03-02]"], now["model[2024-03-03]"]) == ("in_progress", "in_progress")
+    assert "applied outside: 1 run" in setpoint(root, "apply").stdout  # score of day 1 only: nothing resubmitted
+    assert (root / "submitted.txt").read_text().count("submitted") == 1
+    setpoint(root, "report", "model[2024-03-02]", "--ok")
+    setpoint(root, "report", "model[2024-03-03]", "--failed", "node lost")
+    with StateStore(root / ".setpoint" / "state.db", read_only=True) as store:
+        assert (store.run("r-1").outcome, store.leases()) == ("failed", [])  # over once its last partition is
+
+
+def test_a_late_report_of_a_run_given_up_changes_nothing(tmp_path: Path) -> None:
+    root = make(tmp_path / "outside", OUTSIDE)
+    setpoint(root, "apply")
+    with StateStore(root / ".setpoint" / "state.db") as store:  # r-1's lease expires, as if its timeout passed
+        store.con.execute("UPDATE leases SET deadline = '2000-01-01 00:00:00.000000' WHERE run_id = 'r-1'")
+    setpoint(root, "apply")  # gives r-1 up: an attempt counted, a retry after the backoff
+    late = setpoint(root, "report", "model[2024-03-01]", "--failed", "r-1 OOM", env={"SETPOINT_RUN_ID": "r-1"})
+    assert late.stdout == "ignored: run r-1 no longer holds model[2024-03-01]; nothing changed.\n"
+    with StateStore(root / ".setpoint" / "state.db", read_only=True) as store:
+        assert store.attempts("model", ["2024-03-01"]) == {"2024-03-01": 1}  # not counted twice
+        assert store.run("r-1").error.startswith("its lease expired at ")
+
+
+def test_a_partition_being_rewritten_holds_back_what_needs_it(tmp_path: Path) -> None:
+    """A detached run writes its output in steps: present already, still in progress; its dependent waits."""
+    root = make(tmp_path / "steps", """\
+- name: a
+  files: a.txt
+  action:
+    shell: [sh, -c, 'echo partial > a.txt; sleep 2; echo rest >> a.txt']
+    detach: true
+- name: b
+  files: b.txt
+  depends_on: [a]
+  action:
+    shell: [sh, -c, 'cp a.txt b.txt']
+    backoff: 0s
+""")
+    first = setpoint(root, "apply")
+    assert first.returncode == 0 and not (root / "b.txt").exists()
+    assert statuses(root) == {"a": "in_progress", "b": "waiting"}
+    time.sleep(2.5)
+    assert "converged" in setpoint(root, "apply").stdout
+    assert (root / "b.txt").read_text() == "partial\nrest\n"
+
+
+def test_cron_schedules_only_what_it_repeats_evenly_and_escapes_percent(tmp_path: Path) -> None:
+    from setpoint.cron import cron_line, every
+    from setpoint.errors import UsageError
+
+    assert [every(t).cron for t in ("1m", "15m", "1h", "6h", "1d")] == [
+        "* * * * *", "*/15 * * * *", "0 * * * *", "0 */6 * * *", "0 0 * * *"]
+    for bad in ("7m", "90m", "5h", "2d", "soon"):
+        try:
+            every(bad)
+        except UsageError as exc:
+            assert exc.problems[0].message == f"cannot schedule every {bad!r} evenly"
+        else:
+            raise AssertionError(bad)
+    line = cron_line(Path("/srv/my 100% project"), every("5m"))
+    assert "cd '/srv/my 100\\% project' &&" in line and line.endswith("# setpoint /srv/my 100% project")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import duckdb
 
 from ..project.model import Asset, ReportedLocation
-from ..state import StateStore
+from ..state import StateStore, recorded
 from .base import Observation, key_columns, land
 
 
@@ -22,7 +22,7 @@ class ReportedObserver:
     def observe(self, con: duckdb.DuckDBPyConnection, target: str) -> Observation:
         source = "reports (setpoint report)"
         state = self.location.state
-        if state is None or not state.exists():
+        if state is None or not recorded(state):
             return Observation(self.asset.name, source, 0)
         with StateStore(state, read_only=True) as store:
             rows = store.reported(self.asset.name)

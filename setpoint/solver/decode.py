@@ -92,7 +92,8 @@ def decode(project: Project, frontier: Frontier, result: SolveResult, now: datet
                 groups=groups, runs=run_ranges(project, actions),
                 observations=[{"asset": o.asset, "source": o.source, "present": o.present,
                                **({"note": o.note} if o.note else {})} for o in frontier.observations],
-                warnings=list(frontier.warnings), facts=result.facts, cleared=dict(frontier.cleared))
+                warnings=list(frontier.warnings), facts=result.facts, cleared=dict(frontier.cleared),
+                record_error=frontier.record_error)
 
 
 def _reasons(frontier: Frontier, result: SolveResult) -> dict[tuple[str, str], tuple[Reason, ...]]:

@@ -15,6 +15,7 @@ record other processes must read while it is written.)
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ObserveError
-from .legacy import import_duckdb_store, is_duckdb_file
+from .legacy import import_duckdb_store, known_sqlite, legacy_source
 
 SCHEMA_VERSION = 3
 
@@ -207,11 +208,15 @@ class StateStore:
         try:
             if not read_only:
                 path.parent.mkdir(parents=True, exist_ok=True)
-            if is_duckdb_file(path):  # written by an older setpoint: converted once, in place
-                import_duckdb_store(path, self._create)
-            uri = f"file:{path}?mode=ro" if read_only else f"file:{path}"
+            legacy = legacy_source(path)
+            if legacy is not None:  # written by an older setpoint: converted once
+                import_duckdb_store(legacy, path, self._create)
+            # a reader opens read-write all the same when it may: a read-only connection cannot rebuild the
+            # WAL index another process just removed, and fails with "disk I/O error" now and then
+            uri = f"file:{path}?mode=ro" if read_only and not os.access(path, os.W_OK) else f"file:{path}"
             self.con = sqlite3.connect(uri, uri=True, timeout=BUSY_TIMEOUT_S, isolation_level=None,
                                        check_same_thread=False)
+            known_sqlite(path)
             if not read_only:
                 self.con.execute("PRAGMA journal_mode=WAL")
                 self.con.execute("PRAGMA synchronous=NORMAL")
@@ -350,6 +355,16 @@ class StateStore:
         """The run's work goes on in process ``pid``: it may outlive the apply that started it."""
         with self.transaction() as con:
             con.execute("UPDATE leases SET pid = ?, pid_start = ? WHERE run_id = ?", [pid, pid_start, run_id])
+
+    def release_partition(self, asset: str, key: str) -> None:
+        """Drop the lease on one partition (a report settled it; the run may go on for the others)."""
+        with self.transaction() as con:
+            con.execute("DELETE FROM leases WHERE asset = ? AND key = ?", [asset, key])
+
+    def failed_in(self, run_id: str) -> bool:
+        """Whether any partition's last failure was charged to this run."""
+        return self.con.execute("SELECT 1 FROM ledger WHERE last_run = ? AND attempts > 0 LIMIT 1",
+                                [run_id]).fetchone() is not None
 
     def release(self, run_id: str) -> None:
         """Drop the run's leases (it ended, or was given up)."""

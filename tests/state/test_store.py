@@ -165,3 +165,22 @@ def test_runs_and_events_read_back_newest_last(tmp_path: Path) -> None:
         assert [(e.kind, e.target, e.run_id, e.detail) for e in last] == [
             ("started", "t[11]", "r-12", {"attempt": 1, "partitions": 1}),
             ("failed", "t[11]", "r-12", {"error": "Conversion Error: x"})]
+
+
+def test_the_old_default_store_is_imported_into_the_new_default_path(quickstart: Path) -> None:
+    """A project without `state:` kept its record in .setpoint/state.duckdb before: nothing of it is lost."""
+    from setpoint import history
+
+    old = quickstart / ".setpoint" / "state.duckdb"
+    old.parent.mkdir(exist_ok=True)
+    con = duckdb.connect(str(old))
+    for statement in _V2:
+        con.execute(statement)
+    con.execute("INSERT INTO runs VALUES ('r-8', 'csv', 'shell', 'csv[b]', ['b'], 'v1', 1, "
+                "TIMESTAMP '2024-03-01 10:03', NULL, 'running', NULL, NULL, NULL, NULL)")
+    con.close()
+    record = history(quickstart)  # reading is enough to import it
+    assert [(r.id, r.outcome) for r in record.runs] == [("r-7", "failed"), ("r-8", "failed")]
+    assert record.runs[1].error == "no longer running: it was running when setpoint was upgraded"
+    assert not old.exists() and (quickstart / ".setpoint" / "state.duckdb.duckdb-v2.bak").exists()
+    assert (quickstart / ".setpoint" / "state.db").exists()
