@@ -26,7 +26,7 @@ from .adapters.execute import Context, Outcome, RunRequest, executor_for
 from .adapters.shell import ended
 from .controller import plan as make_plan
 from .errors import ObserveError, SolveError
-from .lease import deadline
+from .lease import DEFAULT_LEASE, deadline
 from .lock import ApplyLock, Holder, process_start, this_process
 from .partition import format_partition
 from .plan import Action, Plan
@@ -83,6 +83,10 @@ class ApplyResult:
     held_by: Holder | None = None
     #: the lock was left by an apply that is gone (killed), and taken over
     took_over: Holder | None = None
+    #: partitions that runs of earlier invocations (detached, interrupted, expired) failed to produce
+    late_failures: list[tuple[str, str]] = field(default_factory=list)
+    #: the apply holding the lock has held it longer than any run may take: it may hang
+    stuck: bool = False
 
     @property
     def failed_runs(self) -> list[RunDone]:
@@ -113,8 +117,19 @@ class ApplyResult:
 
     @property
     def ok(self) -> bool:
-        """Converged or progressing: nothing is blocked, and no failure of this apply is left unrecovered."""
-        return self.blocked == 0 and not self.unrecovered
+        """Converged or progressing: nothing is blocked, no failure seen by this apply is left unrecovered,
+        and no apply seems to hang."""
+        if self.held_by is not None:
+            return not self.stuck
+        return self.blocked == 0 and not self.unrecovered and not self.late_unrecovered
+
+    @property
+    def late_unrecovered(self) -> list[tuple[str, str]]:
+        """Failures of earlier runs this apply recorded, whose partitions are still not satisfied."""
+        if self.plan is None:
+            return []
+        left = {(s.asset, s.key) for s in self.plan.statuses}
+        return [node for node in self.late_failures if node in left]
 
     def to_json(self) -> dict:
         out = {
@@ -362,7 +377,10 @@ def apply(path: str | Path | Project = ".", now: datetime | None = None, concurr
     lock = ApplyLock(project.state.parent / "apply.lock")
     holder = lock.acquire(wait)
     if holder is not None:
-        return ApplyResult(project.name, None, 0, held_by=holder)
+        longest = max((deadline(a, holder.since) - holder.since for a in project.assets.values()
+                       if a.action is not None), default=DEFAULT_LEASE)
+        return ApplyResult(project.name, None, 0, held_by=holder,
+                           stuck=datetime.now(timezone.utc) - holder.since > longest)
     try:
         with _in_project(project.root):
             result = _apply(project, now, concurrency, progress, lock.took_over)
@@ -388,6 +406,7 @@ def _apply(project: Project, now: datetime | None, concurrency: int | None,
     runs: list[RunDone] = []
     previous: list[tuple[RunDone, Action]] = []
     memory = _Memory()
+    late: list[tuple[str, str]] = []  # partitions runs of earlier invocations failed to produce
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="setpoint-run")
     if took_over is not None:
         record.store.event("lock", None, None, None, {"took_over_from": took_over.pid, "host": took_over.host,
@@ -403,9 +422,12 @@ def _apply(project: Project, now: datetime | None, concurrency: int | None,
                                    f"{current.record_error}",
                                    hint="apply does not run without it; check the file and its permissions")
             _observed(record, current, moment)
+            record.store.record_summary(current.summary, at=moment)
             changed = _after_runs(record, project, current, previous, memory, moment)
-            changed |= settle(record.store, project, stale, current, moment,
+            given_up = settle(record.store, project, stale, current, moment,
                               blocked=lambda a, keys, run, error: _exhausted(record, project, a, keys, run, error))
+            late += given_up
+            changed |= bool(stale)
             if changed:  # attempts grew or leases were given up: plan again
                 current = make_plan(project, now=moment, record=False)
             if not current.actions:
@@ -418,7 +440,8 @@ def _apply(project: Project, now: datetime | None, concurrency: int | None,
                 _log_blocked(record, current)
                 notify(Progress("done", pass_no, done=sum(r.outcome.ok for r in runs),
                                 failed=sum(not r.outcome.ok for r in runs)))
-                return ApplyResult(project.name, current, pass_no, runs, time.perf_counter() - started)
+                return ApplyResult(project.name, current, pass_no, runs, time.perf_counter() - started,
+                                   late_failures=late)
             record.store.event_many("planned", [(a.asset, a.label, {"partitions": a.covers})
                                                 for a in current.actions])
             notify(Progress("pass", pass_no, left=len(current.actions)))

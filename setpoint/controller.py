@@ -104,8 +104,11 @@ def _plan_in(ws: Workspace, project: Project, moment: datetime, include_satisfie
 
 
 def plan(path: str | Path | Project = ".", now: datetime | None = None, record: bool = True,
-         include_satisfied: bool = False) -> Plan:
+         include_satisfied: bool = False, warehouse_wait: float | None = None) -> Plan:
     """Observe, compute the frontier, solve and decode — a dry run: nothing is executed.
+
+    ``warehouse_wait``: how long to wait for a process writing the warehouse (an
+    apply's SQL action) before giving up (default: a minute).
 
     ``include_satisfied`` lists satisfied partitions among the statuses too.
     """
@@ -113,7 +116,7 @@ def plan(path: str | Path | Project = ".", now: datetime | None = None, record: 
     project = path if isinstance(path, Project) else load_project(path)
     moment = _now(now)
     load_s = time.perf_counter() - t0
-    with Workspace(project) as ws:
+    with Workspace(project, warehouse_wait) as ws:
         frontier, _, out = _plan_in(ws, project, moment, include_satisfied)
     out.timings = {"load": load_s, **out.timings, "total": time.perf_counter() - t0}
     if record:
@@ -121,6 +124,7 @@ def plan(path: str | Path | Project = ".", now: datetime | None = None, record: 
             with StateStore(project.state) as store:
                 store.record_observations([(o.asset, o.source, o.present, o.note) for o in frontier.observations],
                                           at=moment)
+                store.record_summary(out.summary, at=moment)
         except ObserveError as exc:  # a dry run does not fail over its own bookkeeping
             out.warnings.append(f"observations were not recorded: {exc.message}")
     return out

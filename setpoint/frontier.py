@@ -197,8 +197,9 @@ def _self_step(asset: Asset, deps: list[Dependency]) -> str:
 class Workspace:
     """An in-memory DuckDB with the warehouse attached read-only; lives for one plan."""
 
-    def __init__(self, project: Project) -> None:
+    def __init__(self, project: Project, warehouse_wait: float | None = None) -> None:
         self.project = project
+        self.warehouse_wait = WAREHOUSE_WAIT_S if warehouse_wait is None else warehouse_wait
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET TimeZone = 'UTC'")  # update times are compared in UTC, whatever the machine's zone
         path = project.warehouse
@@ -214,8 +215,8 @@ class Workspace:
 
     def _attach(self, path: Path) -> None:
         """Attach the warehouse read-only. DuckDB lets no other process open a file one process writes:
-        while an apply runs a SQL action, wait for it (up to :data:`WAREHOUSE_WAIT_S`)."""
-        deadline = time.monotonic() + WAREHOUSE_WAIT_S
+        while an apply runs a SQL action, wait for it (up to ``warehouse_wait`` seconds)."""
+        deadline = time.monotonic() + self.warehouse_wait
         while True:
             try:
                 self.con.execute(f"ATTACH {sql_literal(str(path))} AS {WAREHOUSE} (READ_ONLY)")

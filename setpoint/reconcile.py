@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from .adapters.shell import exit_status
 from .lease import EXPIRED, LIVE, lease_state
 from .lock import alive
 from .partition import format_partition
@@ -77,20 +78,27 @@ def stale_leases(store: StateStore, now: datetime) -> list[Stale]:
 
 
 def settle(store: StateStore, project: Project, stale: list[Stale], current: Plan, now: datetime,
-           blocked: Callable[[str, list[str], str, str], None] | None = None) -> bool:
-    """Record how the given-up runs ended, judged by ``current`` (observed after they were given up)."""
+           blocked: Callable[[str, list[str], str, str], None] | None = None) -> list[tuple[str, str]]:
+    """Record how the given-up runs ended, judged by ``current`` (observed after they were given up);
+    returns the partitions they failed to produce."""
     unsettled = {(s.asset, s.key) for s in current.statuses if s.condition != "present"}
+    failed: list[tuple[str, str]] = []
     for item in stale:
         if store.leases(item.run_id):  # not settled meanwhile (by a report, say)
-            _settle(store, project, item.run_id, list(item.leases), unsettled, item.kind, item.why, now, blocked)
-    return bool(stale)
+            failed += _settle(store, project, item.run_id, list(item.leases), unsettled, item.kind, item.why, now,
+                              blocked)
+    return failed
 
 
 def _settle(store: StateStore, project: Project, run_id: str, leases: list[Lease], unsettled: set[tuple[str, str]],
-            kind: str, why: str, now: datetime, blocked: Callable[[str, list[str], str, str], None] | None) -> None:
+            kind: str, why: str, now: datetime,
+            blocked: Callable[[str, list[str], str, str], None] | None) -> list[tuple[str, str]]:
     asset = project.assets.get(leases[0].asset)
     done = [x for x in leases if (x.asset, x.key) not in unsettled]
     missed = [x for x in leases if (x.asset, x.key) in unsettled]
+    ended = exit_status(run_id, project.state.parent / "logs") if kind == "ended" else None
+    if ended is not None and not ended.ok:  # it said it failed: nothing it left counts as built
+        done, missed, why = [], leases, ended.error or why
     run = store.run(run_id)
     version = run.action_version if run is not None else (
         asset.action.version if asset is not None and asset.action is not None else "")
@@ -98,16 +106,22 @@ def _settle(store: StateStore, project: Project, run_id: str, leases: list[Lease
         if done:
             store.record_built(leases[0].asset, [(x.key, x.vals) for x in done], version, run_id, at=now)
         error = None
-        if missed:
+        if missed and ended is not None and not ended.ok:
+            error = why
+        elif missed:
             error = f"{why}; {'its partition is' if len(leases) == 1 else f'{len(missed)} of its partitions are'} " \
                     "still not produced"
             store.record_failure(leases[0].asset, [(x.key, x.vals) for x in missed], run_id, error, version,
                                  backoff=(lambda n, j=jitter(): backoff_until(asset, n, now, j))
                                  if asset is not None else None)
         if run is not None and run.outcome == "running":
-            store.finish_run(run_id, "failed" if missed else "succeeded", at=now, error=error)
+            store.finish_run(run_id, "failed" if missed else "succeeded", at=now, error=error,
+                             exit_code=ended.exit_code if ended else None,
+                             stdout_tail=ended.stdout_tail if ended else None,
+                             stderr_tail=ended.stderr_tail if ended else None)
         store.release(run_id)
         store.event(kind, leases[0].asset, format_partition(leases[0].asset, leases[0].key)
                     if len(leases) == 1 else f"{len(leases)} partitions", run_id, {"reason": why}, at=now)
     if missed and blocked is not None:
         blocked(leases[0].asset, [x.key for x in missed], run_id, error or why)
+    return [(leases[0].asset, x.key) for x in missed]

@@ -74,8 +74,12 @@ def _plural(n: int, word: str) -> str:
 def render_apply(result: ApplyResult) -> str:
     """What an apply did, and what is left."""
     if result.held_by is not None:
-        return (f"skipped {result.project}: another apply holds the lock ({result.held_by.describe()}); "
+        text = (f"skipped {result.project}: another apply holds the lock ({result.held_by.describe()}); "
                 "nothing was done.")
+        if result.stuck:
+            text += ("\nproblem: it has held the lock longer than any of its runs may take: it may hang "
+                     f"(see `setpoint status`; stop pid {result.held_by.pid} if so).")
+        return text
     assert result.plan is not None
     failed = len(result.failed_runs)
     passes = "1 pass" if result.passes == 1 else f"{result.passes:,} passes"
@@ -104,6 +108,9 @@ def render_apply(result: ApplyResult) -> str:
         if result.unrecovered:
             lines.append(f"failed: {_plural(len(result.unrecovered), 'run')} of this apply failed and "
                          "their partitions are not satisfied yet (see `setpoint history`).")
+        elif result.late_unrecovered:
+            lines.append(f"failed: earlier runs left {_plural(len(result.late_unrecovered), 'partition')} "
+                         "unproduced (detached, interrupted or out of time; see `setpoint history`).")
         else:
             lines.append("progressing: " + ("; ".join(left) if left else "nothing more can be done now")
                          + " — the next apply goes on.")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .controller import plan as make_plan
+from .errors import ObserveError
 from .lease import LIVE, lease_state
 from .partition import format_partition
 from .plan import Group
@@ -64,17 +65,32 @@ class Status:
                 "blocked": [g.to_json() for g in self.blocked], "warnings": self.warnings}
 
 
-def status(path: str | Path | Project = ".", now: datetime | None = None) -> Status:
-    """Counts per asset and status, the runs under way, the latest failures and the blocked groups."""
+def status(path: str | Path | Project = ".", now: datetime | None = None, wait: float = 5.0) -> Status:
+    """Counts per asset and status, the runs under way, the latest failures and the blocked groups.
+
+    While an apply holds the warehouse longer than ``wait`` seconds (a long SQL or
+    Python action), the counts are those the latest plan recorded, said so.
+    """
     project = path if isinstance(path, Project) else load_project(path)
-    current = make_plan(project, now=now, record=False)
-    out = Status(project.name, current.now, current.summary, blocked=[g for g in current.groups
-                                                                       if g.status == "blocked"],
-                 warnings=list(current.warnings))
+    try:
+        current = make_plan(project, now=now, record=False, warehouse_wait=wait)
+    except ObserveError as exc:
+        if not recorded(project.state) or "lock" not in exc.message:
+            raise
+        with StateStore(project.state, read_only=True) as store:
+            at, summary = store.last_summary()
+        if at is None:
+            raise
+        out = Status(project.name, now or datetime.now(timezone.utc), summary,
+                     warnings=[f"the warehouse is busy ({exc.message.split(': ', 1)[-1]}); the counts are "
+                               f"those of {at:%Y-%m-%d %H:%M:%S UTC}"])
+    else:
+        out = Status(project.name, current.now, current.summary,
+                     blocked=[g for g in current.groups if g.status == "blocked"], warnings=list(current.warnings))
     if not recorded(project.state):
         return out
     with StateStore(project.state, read_only=True) as store:
-        wall = datetime.now(timezone.utc) if now is None else current.now
+        wall = datetime.now(timezone.utc) if now is None else now
         by_run: dict[str, list[Lease]] = {}
         for lease in store.leases():
             if lease_state(lease, wall) == LIVE:

@@ -235,3 +235,52 @@ def test_cron_schedules_only_what_it_repeats_evenly_and_escapes_percent(tmp_path
             raise AssertionError(bad)
     line = cron_line(Path("/srv/my 100% project"), every("5m"))
     assert "cd '/srv/my 100\\% project' &&" in line and line.endswith("# setpoint /srv/my 100% project")
+
+
+def test_a_detached_command_that_fails_after_its_apply_is_reported_by_the_next(tmp_path: Path) -> None:
+    root = make(tmp_path / "late", DETACHED.replace(
+        "'sleep 1; mkdir -p out; echo x > out/$SETPOINT_DAY.csv'", "'sleep 1; echo vendor down >&2; exit 3'"))
+    assert setpoint(root, "apply").returncode == 0  # it runs on
+    time.sleep(1.5)
+    after = setpoint(root, "apply", "--quiet")
+    assert after.returncode == 1
+    assert "failed: earlier runs left 1 partition unproduced" in after.stdout
+    with StateStore(root / ".setpoint" / "state.db", read_only=True) as store:
+        run = store.run("r-1")
+        assert (run.outcome, run.exit_code, run.error) == ("failed", 3, "exit 3: vendor down")
+
+
+def test_an_apply_that_holds_the_lock_too_long_is_a_problem(tmp_path: Path) -> None:
+    import fcntl
+    import json as jsonlib
+
+    root = make(tmp_path / "stuck", DETACHED)
+    lock = root / ".setpoint" / "apply.lock"
+    lock.parent.mkdir()
+    with open(lock, "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write(jsonlib.dumps({"pid": 4242, "host": "etl-1", "command": "setpoint apply",
+                                  "since": (datetime.now(timezone.utc) - timedelta(hours=7)).isoformat()}))
+        held.flush()
+        out = setpoint(root, "apply", "--quiet", "--wait", "0")
+    assert out.returncode == 1
+    assert out.stdout.splitlines()[1] == ("problem: it has held the lock longer than any of its runs may take: "
+                                          "it may hang (see `setpoint status`; stop pid 4242 if so).")
+
+
+def test_status_answers_from_the_last_counts_while_the_warehouse_is_written(tmp_path: Path) -> None:
+    from setpoint.status import status
+
+    root = make(tmp_path / "busy", OUTSIDE)
+    controller.plan(root)  # records the counts
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, time\n"
+                               f"c = duckdb.connect({str(root / 'warehouse.duckdb')!r}); print('held', flush=True); "
+                               "time.sleep(60)"], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        got = status(root, wait=0.5)
+        assert got.summary["model"]["missing"] == 2
+        assert got.warnings[0].startswith("the warehouse is busy (") and "the counts are those of " in got.warnings[0]
+    finally:
+        holder.kill()
+        holder.wait()

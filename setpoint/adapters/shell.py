@@ -47,6 +47,9 @@ class ShellExecutor:
         logs.mkdir(parents=True, exist_ok=True)
         out_path, err_path = logs / f"{request.run_id}.out", logs / f"{request.run_id}.err"
         timeout = action.timeout.total_seconds() if action.timeout else None
+        if action.detach is not None:  # the exit status outlives this apply in a file, for whoever comes next
+            status = logs / f"{request.run_id}.exit"
+            argv = ["sh", "-c", '"$@"; c=$?; echo $c > "$0.tmp" && mv "$0.tmp" "$0"; exit $c', str(status), *argv]
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             try:
                 proc = subprocess.Popen(argv, cwd=self.context.project.root, env=env, stdin=subprocess.DEVNULL,
@@ -85,5 +88,14 @@ def ended(proc: subprocess.Popen, run_id: str, log_dir: Path) -> Outcome | None:
     """How a detached command ended, once it has (None while it runs)."""
     code = proc.poll()
     if code is None:
+        return None
+    return _outcome(code, *_tails(log_dir / f"{run_id}.out", log_dir / f"{run_id}.err"))
+
+
+def exit_status(run_id: str, log_dir: Path) -> Outcome | None:
+    """How a detached command ended, from the status it left behind (None if it left none)."""
+    try:
+        code = int((log_dir / f"{run_id}.exit").read_text().strip())
+    except (OSError, ValueError):
         return None
     return _outcome(code, *_tails(log_dir / f"{run_id}.out", log_dir / f"{run_id}.err"))

@@ -93,6 +93,12 @@ SCHEMA = [
            pid_start TEXT,
            PRIMARY KEY (asset, key))""",
     "CREATE INDEX IF NOT EXISTS leases_by_run ON leases (run_id)",
+    # the counts per asset and status of the latest plans, for `status` while the warehouse is busy
+    """CREATE TABLE IF NOT EXISTS summaries (
+           at TEXT NOT NULL,
+           asset TEXT NOT NULL,
+           counts TEXT NOT NULL,
+           PRIMARY KEY (asset))""",
     # what `setpoint report --ok` said exists, for assets declared `reported: true`
     """CREATE TABLE IF NOT EXISTS reports (
            asset TEXT NOT NULL,
@@ -285,6 +291,19 @@ class StateStore:
         with self.transaction() as con:
             con.executemany("INSERT INTO observations VALUES (?, ?, ?, ?, ?)",
                             [(moment, a, s, n, note or None) for a, s, n, note in rows])
+
+    def record_summary(self, summary: dict[str, dict[str, int]], at: datetime | None = None) -> None:
+        """The counts per asset and status of a plan just made (the latest per asset is kept)."""
+        moment = _utc(at)
+        with self.transaction() as con:
+            con.executemany("INSERT INTO summaries VALUES (?, ?, ?) ON CONFLICT DO UPDATE SET at = excluded.at, "
+                            "counts = excluded.counts",
+                            [(moment, asset, json.dumps(counts)) for asset, counts in summary.items()])
+
+    def last_summary(self) -> tuple[datetime | None, dict[str, dict[str, int]]]:
+        """The latest recorded counts per asset, and when the oldest of them was recorded."""
+        rows = self.con.execute("SELECT at, asset, counts FROM summaries").fetchall()
+        return (_aware(min(r[0] for r in rows)) if rows else None, {r[1]: json.loads(r[2]) for r in rows})
 
     def last_observed(self) -> dict[str, int]:
         """The present count of each asset at its latest observation."""
