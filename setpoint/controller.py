@@ -138,12 +138,8 @@ def why(path: str | Path | Project, target: str, now: datetime | None = None, ex
     partition instead of summarizing many by shared cause. Read-only.
     """
     project = path if isinstance(path, Project) else load_project(path)
-    name, inside = split_target(target)
-    asset = project.asset(name)
-    values = None
-    if inside is not None or not asset.dims:
-        values = canonical_values(asset, check_complete(asset, parse_values(inside or "", asset.dims, target),
-                                                        target, "why"))
+    asset, values = resolve_target(project, target, "why")
+    name = asset.name
     moment = _now(now)
     with Workspace(project) as ws:
         frontier, result, out = _plan_in(ws, project, moment, origins=True)
@@ -153,6 +149,17 @@ def why(path: str | Path | Project, target: str, now: datetime | None = None, ex
             return explainer.partition(asset, values) if values is not None else explainer.asset(name)
         finally:
             evidence.close()
+
+
+def resolve_target(project: Project, target: str, command: str) -> tuple[Asset, dict[str, str] | None]:
+    """A target from the command line: the asset, and the partition's canonical values (None when only
+    a partitioned asset is named; an unpartitioned asset is its one partition)."""
+    name, inside = split_target(target)
+    asset = project.asset(name)
+    if inside is None and asset.dims:
+        return asset, None
+    values = check_complete(asset, parse_values(inside or "", asset.dims, target), target, command)
+    return asset, canonical_values(asset, values)
 
 
 def check_complete(asset: Asset, values: dict[str, str], target: str, command: str = "retry") -> dict[str, str]:

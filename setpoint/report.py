@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .controller import canonical_values, check_complete
+from .controller import resolve_target
 from .errors import UsageError
 from .lease import deadline as lease_deadline
-from .partition import format_partition, key_of, parse_values, split_target
+from .partition import format_partition, key_of
 from .project.loader import load_project
 from .project.model import Asset, Project, ReportedLocation
 from .retry import backoff_until, jitter
@@ -37,13 +37,10 @@ class Reported:
 
 
 def _partition(project: Project, target: str) -> tuple[Asset, str, list[str]]:
-    name, inside = split_target(target)
-    asset = project.asset(name)
-    if inside is None and asset.dims:
+    asset, values = resolve_target(project, target, "report")
+    if values is None:
         raise UsageError(f"{target} names an asset; a report is about one partition",
-                         hint=f"write {name}[{','.join(f'{d}=…' for d in asset.dims)}]")
-    values = canonical_values(asset, check_complete(asset, parse_values(inside or "", asset.dims, target),
-                                                    target, "report"))
+                         hint=f"write {asset.name}[{','.join(f'{d}=…' for d in asset.dims)}]")
     vals = [values[d] for d in asset.dims] or [""]
     return asset, key_of(asset.dims, values) if asset.dims else "", vals
 

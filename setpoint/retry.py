@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from .partition import format_partition, key_of, parse_values, split_target
+from .partition import format_partition, key_of
 from .project.loader import load_project
 from .project.model import Asset, Project
 from .state import StateStore, recorded
@@ -46,16 +46,12 @@ class Retried:
 def retry(path: str | Path | Project, target: str) -> Retried:
     """Forget the failed attempts of ``asset`` or ``asset[key]`` so that the next apply tries it again
     (from its first attempt, without a backoff)."""
-    project = path if isinstance(path, Project) else load_project(path)
-    name, inside = split_target(target)
-    asset = project.asset(name)
-    keys = None
-    if inside is not None or not asset.dims:
-        from .controller import canonical_values, check_complete
+    from .controller import resolve_target
 
-        values = canonical_values(asset, check_complete(asset, parse_values(inside or "", asset.dims, target),
-                                                        target))
-        keys = [key_of(asset.dims, values) if asset.dims else ""]
+    project = path if isinstance(path, Project) else load_project(path)
+    asset, values = resolve_target(project, target, "retry")
+    name = asset.name
+    keys = None if values is None else [key_of(asset.dims, values) if asset.dims else ""]
     if not recorded(project.state):
         return Retried(name, [])
     with StateStore(project.state) as store:
