@@ -35,9 +35,20 @@ from pathlib import Path
 import duckdb
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "examples" / "ad_campaigns"))
 
-import scenario  # noqa: E402  (examples/ad_campaigns/scenario.py)
+
+def _load_scenario():
+    """examples/ad_campaigns/scenario.py, loaded from its file (sys.path stays as it is)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ad_campaigns_scenario",
+                                                  ROOT / "examples" / "ad_campaigns" / "scenario.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+scenario = _load_scenario()
 
 START = date(2024, 1, 1)
 FIRST = scenario.FIRST_CAMPAIGN

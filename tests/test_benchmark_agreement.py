@@ -6,14 +6,15 @@ reports them. What must hold at any scale is that both compute the same set.
 
 from __future__ import annotations
 
-import sys
+import importlib.util
 from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-
-import plan_scale  # noqa: E402
+_spec = importlib.util.spec_from_file_location(
+    "plan_scale", Path(__file__).resolve().parent.parent / "benchmarks" / "plan_scale.py")
+plan_scale = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(plan_scale)
 
 
 @pytest.mark.parametrize(("missing", "missing_fx", "failed", "in_progress"), [
