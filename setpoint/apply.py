@@ -33,7 +33,7 @@ from .plan import Action, Plan
 from .project.loader import load_project
 from .project.model import Asset, Project
 from .reconcile import settle, stale_leases
-from .retry import backoff_until, jitter
+from .retry import backoff_for
 from .state import LeaseTaken, StateStore
 
 #: SQL runs back to back keep the warehouse open at most this long, then let readers in (plan, why)
@@ -220,7 +220,7 @@ def _after_runs(record: _Record, project: Project, current: Plan, previous: list
             error = (f"run {done.id} exited 0 but did not produce it (still {cond})" if len(missed) == 1 else
                      f"run {done.id} exited 0 but left {len(missed)} of its partitions {cond}")
             store.record_failure(action.asset, missed, done.id, error, asset.action.version,
-                                 backoff=lambda n, asset=asset, j=jitter(): backoff_until(asset, n, now, j))
+                                 backoff=backoff_for(asset, now))
             store.note_run(done.id, error)
             store.event("failed", action.asset, done.label, done.id, {"error": error, "partitions": len(missed)})
             _exhausted(record, project, action.asset, [k for k, _ in missed], done.id, error)
@@ -338,7 +338,7 @@ def _execute(project: Project, record: _Record, actions: list[Action], context: 
             else:
                 record.store.record_failure(action.asset, rows, run_id, outcome.error or "failed",
                                             asset.action.version,
-                                            backoff=lambda n, j=jitter(): backoff_until(asset, n, end, j))
+                                            backoff=backoff_for(asset, end))
                 _exhausted(record, project, action.asset, keys, run_id, outcome.error)
         with counts:
             state["running"] -= 1
@@ -481,7 +481,7 @@ def _detached_ended(record: _Record, project: Project, context: Context, now: da
                                     stdout_tail=outcome.stdout_tail, stderr_tail=outcome.stderr_tail)
             record.store.record_failure(run.asset, [(x.key, x.vals) for x in leases], run_id,
                                         outcome.error or "failed", run.action_version,
-                                        backoff=lambda n, j=jitter(): backoff_until(asset, n, now, j))
+                                        backoff=backoff_for(asset, now))
             _exhausted(record, project, run.asset, [x.key for x in leases], run_id, outcome.error)
         changed = True
     return changed

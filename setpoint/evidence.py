@@ -63,14 +63,14 @@ class Evidence:
         self.project = project
         self.con = ws.con
         self.now = now
-        self._asked: dict[tuple[str, str], int] = {}
+        self._asked: dict[str, int] = {}
         self._store: StateStore | None = None
         if recorded(project.state):
             try:
                 self._store = StateStore(project.state, read_only=True)
             except ObserveError:  # the plan has warned already; the rest can still be explained
                 self._store = None
-        self._tables: dict[tuple[str, str], dict[tuple[str, ...], tuple]] = {}
+        self._observed: dict[str, dict[tuple[str, ...], datetime | None]] = {}
 
     def _where(self, asset: Asset, values: dict[str, str], alias: str = "") -> tuple[str, list[str]]:
         cols = key_columns(asset)
@@ -78,25 +78,17 @@ class Evidence:
         prefix = f"{alias}." if alias else ""
         return " AND ".join(f"{prefix}{quote_ident(c)} = ?" for c in cols), vals
 
-    def _table(self, name: str, asset: Asset, sql: str, params: list) -> dict[tuple[str, ...], tuple]:
-        """A whole lookup table, read once an asset is asked about often (``why --all`` over thousands)."""
-        key = (name, asset.name)
-        if key not in self._tables:
-            self._tables[key] = {tuple(r[0]): tuple(r[1:]) for r in self.con.execute(sql, params).fetchall()}
-        return self._tables[key]
-
-    def _often(self, name: str, asset: Asset) -> bool:
-        key = (name, asset.name)
-        self._asked[key] = self._asked.get(key, 0) + 1
-        return self._asked[key] > _OFTEN
-
     def observed(self, asset: Asset, values: dict[str, str]) -> tuple[bool, datetime | None]:
-        """(present, update time) as the observer saw it."""
+        """(present, update time) as the observer saw it. An asset asked about often (``why --all`` over
+        thousands) has its observations read once, whole."""
         vals = tuple(values[d] for d in asset.dims) or ("",)
-        if self._often("observed", asset):
-            table = self._table("observed", asset, f"SELECT [{_cols(asset, 'o')}], o.updated_at "
-                                                   f"FROM o_{asset.name} o", [])
-            row = table.get(vals)
+        self._asked[asset.name] = self._asked.get(asset.name, 0) + 1
+        if self._asked[asset.name] > _OFTEN:
+            if asset.name not in self._observed:
+                self._observed[asset.name] = {tuple(k): t for k, t in self.con.execute(
+                    f"SELECT [{_cols(asset, 'o')}], o.updated_at FROM o_{asset.name} o").fetchall()}
+            table = self._observed[asset.name]
+            row = (table[vals],) if vals in table else None
         else:
             where, params = self._where(asset, values)
             row = self.con.execute(f"SELECT updated_at FROM o_{asset.name} WHERE {where} LIMIT 1",

@@ -29,7 +29,7 @@ from .lock import alive
 from .partition import format_partition
 from .plan import Plan
 from .project.model import Project
-from .retry import backoff_until, jitter
+from .retry import backoff_for
 from .state import Lease, StateStore
 
 
@@ -112,8 +112,7 @@ def _settle(store: StateStore, project: Project, run_id: str, leases: list[Lease
             error = f"{why}; {'its partition is' if len(leases) == 1 else f'{len(missed)} of its partitions are'} " \
                     "still not produced"
             store.record_failure(leases[0].asset, [(x.key, x.vals) for x in missed], run_id, error, version,
-                                 backoff=(lambda n, j=jitter(): backoff_until(asset, n, now, j))
-                                 if asset is not None else None)
+                                 backoff=backoff_for(asset, now) if asset is not None else None)
         if run is not None and run.outcome == "running":
             store.finish_run(run_id, "failed" if missed else "succeeded", at=now, error=error,
                              exit_code=ended.exit_code if ended else None,

@@ -23,12 +23,17 @@ def _table(rows: list[list[str]]) -> list[str]:
     return out
 
 
+def _counts(summary: dict[str, dict[str, int]]) -> list[str]:
+    """The table of counts per asset and status."""
+    rows = [["asset", "expected", *STATUSES]]
+    for asset, counts in summary.items():
+        rows.append([asset, f"{counts['expected']:,}", *(f"{counts[s]:,}" for s in STATUSES)])
+    return _table(rows)
+
+
 def _state(plan: Plan) -> list[str]:
     """The counts table, warnings, and the non-satisfied groups with their top reasons."""
-    rows = [["asset", "expected", *STATUSES]]
-    for asset, counts in plan.summary.items():
-        rows.append([asset, f"{counts['expected']:,}", *(f"{counts[s]:,}" for s in STATUSES)])
-    lines = _table(rows)
+    lines = _counts(plan.summary)
     for w in plan.warnings:
         lines.append(f"warning: {w}")
     if plan.groups:
@@ -291,10 +296,7 @@ def _render_asset(ex: Explanation) -> str:
 def render_status(st: Status) -> str:
     """``setpoint status``: counts, runs under way, recent failures, blocked groups."""
     lines = [f"status of {st.project} at {st.now.strftime('%Y-%m-%d %H:%M UTC')}", ""]
-    rows = [["asset", "expected", *STATUSES]]
-    for asset, counts in st.summary.items():
-        rows.append([asset, f"{counts['expected']:,}", *(f"{counts[s]:,}" for s in STATUSES)])
-    lines += _table(rows)
+    lines += _counts(st.summary)
     for w in st.warnings:
         lines.append(f"warning: {w}")
     lines += ["", "running now:" if st.running else "running now: nothing"]

@@ -24,7 +24,7 @@ from .lease import deadline as lease_deadline
 from .partition import format_partition, key_of
 from .project.loader import load_project
 from .project.model import Asset, Project, ReportedLocation
-from .retry import backoff_until, jitter
+from .retry import backoff_for
 from .state import LeaseTaken, StateStore
 
 
@@ -105,7 +105,7 @@ def report(path: str | Path | Project, target: str, *, ok: bool = False, failed:
             else:
                 assert failed is not None
                 store.record_failure(asset.name, rows, run_id, failed, version,
-                                     backoff=lambda n, j=jitter(): backoff_until(asset, n, moment, j))
+                                     backoff=backoff_for(asset, moment))
             store.release_partition(asset.name, key)
             if not store.leases(run_id):  # the last of its partitions: the run is over
                 bad = failed is not None or store.failed_in(run_id)

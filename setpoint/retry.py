@@ -9,6 +9,7 @@ the same second.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,9 +22,11 @@ from .state import StateStore, recorded
 MAX_BACKOFF = timedelta(hours=1)
 
 
-def jitter() -> float:
-    """The random factor of one failed run's backoff (its partitions share it, and stay one batch)."""
-    return random.uniform(0.5, 1.0)
+def backoff_for(asset: Asset, now: datetime) -> Callable[[int], datetime | None]:
+    """The backoff of one failed run: attempts → when to try again. Its partitions share one random
+    factor, so that they come due together and stay one batch."""
+    factor = random.uniform(0.5, 1.0)
+    return lambda attempts: backoff_until(asset, attempts, now, factor)
 
 
 def backoff_until(asset: Asset, attempts: int, now: datetime, factor: float = 1.0) -> datetime | None:
