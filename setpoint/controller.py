@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -16,6 +16,8 @@ from .partition import parse_values, split_target
 from .plan import Plan
 from .project.loader import find_root, load_project
 from .project.model import Asset, Project
+from .schedule import Budget, choose
+from .solver.actions import run_ranges
 from .solver.decode import decode, unsettled_by_rules
 from .solver.facts import write_facts
 from .solver.session import SolveResult, check_rules, rule_problems, solve
@@ -86,7 +88,8 @@ def _solve_to_fixpoint(ws: Workspace, project: Project, frontier: Frontier, keys
 
 
 def _plan_in(ws: Workspace, project: Project, moment: datetime, include_satisfied: bool = False,
-             origins: bool = False) -> tuple[Frontier, SolveResult, Plan]:
+             origins: bool = False, spent: Budget | None = None,
+             confirmed: bool = False) -> tuple[Frontier, SolveResult, Plan]:
     """Observe, compute the frontier, solve and decode inside an open workspace."""
     timings: dict[str, float] = {}
     t1 = time.perf_counter()
@@ -99,25 +102,47 @@ def _plan_in(ws: Workspace, project: Project, moment: datetime, include_satisfie
     t3 = time.perf_counter()
     out = decode(project, frontier, result, moment)
     timings["decode"] = time.perf_counter() - t3
+    t4 = time.perf_counter()
+    _schedule(project, frontier, result, out, moment, spent, confirmed)
+    timings["schedule"] = time.perf_counter() - t4
     out.timings = timings
     return frontier, result, out
 
 
+def _schedule(project: Project, frontier: Frontier, result: SolveResult, out: Plan, moment: datetime,
+              spent: Budget | None, confirmed: bool) -> None:
+    """Choose what starts now (the plan's actions become those this apply would start, in rank order),
+    and attach each SLO'd partition's deadline and prediction."""
+    schedule, fc = choose(project, frontier, result, out, moment, spent, confirmed)
+    out.schedule = schedule
+    out.actions = schedule.start + schedule.queued
+    out.runs = run_ranges(project, out.actions)
+    if fc.states:
+        out.statuses = [replace(s, slo=fc.states[(s.asset, s.key)]) if (s.asset, s.key) in fc.states else s
+                        for s in out.statuses]
+        for (a, _), state in fc.states.items():
+            row = out.slo.setdefault(a, {"on_track": 0, "at_risk": 0, "violated": 0})
+            row[state.state] += 1
+
+
 def plan(path: str | Path | Project = ".", now: datetime | None = None, record: bool = True,
-         include_satisfied: bool = False, warehouse_wait: float | None = None) -> Plan:
+         include_satisfied: bool = False, warehouse_wait: float | None = None, spent: Budget | None = None,
+         confirmed: bool = False) -> Plan:
     """Observe, compute the frontier, solve and decode — a dry run: nothing is executed.
 
     ``warehouse_wait``: how long to wait for a process writing the warehouse (an
     apply's SQL action) before giving up (default: a minute).
 
     ``include_satisfied`` lists satisfied partitions among the statuses too.
+    ``spent`` is what an apply has started so far (it counts against the
+    guardrails); ``confirmed`` lets a mass rebuild go ahead.
     """
     t0 = time.perf_counter()
     project = path if isinstance(path, Project) else load_project(path)
     moment = _now(now)
     load_s = time.perf_counter() - t0
     with Workspace(project, warehouse_wait) as ws:
-        frontier, _, out = _plan_in(ws, project, moment, include_satisfied)
+        frontier, _, out = _plan_in(ws, project, moment, include_satisfied, spent=spent, confirmed=confirmed)
     out.timings = {"load": load_s, **out.timings, "total": time.perf_counter() - t0}
     if record:
         try:

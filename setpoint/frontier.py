@@ -19,7 +19,7 @@ import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import duckdb
@@ -30,7 +30,8 @@ from .adapters.duckdb_table import WAREHOUSE, distinct_values
 from .errors import ObserveError, UsageError
 from .partition import format_key, format_partition, parse_values
 from .lease import LIVE, lease_state
-from .state import Lease, StateStore
+from .estimate import Estimate, estimate_for
+from .state import Lease, Pause, StateStore
 from .state.legacy import legacy_source
 from .project.model import Asset, Dependency, FileValues, Mapping, Project, StaticValues, TableValues
 from .project.timewindows import SQL_UNITS, TimeWindows, floor, local_hours, shift
@@ -51,6 +52,9 @@ class FrontierPartition:
     last_run: str | None = None
     retry_at: datetime | None = None     # not tried again before (backoff after a failure)
     lease: tuple[str, datetime, datetime] | None = None  # (run, since, deadline) of a live lease
+    outdated_at: datetime | None = None  # when the upstream change that outdates it happened
+    expires_at: datetime | None = None   # present, and too old from then on (``slo.max_age``)
+    expired: bool = False                # refreshed now so that it is not too old by then
 
 
 @dataclass
@@ -82,6 +86,12 @@ class Frontier:
     cleared: dict[str, list[str]] = field(default_factory=dict)
     #: why the run record could not be read (attempts, versions and leases are then unknown)
     record_error: str | None = None
+    #: pauses in force, by asset (``*``: every asset)
+    paused: dict[str, Pause] = field(default_factory=dict)
+    #: how long runs take, by asset (see :mod:`setpoint.estimate`)
+    estimates: dict[str, Estimate] = field(default_factory=dict)
+    #: every live lease (run work going on, counted against the pools)
+    leases: list[Lease] = field(default_factory=list)
 
 
 #: how long observing waits for a process writing the warehouse (an apply running SQL) to let go of it
@@ -246,11 +256,16 @@ class Workspace:
                     "deadline TIMESTAMP)")
         self.leases: list[Lease] = []
         self.record_error: str | None = None
+        self.pauses: dict[str, Pause] = {}
+        self.durations: dict[str, list[tuple[float, int]]] = {}
         if not path.exists() and legacy_source(path) is None:
             return
         try:  # a store in the old format is converted once
             with StateStore(path, read_only=True) as store:
                 self.leases = [x for x in store.leases() if lease_state(x, now) == LIVE]
+                self.pauses = {x.asset: x for x in store.pauses() if x.active(now)}
+                self.durations = {a.name: store.durations(a.name, a.action.version)
+                                  for a in self.project.assets.values() if a.action is not None}
                 for asset in self.project.assets.values():
                     rows = store.ledger_rows(asset.name, asset.action.version if asset.action else None)
                     if rows:
@@ -329,6 +344,7 @@ class Workspace:
         frontier = Frontier(now=now, satisfied={} if include_satisfied else None)
         self._observe(now, frontier)
         frontier.record_error = self.record_error
+        frontier.paused, frontier.leases, frontier.estimates = self.pauses, self.leases, self.estimates
         return self.build_frontier(frontier, extra)
 
     def _observe(self, now: datetime, frontier: Frontier) -> None:
@@ -337,6 +353,8 @@ class Workspace:
         assets = project.assets
         later = horizons(project, now)
         self._read_ledger(frontier.warnings, now)
+        self.estimates = {a.name: estimate_for(project, a, self.durations.get(a.name, []))
+                          for a in assets.values() if a.action is not None}
         for asset in assets.values():
             n = asset.name
             cols = _cols(asset)
@@ -374,11 +392,19 @@ class Workspace:
                            f"[{_cols(b, 'b')}] AS uk, b.updated_at AS ut FROM p_{n} a{cond_from} "
                            f"JOIN p_{b.name} b ON {cond} WHERE b.updated_at > a.updated_at")
             if ups:
-                con.execute(f"CREATE TABLE u_{n} AS SELECT {cols}, arg_max(ua, ut) AS ua, arg_max(uk, ut) AS uk "
-                            f"FROM ({' UNION ALL '.join(ups)}) GROUP BY ALL")
+                con.execute(f"CREATE TABLE u_{n} AS SELECT {cols}, arg_max(ua, ut) AS ua, arg_max(uk, ut) AS uk, "
+                            f"max(ut) AS ut FROM ({' UNION ALL '.join(ups)}) GROUP BY ALL")
             else:
-                con.execute(f"CREATE TABLE u_{n} AS SELECT {cols}, '' AS ua, CAST([] AS VARCHAR[]) AS uk "
-                            f"FROM e_{n} WHERE FALSE")
+                con.execute(f"CREATE TABLE u_{n} AS SELECT {cols}, '' AS ua, CAST([] AS VARCHAR[]) AS uk, "
+                            f"CAST(NULL AS TIMESTAMP) AS ut FROM e_{n} WHERE FALSE")
+            # too old (slo.max_age): refreshed once what is left of its age is no more than a run takes
+            age = asset.slo.max_age if asset.slo is not None else None
+            lead = self.estimates[n].seconds(1) if age is not None and n in self.estimates else 0.0
+            refresh = (now - age + timedelta(seconds=lead)).astimezone(timezone.utc).replace(tzinfo=None) \
+                if age is not None else None
+            con.execute(f"CREATE TABLE age_{n} AS SELECT {cols}, updated_at + to_seconds(?) AS expires, "
+                        f"updated_at <= ? AS expired FROM p_{n} WHERE ? AND updated_at IS NOT NULL",
+                        [age.total_seconds() if age else 0, refresh, age is not None])
 
     def build_frontier(self, frontier: Frontier, extra: dict[str, list[tuple[str, ...]]] | None = None) -> Frontier:
         """Build each asset's frontier (f_) and what dependents look up (g_), then collect the rows.
@@ -403,6 +429,7 @@ class Workspace:
             # seeds: absent, outdated, superseded, leased (being produced: what needs it must wait, even
             # when it is present), extra, and everything mapped onto an upstream frontier partition
             seeds = [f"SELECT {cols} FROM e_{n} ANTI JOIN o_{n} USING ({cols})", f"SELECT {cols} FROM u_{n}",
+                     f"SELECT {cols} FROM age_{n} WHERE expired",
                      f"SELECT {cols} FROM v_{n}", f"SELECT {cols} FROM e_{n} SEMI JOIN s_{n} USING ({cols})",
                      f"SELECT {cols} FROM e_{n} e WHERE [{_cols(asset, 'e')}] IN "
                      f"(SELECT vals FROM leases WHERE asset = {sql_literal(n)})"]
@@ -469,9 +496,10 @@ class Workspace:
         cols = _cols(asset, "f")
         rows = con.execute(
             f"SELECT {cols}, v.old, l.attempts, l.last_error, l.last_run, l.retry_at, x.run_id, x.started_at, "
-            f"x.deadline, o.{quote_ident(kc[0])} IS NULL AS absent, "
+            f"x.deadline, o.{quote_ident(kc[0])} IS NULL AS absent, u.ut, a.expires, coalesce(a.expired, FALSE), "
             f"u.ua, u.uk FROM f_{n} f LEFT JOIN o_{n} o USING ({_cols(asset)}) LEFT JOIN u_{n} u USING "
             f"({_cols(asset)}) LEFT JOIN v_{n} v USING ({_cols(asset)}) LEFT JOIN fl_{n} l ON l.vals = [{cols}] "
+            f"LEFT JOIN age_{n} a USING ({_cols(asset)}) "
             f"LEFT JOIN leases x ON x.asset = {sql_literal(n)} AND x.vals = [{cols}] "
             f"ORDER BY {cols}").fetchall()
         grain = asset.action.grain if asset.action else tuple(dims)
@@ -494,8 +522,10 @@ class Workspace:
                 frontier.unit_values.setdefault((n, unit), dict(zip(dims, values)))
             old, failures, error, run, retry_at, lease_run, lease_start, lease_end = row[len(kc) : len(kc) + 8]
             lease = (lease_run, _aware(lease_start), _aware(lease_end)) if lease_run else None
+            outdated_at, expires, expired = row[len(kc) + 9 : len(kc) + 12]
             parts.append(FrontierPartition(key, values, bool(row[len(kc) + 8]), outdated, unit, old,
-                                           failures or 0, error, run, _aware(retry_at), lease))
+                                           failures or 0, error, run, _aware(retry_at), lease,
+                                           _aware(outdated_at), _aware(expires), bool(expired)))
         cleared = con.execute(f"SELECT key FROM fl_{n} WHERE vals IN (SELECT [{_cols(asset)}] FROM p_{n}) "
                               f"AND vals NOT IN (SELECT [{_cols(asset)}] FROM f_{n}) ORDER BY key").fetchall()
         if cleared:

@@ -55,6 +55,10 @@ class Reason:
             return f"blocked by a rule: {self.text}"
         if k == "unrecoverable":
             return f"unrecoverable: {self.text}"
+        if k == "paused":
+            return str(self.text)
+        if k == "expired":
+            return f"refreshed before it is older than its SLO allows (at {_clock(self.until)})"
         if k == "no_action":
             return "no action declared to produce it"
         if k == "failed":
@@ -99,6 +103,7 @@ class PartitionStatus:
     reasons: tuple[Reason, ...]
     cause: Reason | None = None       # the root cause, followed through blocked/waiting upstreams
     cause_at: str | None = None       # the partition the root cause sits on
+    slo: Any = None                   # its SLO's deadline and prediction (a setpoint.slo.SloState), if it has one
 
     @property
     def partition(self) -> str:
@@ -120,6 +125,8 @@ class PartitionStatus:
         }
         if self.cause is not None:
             out["cause"] = {**self.cause.to_json(), "at": self.cause_at}
+        if self.slo is not None:
+            out["slo"] = self.slo.to_json()
         return out
 
 
@@ -187,6 +194,10 @@ class Plan:
     cleared: dict[str, list[str]] = field(default_factory=dict)
     #: why the run record could not be read, if it could not (a dry run warns; apply refuses to run)
     record_error: str | None = None
+    #: which actions start now, queue for a pool slot or are deferred (a setpoint.schedule.Schedule)
+    schedule: Any = None
+    #: SLO states per asset: {asset: {"at_risk": n, "violated": n, "on_track": n}} (assets with an SLO)
+    slo: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def converged(self) -> bool:
@@ -205,4 +216,6 @@ class Plan:
             "warnings": self.warnings,
             "facts": self.facts,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            "schedule": self.schedule.to_json() if self.schedule is not None else None,
+            "slo": self.slo,
         }

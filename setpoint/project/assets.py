@@ -35,14 +35,16 @@ from .model import (
 from .model import (
     Mapping as DepMapping,
 )
+from .policy import read_asset_limits, read_slo
 from .schema import NAME, Reader, suggest
 from .timewindows import GRAINS, TimeWindows
 from .yamlfile import Mapping, Scalar, Sequence, line_of
 
 ASSET_KEYS = ("name", "description", "owner", "table", "files", "command", "reported", "partitions", "depends_on",
-              "action")
+              "action", "slo", "guardrails")
 ACTION_KINDS = ("sql", "sql_file", "shell", "python")
-ACTION_KEYS = (*ACTION_KINDS, "grain", "batch", "max_attempts", "timeout", "backoff", "detach", "version")
+ACTION_KEYS = (*ACTION_KINDS, "grain", "batch", "max_attempts", "timeout", "backoff", "detach", "version", "pool",
+               "estimate")
 
 
 def read_asset(doc: Mapping, r: Reader, root: Path, timezone: str) -> Asset | None:
@@ -55,6 +57,8 @@ def read_asset(doc: Mapping, r: Reader, root: Path, timezone: str) -> Asset | No
     location = _location(doc, r, root, where, dimensions)
     dependencies = _dependencies(doc, r, where)
     action = _action(doc, r, root, where, dimensions)
+    slo = read_slo(doc, r, where, dimensions, timezone)
+    limits = read_asset_limits(doc, r, where)
     if name is None or location is None:
         return None
     return Asset(
@@ -66,6 +70,8 @@ def read_asset(doc: Mapping, r: Reader, root: Path, timezone: str) -> Asset | No
         origin=origin,
         description=str(r.string(doc, "description", where) or ""),
         owner=str(r.string(doc, "owner", where) or ""),
+        slo=slo,
+        limits=limits,
     )
 
 
@@ -353,11 +359,14 @@ def _action(doc: Mapping, r: Reader, root: Path, where: str, dimensions: list[Di
     backoff = r.duration(m, "backoff", awhere) if "backoff" in m else DEFAULT_BACKOFF
     detach = _detach(m, r, awhere, kind)
     declared = r.string(m, "version", awhere)
+    pool = r.name(m, "pool", awhere, "pool") if "pool" in m else None
+    estimate = r.duration(m, "estimate", awhere) if "estimate" in m else None
     kind = "sql" if kind == "sql_file" else kind
     action = Action(kind, definition, grain, batch_max, batch_dim, Origin(r.file, at),
                     version=version_of(kind, definition, str(declared) if declared is not None else None),
                     max_attempts=r.integer(m, "max_attempts", awhere, default=3, minimum=1),
-                    timeout=timeout or None, backoff=backoff, detach=detach)
+                    timeout=timeout or None, backoff=backoff, detach=detach, pool=str(pool or "default"),
+                    estimate=estimate or None)
     _check_parameters(action, m, r, awhere, kinds[0], root)
     return action
 

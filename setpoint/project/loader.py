@@ -12,12 +12,14 @@ from pathlib import Path
 from ..errors import ConfigError, Problem
 from .assets import ASSET_KEYS, read_asset
 from .graph import link
-from .model import ApplySettings, Asset, Project, ReportedLocation, SolverLimits
-from .schema import NAME, Reader
+from .model import ApplySettings, Asset, Project, ReportedLocation, Schedule, SolverLimits
+from .policy import read_schedule
+from .schema import NAME, Reader, suggest
 from .yamlfile import Mapping, Scalar, Sequence, read_yaml
 
 PROJECT_FILE = "setpoint.yaml"
-PROJECT_KEYS = ("name", "description", "warehouse", "state", "timezone", "assets", "rules", "solver", "apply")
+PROJECT_KEYS = ("name", "description", "warehouse", "state", "timezone", "assets", "rules", "solver", "apply", "pools",
+                "schedule", "guardrails")
 
 
 def find_root(path: str | Path) -> Path:
@@ -139,6 +141,8 @@ def load_project(path: str | Path = ".") -> Project:
             settings = ApplySettings(r.integer(am, "concurrency", "'apply'", 4, minimum=1),
                                      r.duration(am, "retry_wait", "'apply'") if "retry_wait" in am
                                      else ApplySettings.retry_wait)
+    schedule = read_schedule(doc, r, PROJECT_FILE)
+    _check_pools(assets, schedule, problems)
     rule_files = _paths(doc.get("rules"), r, root, "rules", (".lp",), "rules")
     ordered = link(assets, problems, broken - set(assets))
     if problems:
@@ -156,7 +160,22 @@ def load_project(path: str | Path = ".") -> Project:
         rule_files=tuple(rule_files),
         limits=limits,
         apply=settings,
+        schedule=schedule,
     )
+
+
+def _check_pools(assets: dict[str, Asset], schedule: Schedule, problems: list[Problem]) -> None:
+    """Every pool an action names is declared in setpoint.yaml (``default`` always exists)."""
+    for asset in assets.values():
+        action = asset.action
+        if action is None or action.pool == "default" or action.pool in schedule.pools:
+            continue
+        declared = ", ".join(sorted(schedule.pools)) or "none"
+        problems.append(Problem(f"the action of asset {asset.name!r} names pool {action.pool!r}, which is not "
+                                "declared", action.origin.file if action.origin else None,
+                                action.origin.line if action.origin else None,
+                                (suggest(action.pool, schedule.pools) or f"declared pools: {declared}")
+                                + f"; declare it in setpoint.yaml as `pools: {{{action.pool}: 4}}`"))
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:

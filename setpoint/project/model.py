@@ -173,6 +173,67 @@ class Action:
     #: None: an apply waits for each run; "process": the command runs on in the background, in progress
     #: while it lives; "report": it starts outside work, in progress until `setpoint report` ends it
     detach: str | None = None
+    #: the concurrency pool its runs count against (``pools:`` in setpoint.yaml)
+    pool: str = "default"
+    #: how long one run takes before the run record knows better (None: the project's default)
+    estimate: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class Slo:
+    """What "in time" means for an asset (``slo:`` in its file).
+
+    ``freshness``: a partition must reflect an upstream change within this lag
+    (a missing time partition: within this lag of its window closing).
+    ``max_age``: an unpartitioned asset must be no older than this; it is
+    refreshed early enough to make it. ``deadline``: a time partition must be
+    ready by this clock time (``at``, minutes after local midnight) on the local
+    day its window closes, or ``after`` its window closes.
+    """
+
+    freshness: timedelta | None = None
+    max_age: timedelta | None = None
+    at: int | None = None
+    after: timedelta | None = None
+    timezone: str = "UTC"
+    origin: Origin | None = None
+
+    @property
+    def has_deadline(self) -> bool:
+        return self.at is not None or self.after is not None
+
+    def describe(self) -> str:
+        parts = []
+        if self.at is not None:
+            parts.append(f"ready by {self.at // 60:02d}:{self.at % 60:02d} {self.timezone} after its window closes")
+        if self.after is not None:
+            parts.append(f"ready within {_span(self.after)} of its window closing")
+        if self.freshness is not None:
+            parts.append(f"reflects upstream changes within {_span(self.freshness)}")
+        if self.max_age is not None:
+            parts.append(f"no older than {_span(self.max_age)}")
+        return "; ".join(parts)
+
+
+def _span(d: timedelta) -> str:
+    s = int(d.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if s % size == 0 and s >= size:
+            return f"{s // size}{unit}"
+    return f"{s}s"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Guardrails: how much one apply may do (``guardrails:`` of the project or of an asset). None: no limit."""
+
+    actions: int | None = None
+    partitions: int | None = None
+    compute: timedelta | None = None
+    origin: Origin | None = None
+
+    def any(self) -> bool:
+        return any(x is not None for x in (self.actions, self.partitions, self.compute))
 
 
 @dataclass(frozen=True)
@@ -187,6 +248,8 @@ class Asset:
     origin: Origin
     description: str = ""
     owner: str = ""
+    slo: Slo | None = None
+    limits: Limits = Limits()
 
     @property
     def dims(self) -> tuple[str, ...]:
@@ -228,6 +291,27 @@ class ApplySettings:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """How the schedule is chosen and what an apply may do (``pools:``, ``schedule:`` and ``guardrails:``).
+
+    ``pools``: concurrency limits by name; ``default`` (every action that names
+    no pool) holds ``apply.concurrency`` unless declared. ``estimate``: a run's
+    duration before the run record has any. ``time_limit``: how long the solver
+    may look for a better schedule. A plan that rebuilds at least
+    ``rebuild_share`` of an asset's present partitions, and at least
+    ``rebuild_min``, needs confirmation (``apply --yes``) unless ``confirm_rebuild`` is false.
+    """
+
+    pools: dict[str, int] = field(default_factory=dict)
+    estimate: timedelta = timedelta(minutes=1)
+    time_limit: float = 1.0
+    limits: Limits = Limits()
+    rebuild_share: float = 0.5
+    rebuild_min: int = 100
+    confirm_rebuild: bool = True
+
+
+@dataclass(frozen=True)
 class Project:
     """A whole validated project: assets in dependency order plus rule files."""
 
@@ -241,6 +325,11 @@ class Project:
     rule_files: tuple[Path, ...] = ()
     limits: SolverLimits = SolverLimits()
     apply: ApplySettings = ApplySettings()
+    schedule: Schedule = field(default_factory=Schedule)
+
+    def capacity(self, pool: str) -> int:
+        """How many runs of a pool may run at once (the default pool: ``apply.concurrency`` unless declared)."""
+        return self.schedule.pools.get(pool, self.apply.concurrency if pool == "default" else 1)
 
     def asset(self, name: str) -> Asset:
         from ..errors import UsageError

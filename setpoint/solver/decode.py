@@ -13,8 +13,8 @@ from .actions import plan_actions, run_ranges
 from .session import SolveResult
 
 #: the order in which a partition's reasons are listed (its first reason is its top reason)
-_ORDER = ("rule", "unrecoverable", "failed", "no_action", "upstream_blocked", "upstream_all_blocked",
-          "leased", "backoff", "absent", "outdated", "superseded", "retrying", "needs", "not_due", "needs_all")
+_ORDER = ("paused", "rule", "unrecoverable", "failed", "no_action", "upstream_blocked", "upstream_all_blocked",
+          "leased", "backoff", "absent", "outdated", "superseded", "expired", "retrying", "needs", "not_due", "needs_all")
 
 
 def _reason(kind: str, detail: object, statuses: dict[tuple[str, str], str], sources: dict[str, str],
@@ -25,8 +25,10 @@ def _reason(kind: str, detail: object, statuses: dict[tuple[str, str], str], sou
         return Reason(kind, format_partition(b, q), upstream_status, node=(b, q))
     if kind in ("needs_all", "upstream_all_blocked"):
         return Reason(kind, str(detail))
-    if kind in ("rule", "unrecoverable"):
+    if kind in ("rule", "unrecoverable", "paused"):
         return Reason(kind, text=str(detail))
+    if kind == "expired" and part is not None:
+        return Reason(kind, until=part.expires_at)
     if kind == "absent":
         return Reason(kind, source=sources.get(asset))
     if kind in ("failed", "retrying") and part is not None:

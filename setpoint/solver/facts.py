@@ -6,7 +6,10 @@ constants; partition keys and values are strings, escaped here and nowhere else.
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from ..errors import ObserveError
+from ..state import Pause
 from ..frontier import Frontier
 from ..project.model import Project
 
@@ -21,6 +24,16 @@ def lp_string(text: str) -> str:
         raise ObserveError(f"partition value {text!r} contains a NUL character, which setpoint cannot represent",
                            hint="remove the NUL from the value")
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def describe_pause(pause: Pause) -> str:
+    """``paused by ada at 2024-03-25 10:00 UTC until … because …`` — the reason a paused partition is blocked."""
+    text = f"paused by {pause.by or 'an operator'} at {pause.since:%Y-%m-%d %H:%M UTC}"
+    if pause.asset == "*":
+        text = text.replace("paused", "paused (all assets)", 1)
+    if pause.until is not None:
+        text += f" until {pause.until:%Y-%m-%d %H:%M UTC}"
+    return text + (f" because {pause.reason}" if pause.reason else "")
 
 
 class FactWriter:
@@ -82,6 +95,15 @@ class FactWriter:
     def needs_all(self, a: str, b: str) -> None:
         self._add(f"needs_all({a},{b}).")
 
+    def expired(self, a: str, p: str) -> None:
+        self._add(f"expired({a},{lp_string(p)}).")
+
+    def paused(self, a: str, reason: str) -> None:
+        self._add(f"paused({a},{lp_string(reason)}).")
+
+    def now_local(self, weekday: int, hour: int, minute: int) -> None:
+        self._add(f"now_local({weekday},{hour},{minute}).")
+
     def unit(self, a: str, p: str, u: str) -> None:
         self._add(f"unit({a},{lp_string(p)},{lp_string(u)}).")
 
@@ -100,9 +122,14 @@ def write_facts(project: Project, frontier: Frontier,
     """
     keys = keys or set()
     w = FactWriter()
+    local = frontier.now.astimezone(ZoneInfo(project.timezone))
+    w.now_local(local.isoweekday(), local.hour, local.minute)
     for asset in project.assets.values():
         a = asset.name
         w.asset(a)
+        pause = frontier.paused.get(a) or frontier.paused.get("*")
+        if pause is not None:
+            w.paused(a, describe_pause(pause))
         for d in asset.dims:
             w.dimension(a, d)
         coarse = asset.action is not None and asset.action.grain != asset.dims
@@ -120,6 +147,8 @@ def write_facts(project: Project, frontier: Frontier,
                 w.absent(a, p)
             elif part.outdated_by is not None:
                 w.outdated(a, p, *part.outdated_by)
+            elif part.expired:
+                w.expired(a, p)
             elif part.superseded is None:
                 w.frontier(a, p)
             if part.superseded is not None:

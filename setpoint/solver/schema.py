@@ -52,6 +52,14 @@ SCHEMA: tuple[Predicate, ...] = (
               "it is not expected yet, so what needs it waits."),
     Predicate("coarse", ("A",), "input", "One run of A's action produces several of its partitions."),
     Predicate("unit", ("A", "P", "U"), "input", "A[P] is produced by the run keyed U (coarse assets)."),
+    Predicate("expired", ("A", "P"), "input",
+              "A[P] is present, but (nearly) older than its SLO's max_age: it is refreshed now (stale)."),
+    Predicate("paused", ("A", "R"), "input",
+              "An operator paused A (`setpoint pause`); R says who, since when, until when and why. "
+              "Its partitions that need work are blocked, and so is what needs them."),
+    Predicate("now_local", ("W", "H", "M"), "input",
+              "The time of the plan on the project's clock: weekday W (1 = Monday … 7 = Sunday), hour H, "
+              "minute M (integers), for rules about time windows."),
     Predicate("depends", ("A", "P", "B", "Q"), "rule",
               "A[P] needs B[Q]. setpoint writes the declared edges between frontier partitions; "
               "rules may add more."),
@@ -59,6 +67,12 @@ SCHEMA: tuple[Predicate, ...] = (
               "Do not act on A[P], for reason R (a string). Applies to partitions that are not satisfied."),
     Predicate("unrecoverable", ("A", "P", "R"), "rule",
               "A[P] can never be produced again, for reason R (a string)."),
+    Predicate("priority", ("A", "P", "N"), "rule",
+              "Start A[P] before work of a lower priority (N an integer 0–9, default 0); only the schedule "
+              "reads it: the statuses are the same."),
+    Predicate("forbid", ("A", "P", "R"), "rule",
+              "Do not start A[P] now, for reason R (a string): it is deferred, not blocked. Typically a time "
+              "window read from now_local/3."),
     Predicate("known", ("A", "P"), "output", "The solver knows A[P]: on the frontier or named by a dependency."),
     Predicate("status", ("A", "P", "S"), "output",
               "Exactly one per known partition: satisfied, missing, stale, in_progress, waiting or blocked."),

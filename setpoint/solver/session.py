@@ -40,6 +40,9 @@ class SolveResult:
     origins: dict[tuple[str, ...], list[tuple[str, int]]] = field(default_factory=dict)
     facts: int = 0
     not_facts: list[str] = field(default_factory=list)
+    #: from the rules, for the schedule: priorities (highest wins) and reasons not to start a partition now
+    priorities: dict[tuple[str, str], int] = field(default_factory=dict)
+    forbidden: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 def reason_text(sym: clingo.Symbol) -> str:
@@ -68,7 +71,7 @@ def _named_wrong(atoms: clingo.SymbolicAtoms, rule_files: list[str], display: di
         return []
     assets = sorted(str(sa.symbol.arguments[0]) for sa in atoms.by_signature("asset", 1))
     close = difflib.get_close_matches(names[0].strip('"'), assets, n=1)
-    return [Problem(f"the rules name {', '.join(names)} in depends/4, block/3 or unrecoverable/3, "
+    return [Problem(f"the rules name {', '.join(names)} in depends/4, block/3, unrecoverable/3, priority/3 or forbid/3, "
                     f"which {'is not an asset' if len(names) == 1 else 'are not assets'}",
                     file=", ".join(display[f] for f in rule_files) or None,
                     hint=(f"did you mean {close[0]}? " if close else "")
@@ -111,9 +114,13 @@ def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str],
         problems = _named_wrong(atoms, rule_files, display)
         if problems:
             return problems
-    for name in ("block", "unrecoverable"):  # few atoms: a key of the wrong type would block nothing
+    for name in ("block", "unrecoverable", "forbid", "priority"):  # a key of the wrong type would match nothing
         for sa in atoms.by_signature(name, 3):
             a, p, _ = sa.symbol.arguments
+            if name == "priority" and sa.symbol.arguments[2].type != clingo.SymbolType.Number:
+                return [Problem(f"the rules give {a}[{p}] the priority {sa.symbol.arguments[2]}, which is not a "
+                                "whole number", file=", ".join(display[f] for f in rule_files) or None,
+                                hint="write priority(A, P, N) with N from 0 (default) to 9 (first)")]
             if p.type != clingo.SymbolType.String:
                 return [Problem(f"the rules {name} the partition {p} of {a}, but partition keys are strings",
                                 file=", ".join(display[f] for f in rule_files) or None,
@@ -150,6 +157,14 @@ def _read_explanations(atoms: clingo.SymbolicAtoms, result: SolveResult) -> None
     for sa in atoms.by_signature("run", 2):
         a, u = sa.symbol.arguments
         result.runs.append((a.name, u.string))
+    for sa in atoms.by_signature("priority", 3):
+        a, p, n = sa.symbol.arguments
+        node = (a.name, p.string)
+        result.priorities[node] = max(result.priorities.get(node, n.number), n.number)
+    for sa in atoms.by_signature("forbid", 3):
+        a, p, r = sa.symbol.arguments
+        node = (a.name, p.string)
+        result.forbidden[node] = min(result.forbidden.get(node, reason_text(r)), reason_text(r))
     for v in result.reasons.values():
         v.sort(key=repr)
     result.runs.sort()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .legacy import legacy_source
-from .store import SCHEMA_VERSION, Event, Lease, LeaseTaken, RunRecord, StateStore
+from .store import SCHEMA_VERSION, Event, Lease, LeaseTaken, Pause, RunRecord, StateStore
 
 
 def recorded(path: Path) -> bool:
@@ -13,4 +13,4 @@ def recorded(path: Path) -> bool:
     return path.exists() or legacy_source(path) is not None
 
 
-__all__ = ["SCHEMA_VERSION", "Event", "Lease", "LeaseTaken", "RunRecord", "StateStore", "recorded"]
+__all__ = ["SCHEMA_VERSION", "Event", "Lease", "LeaseTaken", "Pause", "RunRecord", "StateStore", "recorded"]

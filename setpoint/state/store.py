@@ -27,7 +27,14 @@ from typing import Any
 from ..errors import ObserveError
 from .legacy import import_duckdb_store, known_sqlite, legacy_source
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
+
+_PAUSES = """CREATE TABLE IF NOT EXISTS pauses (
+           asset TEXT PRIMARY KEY,
+           since TEXT NOT NULL,
+           until TEXT,
+           reason TEXT,
+           by TEXT)"""
 
 #: the whole schema of a new store (SQLite stores start at version 3; 1 and 2 were DuckDB files)
 SCHEMA = [
@@ -106,10 +113,12 @@ SCHEMA = [
            vals TEXT NOT NULL,
            at TEXT NOT NULL,
            PRIMARY KEY (asset, key))""",
+    # assets an operator paused (`setpoint pause`); asset '*' pauses them all
+    _PAUSES,
 ]
 
-#: migrations[n] upgrades a SQLite store from version n to n + 1 (none yet)
-MIGRATIONS: dict[int, list[str]] = {}
+#: migrations[n] upgrades a SQLite store from version n to n + 1
+MIGRATIONS: dict[int, list[str]] = {3: [_PAUSES]}
 
 
 def _utc(moment: datetime | None) -> str:
@@ -169,6 +178,24 @@ class Event:
     def to_json(self) -> dict[str, Any]:
         return {"seq": self.seq, "at": self.at.isoformat(), "kind": self.kind, "asset": self.asset,
                 "target": self.target, "run_id": self.run_id, "detail": self.detail}
+
+
+@dataclass(frozen=True)
+class Pause:
+    """An operator said: do not act on ``asset`` (``*``: on any) until ``until`` (None: until resumed)."""
+
+    asset: str
+    since: datetime
+    until: datetime | None
+    reason: str | None
+    by: str | None
+
+    def active(self, now: datetime) -> bool:
+        return self.until is None or now < self.until
+
+    def to_json(self) -> dict[str, Any]:
+        return {"asset": self.asset, "since": self.since.isoformat(),
+                "until": self.until.isoformat() if self.until else None, "reason": self.reason, "by": self.by}
 
 
 @dataclass(frozen=True)
@@ -525,6 +552,34 @@ class StateStore:
         """The partitions reported present: (values, when)."""
         return [(tuple(json.loads(v)), _aware(at)) for v, at in
                 self.con.execute("SELECT vals, at FROM reports WHERE asset = ? ORDER BY key", [asset]).fetchall()]
+
+    # -- pauses and durations ----------------------------------------------------------------
+    def pause(self, asset: str, until: datetime | None, reason: str | None, by: str | None,
+              at: datetime | None = None) -> None:
+        """Pause ``asset`` (``*``: all), replacing an earlier pause of it."""
+        with self.transaction() as con:
+            con.execute("INSERT OR REPLACE INTO pauses VALUES (?, ?, ?, ?, ?)",
+                        [asset, _utc(at), _utc(until) if until else None, reason, by])
+
+    def resume(self, asset: str | None) -> list[str]:
+        """End the pause of ``asset`` (None: every pause); returns the assets that were paused."""
+        with self.transaction() as con:
+            where, params = ("WHERE asset = ?", [asset]) if asset is not None else ("", [])
+            gone = [a for (a,) in con.execute(f"SELECT asset FROM pauses {where} ORDER BY asset", params)]
+            con.execute(f"DELETE FROM pauses {where}", params)
+        return gone
+
+    def pauses(self) -> list[Pause]:
+        return [Pause(a, _aware(s), _aware(u), r, b) for a, s, u, r, b in
+                self.con.execute("SELECT asset, since, until, reason, by FROM pauses ORDER BY asset")]
+
+    def durations(self, asset: str, version: str | None, limit: int = 20) -> list[tuple[float, int]]:
+        """(seconds, partitions) of the newest ``limit`` succeeded runs of ``asset`` (of action ``version``)."""
+        rows = self.con.execute(
+            "SELECT (julianday(ended_at) - julianday(started_at)) * 86400.0, json_array_length(partitions) "
+            "FROM runs WHERE asset = ? AND outcome = 'succeeded' AND ended_at IS NOT NULL "
+            "AND (? IS NULL OR action_version = ?) ORDER BY n DESC LIMIT ?", [asset, version, version, limit])
+        return [(max(0.0, s), max(1, n)) for s, n in rows.fetchall()]
 
     def close(self) -> None:
         self.con.close()

@@ -61,7 +61,8 @@ def test_unknown_key_without_a_close_match_lists_the_allowed_keys(project) -> No
     project.write("assets/a.yaml", "name: a\ntable: a\nfrobnicate: yes\n")
     assert problems_of(project) == [
         Problem("unknown key 'frobnicate' in an asset", "assets/a.yaml", 3,
-                "allowed keys: name, description, owner, table, files, command, reported, partitions, depends_on, action")
+                "allowed keys: name, description, owner, table, files, command, reported, partitions, depends_on, action, "
+                    "slo, guardrails")
     ]
 
 

@@ -57,6 +57,7 @@ def materialize(case: Path, target: Path) -> Path:
 def normalized(case_dir: Path) -> dict:
     result = plan(case_dir, now=NOW, record=False).to_json()
     result.pop("timings")
+    result["schedule"].pop("solve_s")
     return result
 
 

@@ -89,17 +89,17 @@ def test_rules_may_not_define_what_setpoint_derives(waiting, cli) -> None:
     waiting.write("rules/r.lp", "% force it\nstatus(A,P,missing) :- frontier(A,P).\n")
     assert rule_problems(waiting) == [
         Problem("rules may not define status/3: setpoint derives it", "rules/r.lp", 2,
-                "rules may define block/3, depends/4, unrecoverable/3")
+                "rules may define block/3, depends/4, forbid/3, priority/3, unrecoverable/3")
     ]
     assert_cli_error(cli, waiting, "error: rules/r.lp:2: rules may not define status/3: setpoint derives it "
-                                   "(rules may define block/3, depends/4, unrecoverable/3)")
+                                   "(rules may define block/3, depends/4, forbid/3, priority/3, unrecoverable/3)")
 
 
 def test_rules_may_not_define_what_setpoint_writes(waiting) -> None:
     waiting.write("rules/r.lp", 'absent(a,"2024-03-05").\n')
     assert rule_problems(waiting) == [
         Problem("rules may not define absent/2: setpoint writes it", "rules/r.lp", 1,
-                "rules may define block/3, depends/4, unrecoverable/3")
+                "rules may define block/3, depends/4, forbid/3, priority/3, unrecoverable/3")
     ]
 
 
@@ -175,7 +175,7 @@ def test_problems_in_several_rule_files_are_all_reported_sorted(waiting, cli) ->
     assert_cli_error(cli, waiting,
                      "error: rules/a.lp:2: blok/3 is defined but nothing reads it (did you mean 'block'?)",
                      "error: rules/b.lp:1: rules may not define status/3: setpoint derives it "
-                     "(rules may define block/3, depends/4, unrecoverable/3)")
+                     "(rules may define block/3, depends/4, forbid/3, priority/3, unrecoverable/3)")
 
 
 # -- clingo's messages, parsed ---------------------------------------------------------------
@@ -225,8 +225,8 @@ def test_a_derived_asset_name_that_is_not_an_asset(waiting, cli) -> None:
     waiting.write("rules/r.lp", 'target(nosuch).\nblock(T, P, "x") :- target(T), frontier(b, P).\n')
     result = cli("plan", "-p", str(waiting.root), "--now", "2024-04-01T12:00Z")
     assert result.exit_code == 2
-    assert result.stderr.startswith("error: rules/r.lp: the rules name nosuch in depends/4, block/3 or "
-                                    "unrecoverable/3, which is not an asset (")
+    assert result.stderr.startswith("error: rules/r.lp: the rules name nosuch in depends/4, block/3, "
+                                    "unrecoverable/3, priority/3 or forbid/3, which is not an asset (")
 
 
 def test_a_rule_writing_a_key_that_is_not_a_string(waiting, cli) -> None:

@@ -1,0 +1,320 @@
+"""The schedule: which of the plan's actions start now, which queue for a pool slot, which wait.
+
+Every run the plan could start is a candidate. Candidates are ranked — a
+rule's ``priority/3`` first, then least slack against an SLO, then the oldest
+partitions of a backfill — and the shipped ``schedule.lp`` chooses, with
+clingo's optimization, how many of each (asset, urgency) group start now
+within the pools' free slots and the guardrails' budgets. What the pools hold
+back is *queued*: the apply starts it as slots free up, in rank order. What a
+guardrail, a ``forbid/3`` rule or an unconfirmed mass rebuild holds back is
+*deferred*, with its reason: not dropped, left to a later apply.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import clingo
+
+from .frontier import Frontier
+from .plan import Action, Plan
+from .project.model import Limits, Project
+from .slo import Forecast, forecast
+from .solver.session import SolveResult
+
+RULES = Path(__file__).resolve().parent / "rules" / "schedule.lp"
+
+#: slack (seconds) below which a run is more urgent: < 0 (late), < 1 h, < 6 h, < 1 d, more or no SLO
+URGENCY = (0.0, 3600.0, 6 * 3600.0, 86400.0)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What an apply has started so far (it counts against the guardrails of the whole apply)."""
+
+    actions: int = 0
+    partitions: int = 0
+    compute: float = 0.0
+    by_asset: dict[str, tuple[int, int, float]] = field(default_factory=dict)
+
+    def add(self, asset: str, partitions: int, seconds: float) -> Budget:
+        a, p, c = self.by_asset.get(asset, (0, 0, 0.0))
+        return Budget(self.actions + 1, self.partitions + partitions, self.compute + seconds,
+                      {**self.by_asset, asset: (a + 1, p + partitions, c + seconds)})
+
+
+@dataclass(frozen=True)
+class Candidate:
+    action: Action
+    pool: str
+    seconds: float
+    slack: float | None
+    priority: int
+    level: int
+    rank: int = 0
+
+
+@dataclass(frozen=True)
+class Deferred:
+    action: Action
+    reason: str
+    kind: str  # limit, forbidden, rebuild
+
+    def to_json(self) -> dict:
+        return {**self.action.to_json(), "reason": self.reason, "kind": self.kind}
+
+
+@dataclass(frozen=True)
+class Rebuild:
+    """A plan would rebuild a large share of an asset's present partitions: it needs confirmation."""
+
+    asset: str
+    partitions: int
+    present: int
+    confirmed: bool
+
+    def describe(self) -> str:
+        share = self.partitions / self.present if self.present else 1.0
+        return (f"{self.asset} would rebuild {self.partitions:,} of its {self.present:,} present partitions "
+                f"({share:.0%})")
+
+    def to_json(self) -> dict:
+        return {"asset": self.asset, "partitions": self.partitions, "present": self.present,
+                "confirmed": self.confirmed}
+
+
+@dataclass
+class Schedule:
+    """The decision for every action of a plan, and how it was reached."""
+
+    start: list[Action] = field(default_factory=list)
+    queued: list[Action] = field(default_factory=list)
+    deferred: list[Deferred] = field(default_factory=list)
+    rebuilds: list[Rebuild] = field(default_factory=list)
+    pools: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # pool → (capacity, running, starting)
+    pool_of: dict[str, str] = field(default_factory=dict)                 # asset → pool
+    seconds: dict[str, float] = field(default_factory=dict)               # action label → estimate
+    optimal: bool = True
+    models: int = 0
+    solve_s: float = 0.0
+    candidates: int = 0
+
+    @property
+    def proof(self) -> str:
+        if not self.candidates:
+            return "nothing to choose"
+        if self.optimal:
+            return f"proven optimal in {self.solve_s:.3f} s"
+        return f"best of {self.models} schedules found within the time limit ({self.solve_s:.3f} s)"
+
+    def to_json(self) -> dict:
+        return {"start": [a.label for a in self.start], "queued": [a.label for a in self.queued],
+                "deferred": [d.to_json() for d in self.deferred],
+                "rebuilds": [r.to_json() for r in self.rebuilds],
+                "pools": {p: {"capacity": c, "running": r, "starting": s} for p, (c, r, s) in self.pools.items()},
+                "optimal": self.optimal, "models": self.models, "solve_s": round(self.solve_s, 4),
+                "candidates": self.candidates}
+
+
+def _urgency(slack: float | None) -> int:
+    if slack is None:
+        return 0
+    return len(URGENCY) - sum(1 for b in URGENCY if slack >= b)
+
+
+def _running(project: Project, frontier: Frontier) -> dict[str, int]:
+    """Runs holding a slot of each pool: one per live lease's run."""
+    runs: dict[str, str] = {}
+    for x in frontier.leases:
+        asset = project.assets.get(x.asset)
+        if asset is not None and asset.action is not None:
+            runs[x.run_id] = asset.action.pool
+    out: dict[str, int] = {}
+    for pool in runs.values():
+        out[pool] = out.get(pool, 0) + 1
+    return out
+
+
+def _rebuilds(project: Project, plan: Plan, frontier: Frontier, confirmed: bool) -> list[Rebuild]:
+    s = project.schedule
+    counts: dict[str, int] = {}
+    for st in plan.statuses:
+        if st.condition == "outdated" and st.status != "blocked":
+            counts[st.asset] = counts.get(st.asset, 0) + 1
+    out = []
+    for a, n in counts.items():
+        present = frontier.assets[a].present
+        if s.confirm_rebuild and n >= s.rebuild_min and n >= s.rebuild_share * present:
+            out.append(Rebuild(a, n, present, confirmed))
+    return out
+
+
+def _limit_text(kind: str, value: float, where: str) -> str:
+    if kind == "compute":
+        return f"over the limit of {timedelta(seconds=int(value))} of estimated compute per apply ({where})"
+    return f"over the limit of {int(value):,} {kind} per apply ({where})"
+
+
+def _limits(limits: Limits) -> list[tuple[str, float]]:
+    out = []
+    if limits.actions is not None:
+        out.append(("actions", float(limits.actions)))
+    if limits.partitions is not None:
+        out.append(("partitions", float(limits.partitions)))
+    if limits.compute is not None:
+        out.append(("compute", limits.compute.total_seconds()))
+    return out
+
+
+def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan, now: datetime,
+           spent: Budget | None = None, confirmed: bool = False) -> tuple[Schedule, Forecast]:
+    """Decide, for every action of the plan, whether it starts now, queues for a slot or is deferred."""
+    spent = spent or Budget()
+    out = Schedule()
+    out.pool_of = {a.name: a.action.pool for a in project.assets.values() if a.action is not None}
+    running = _running(project, frontier)
+    pools = sorted({*out.pool_of.values(), *project.schedule.pools, *running})
+    free = {p: max(0, project.capacity(p) - running.get(p, 0)) for p in pools}
+    unit_of = {(a, p.key): p.unit for a, af in frontier.assets.items() for p in af.partitions}
+    job_priority: dict[tuple[str, str], int] = {}
+    for (a, key), n in result.priorities.items():
+        job = (a, unit_of.get((a, key), key))
+        job_priority[job] = max(job_priority.get(job, n), n)
+    fc = forecast(project, frontier, plan.statuses, now, job_priority, free)
+    out.rebuilds = _rebuilds(project, plan, frontier, confirmed)
+    unconfirmed = {r.asset for r in out.rebuilds if not r.confirmed}
+    outdated = {(s.asset, s.key) for s in plan.statuses if s.condition == "outdated"}
+    candidates: list[Candidate] = []
+    for action in plan.actions:
+        keys = [k for k, _ in action.targets]
+        forbidden = sorted(result.forbidden[(action.asset, k)] for k in keys if (action.asset, k) in result.forbidden)
+        if forbidden:
+            out.deferred.append(Deferred(action, f"forbidden now by a rule: {forbidden[0]}", "forbidden"))
+            continue
+        if action.asset in unconfirmed and any((action.asset, k) in outdated for k in keys):
+            out.deferred.append(Deferred(action, "a mass rebuild: confirm with `setpoint apply --yes` (or set "
+                                                 "guardrails.confirm_rebuild: false)", "rebuild"))
+            continue
+        units = {unit_of.get((action.asset, k), k) for k in keys}
+        slacks = [fc.slack.get((action.asset, u)) for u in units]
+        slack = min((s for s in slacks if s is not None), default=None)
+        prio = max((job_priority.get((action.asset, u), 0) for u in units), default=0)
+        estimate = frontier.estimates.get(action.asset)
+        seconds = estimate.seconds(action.covers, len(action.units)) if estimate else 0.0
+        out.seconds[action.label] = seconds
+        level = max(0, min(prio, 9)) * (len(URGENCY) + 1) + _urgency(slack)
+        candidates.append(Candidate(action, out.pool_of.get(action.asset, "default"), seconds, slack, prio, level))
+    candidates.sort(key=lambda c: (-c.level, c.slack if c.slack is not None else float("inf"),
+                                   _age(project, c.action), c.action.label))
+    candidates = [Candidate(c.action, c.pool, c.seconds, c.slack, c.priority, c.level, i)
+                  for i, c in enumerate(candidates)]
+    out.candidates = len(candidates)
+    taken = _solve(project, candidates, free, spent, out) if candidates else set()
+    _settle(project, candidates, taken, spent, out)
+    out.pools = {p: (project.capacity(p), running.get(p, 0), sum(1 for a in out.start if out.pool_of.get(a.asset)
+                                                                 == p)) for p in pools}
+    return out, fc
+
+
+def _age(project: Project, action: Action) -> tuple:
+    """Oldest first: the first unit's time values (canonical, so they sort by time), then its other values."""
+    if not action.units:
+        return ()
+    unit = action.units[0]
+    times = {d.name for d in project.assets[action.asset].time_dimensions}
+    return (tuple(v for d, v in unit.items() if d in times), tuple(v for d, v in unit.items() if d not in times))
+
+
+def _remaining(limits: Limits, used: tuple[float, float, float]) -> list[tuple[str, int]]:
+    left = []
+    for kind, value in _limits(limits):
+        have = {"actions": used[0], "partitions": used[1], "compute": used[2]}[kind]
+        left.append((kind, max(0, int(value - have))))
+    return left
+
+
+def _solve(project: Project, candidates: list[Candidate], free: dict[str, int], spent: Budget,
+           out: Schedule) -> set[int]:
+    """Which candidates (by rank) start now: clingo chooses how many of each group's best ranked."""
+    caps = {p: f for p, f in free.items()}
+    groups: dict[tuple[str, str, int], list[Candidate]] = {}
+    for c in candidates:
+        groups.setdefault((c.pool, c.action.asset, c.level), []).append(c)
+    left = _remaining(project.schedule.limits, (spent.actions, spent.partitions, spent.compute))
+    lines = [f"free({p},{n})." for p, n in sorted(caps.items())]
+    lines += [f"limit({k},{v})." for k, v in left]
+    for name, asset in project.assets.items():
+        used = spent.by_asset.get(name, (0, 0, 0.0))
+        lines += [f"asset_limit({name},{k},{v})." for k, v in _remaining(asset.limits, used)]
+    for g, ((pool, asset, level), members) in enumerate(sorted(groups.items(), key=lambda kv: kv[1][0].rank)):
+        lines.append(f"group({g},{pool},{asset},{level}).")
+        most = min(len(members), caps.get(pool, 0))
+        n = s = r = 0
+        lines.append(f"prefix({g},0,0,0,0).")
+        for k, c in enumerate(members[:most], start=1):
+            n, s, r = n + c.action.covers, s + int(round(c.seconds)), r + c.rank
+            lines.append(f"prefix({g},{k},{n},{s},{r}).")
+    t = time.perf_counter()
+    ctl = clingo.Control(["--opt-mode=opt", "--warn=none"])
+    ctl.load(str(RULES))
+    ctl.add("base", [], "\n".join(lines))
+    ctl.ground([("base", [])])
+    best: list[tuple[int, int]] = []
+    models = 0
+
+    def on_model(m: clingo.Model) -> None:
+        nonlocal best, models
+        models += 1
+        best = [(s.arguments[0].number, s.arguments[1].number) for s in m.symbols(atoms=True) if s.name == "take"]
+
+    with ctl.solve(on_model=on_model, async_=True) as handle:
+        finished = handle.wait(project.schedule.time_limit)
+        if not finished:
+            handle.cancel()
+        summary = handle.get()
+    out.optimal = bool(finished and summary.exhausted)
+    out.models = models
+    out.solve_s = time.perf_counter() - t
+    ordered = [members for _, members in sorted(groups.items(), key=lambda kv: kv[1][0].rank)]
+    taken: set[int] = set()
+    for g, k in best:
+        taken.update(c.rank for c in ordered[g][:k])
+    return taken
+
+
+def _settle(project: Project, candidates: list[Candidate], taken: set[int], spent: Budget, out: Schedule) -> None:
+    """Chosen ones start; the rest queue for a slot, in rank order, while the budgets last; then wait."""
+    budget = spent
+    for c in candidates:
+        if c.rank in taken:
+            out.start.append(c.action)
+            budget = budget.add(c.action.asset, c.action.covers, c.seconds)
+    for c in candidates:
+        if c.rank in taken:
+            continue
+        after = budget.add(c.action.asset, c.action.covers, c.seconds)
+        reason = _over(project, c.action.asset, after)
+        if reason is not None:
+            out.deferred.append(Deferred(c.action, reason, "limit"))
+        else:
+            out.queued.append(c.action)
+            budget = after
+
+
+def _over(project: Project, asset: str, budget: Budget) -> str | None:
+    """The first guardrail the budget would break, said as the reason for deferring."""
+    used = {"actions": budget.actions, "partitions": budget.partitions, "compute": budget.compute}
+    for kind, value in _limits(project.schedule.limits):
+        if used[kind] > value:
+            return _limit_text(kind, value, "guardrails in setpoint.yaml")
+    a = budget.by_asset.get(asset, (0, 0, 0.0))
+    mine = {"actions": a[0], "partitions": a[1], "compute": a[2]}
+    limits = project.assets[asset].limits
+    for kind, value in _limits(limits):
+        if mine[kind] > value:
+            where = str(limits.origin) if limits.origin else asset
+            return _limit_text(kind, value, f"guardrails of {asset}, {where}")
+    return None

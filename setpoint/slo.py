@@ -1,0 +1,286 @@
+"""SLO deadlines, slack and predicted completion: say a miss before it happens.
+
+For every partition on the frontier whose asset declares an SLO, its deadline
+follows from the declaration and from what was observed (the window's close,
+the upstream change that outdated it, its own age). Work is then projected
+forward: every unit of work not yet satisfied nor blocked is a job lasting its
+estimate, starting when what it needs is done, its backoff is over and a slot
+of its pool is free (work already running holds its slot). The list schedule
+follows the same order the real schedule uses (priority, least slack, oldest
+first), so the prediction is what setpoint would do if estimates hold. Slack
+is the classic critical-path figure: how late a job may finish and still let
+every SLO downstream of it be met, minus when it could finish now.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from .frontier import Frontier, FrontierPartition
+from .plan import PartitionStatus
+from .project.model import Asset, Project
+from .project.timewindows import TimeWindows, shift
+
+Job = tuple[str, str]  # (asset, unit)
+INF = float("inf")
+
+
+@dataclass(frozen=True)
+class SloState:
+    """One partition's SLO: its deadline, when it is predicted ready, and what that means."""
+
+    deadline: datetime
+    predicted: datetime | None   # None: it cannot get done as things stand (blocked)
+    state: str                   # on_track, at_risk or violated
+    what: str                    # the declaration, e.g. "ready by 08:00 Europe/Berlin after its window closes"
+
+    def describe(self) -> str:
+        when = f"predicted ready {_clock(self.predicted)}" if self.predicted else "cannot be done as things stand"
+        if self.state == "violated":
+            return f"SLO violated: deadline was {_clock(self.deadline)}; {when}"
+        if self.state == "at_risk":
+            return f"SLO at risk: {when}, after its deadline {_clock(self.deadline)}"
+        return f"SLO on track: {when}, deadline {_clock(self.deadline)}"
+
+    def to_json(self) -> dict:
+        return {"state": self.state, "deadline": self.deadline.isoformat(),
+                "predicted": self.predicted.isoformat() if self.predicted else None, "slo": self.what}
+
+
+def _clock(moment: datetime | None) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC") if moment else "?"
+
+
+def window_close(asset: Asset, values: tuple[str, ...]) -> datetime | None:
+    """When the latest of the partition's time windows closes (aware UTC), or None without time dimensions."""
+    closes = []
+    for d, v in zip(asset.dimensions, values):
+        space = d.space
+        if not isinstance(space, TimeWindows):
+            continue
+        try:
+            start = datetime.strptime(v, space.format)
+        except ValueError:
+            return None
+        close = shift(start, space.grain, 1).replace(tzinfo=ZoneInfo(space.timezone))
+        closes.append(close.astimezone(timezone.utc))
+    return max(closes) if closes else None
+
+
+def deadline_of(asset: Asset, part: FrontierPartition) -> datetime | None:
+    """The earliest moment the asset's SLO says this partition must be ready by (aware UTC)."""
+    slo = asset.slo
+    if slo is None:
+        return None
+    out: list[datetime] = []
+    close = window_close(asset, part.values)
+    if close is not None and slo.at is not None:
+        local = close.astimezone(ZoneInfo(slo.timezone))
+        at = local.replace(hour=slo.at // 60, minute=slo.at % 60, second=0, microsecond=0)
+        if at < local:
+            at += timedelta(days=1)
+        out.append(at.astimezone(timezone.utc))
+    if close is not None and slo.after is not None:
+        out.append(close + slo.after)
+    if slo.freshness is not None:
+        if part.outdated_at is not None:
+            out.append(part.outdated_at + slo.freshness)
+        elif part.absent and close is not None:
+            out.append(close + slo.freshness)
+    if slo.max_age is not None and part.expires_at is not None:
+        out.append(part.expires_at)
+    return min(out) if out else None
+
+
+@dataclass
+class Forecast:
+    """Per SLO'd partition its state; per runnable unit its slack (seconds; None: no SLO downstream)."""
+
+    states: dict[tuple[str, str], SloState]
+    slack: dict[Job, float | None]
+    finish: dict[Job, datetime]
+
+
+def forecast(project: Project, frontier: Frontier, statuses: list[PartitionStatus], now: datetime,
+             priority: dict[Job, int], free: dict[str, int]) -> Forecast:
+    """Deadlines, slack and predicted completion for the plan's unsatisfied partitions.
+
+    ``free``: the slots of each pool not held by running work. Costs nothing
+    when no asset declares an SLO.
+    """
+    parts = {(a, p.key): p for a, af in frontier.assets.items() for p in af.partitions}
+    deadlines: dict[tuple[str, str], datetime] = {}
+    for (a, key), part in parts.items():
+        asset = project.assets[a]
+        if asset.slo is not None:
+            d = deadline_of(asset, part)
+            if d is not None:
+                deadlines[(a, key)] = d
+    if not deadlines:
+        return Forecast({}, {}, {})
+    status = {(s.asset, s.key): s for s in statuses}
+    unit = {node: p.unit for node, p in parts.items()}
+    jobs: dict[Job, list[str]] = defaultdict(list)  # the partitions of each job
+    for node, st in status.items():
+        if st.status != "blocked" and node in unit:
+            jobs[(node[0], unit[node])].append(node[1])
+    est = frontier.estimates
+
+    def seconds(job: Job) -> float:
+        e = est.get(job[0])
+        return e.seconds(len(jobs[job])) if e is not None else project.schedule.estimate.total_seconds()
+
+    dur = {j: seconds(j) for j in jobs}
+    needs: dict[Job, set[Job]] = defaultdict(set)
+    for a, p, b, q in frontier.edges:
+        ja, jb = (a, unit.get((a, p), p)), (b, unit.get((b, q), q))
+        if ja in jobs and jb in jobs and ja != jb:
+            needs[ja].add(jb)
+    for a, b in frontier.needs_all:
+        theirs = [j for j in jobs if j[0] == b]
+        for j in jobs:
+            if j[0] == a and a != b:
+                needs[j].update(theirs)
+    dependents: dict[Job, set[Job]] = defaultdict(set)
+    for j, ups in needs.items():
+        for u in ups:
+            dependents[u].add(j)
+    t0 = now.timestamp()
+    # earliest start: a backoff's end, a window not due yet (its close), a run already going (its start)
+    earliest: dict[Job, float] = {}
+    running: dict[Job, tuple[float, str]] = {}
+    for j, keys in jobs.items():
+        for k in keys:
+            p = parts[(j[0], k)]
+            if p.retry_at is not None:
+                earliest[j] = max(earliest.get(j, t0), p.retry_at.timestamp())
+            if p.lease is not None:
+                running[j] = min(running.get(j, (INF, "")), (p.lease[1].timestamp(), p.lease[0]))
+    for a, p, b, q in frontier.edges:
+        if (b, q) in frontier.not_due and (a, unit.get((a, p), p)) in jobs:
+            close = window_close(project.assets[b], _values(project.assets[b], q))
+            if close is not None:
+                lag = max((d.space.lag for d in project.assets[b].time_dimensions), default=timedelta(0))
+                j = (a, unit.get((a, p), p))
+                earliest[j] = max(earliest.get(j, t0), (close + lag).timestamp())
+    order = _topological(jobs, needs)
+    # backward pass: the latest each job may finish (its own deadlines and its dependents' latest starts)
+    latest: dict[Job, float] = {}
+    for j in reversed(order):
+        lf = min((deadlines[(j[0], k)].timestamp() for k in jobs[j] if (j[0], k) in deadlines), default=INF)
+        for d in dependents.get(j, ()):
+            lf = min(lf, latest.get(d, INF) - dur[d])
+        latest[j] = lf
+    slack = {j: (latest[j] - (max(t0, earliest.get(j, t0)) + dur[j]) if latest[j] < INF else None) for j in jobs}
+    finish = _simulate(project, jobs, needs, dependents, dur, earliest, running, t0, free, priority, slack)
+    states: dict[tuple[str, str], SloState] = {}
+    for node, deadline in deadlines.items():
+        st = status.get(node)
+        if st is None:
+            continue
+        job = (node[0], unit[node])
+        done = finish.get(job)
+        predicted = datetime.fromtimestamp(done, timezone.utc) if done is not None and done < INF else None
+        if now >= deadline:
+            state = "violated"
+        elif predicted is None or predicted > deadline:
+            state = "at_risk"
+        else:
+            state = "on_track"
+        states[node] = SloState(deadline, predicted, state, project.assets[node[0]].slo.describe())
+    return Forecast(states, slack, {j: datetime.fromtimestamp(t, timezone.utc) for j, t in finish.items()
+                                    if t < INF})
+
+
+def _values(asset: Asset, key: str) -> tuple[str, ...]:
+    from .partition import parse_values
+
+    try:
+        values = parse_values(key, asset.dims, key)
+    except Exception:  # noqa: BLE001 - a key the rules made up: no window to speak of
+        return ()
+    return tuple(values.get(d, "") for d in asset.dims)
+
+
+def _topological(jobs: dict[Job, list[str]], needs: dict[Job, set[Job]]) -> list[Job]:
+    """Upstream first; jobs on a cycle (rule-made) come last, in key order."""
+    indegree = {j: len(needs.get(j, ())) for j in jobs}
+    dependents: dict[Job, list[Job]] = defaultdict(list)
+    for j, ups in needs.items():
+        for u in ups:
+            dependents[u].append(j)
+    ready = sorted(j for j, n in indegree.items() if n == 0)
+    out: list[Job] = []
+    while ready:
+        j = ready.pop()
+        out.append(j)
+        for d in dependents.get(j, ()):
+            indegree[d] -= 1
+            if indegree[d] == 0:
+                ready.append(d)
+    seen = set(out)
+    return out + sorted(j for j in jobs if j not in seen)
+
+
+def _simulate(project: Project, jobs, needs, dependents, dur, earliest, running, t0: float, free: dict[str, int],
+              priority: dict[Job, int], slack: dict[Job, float | None]) -> dict[Job, float]:
+    """List scheduling with pool capacities: when each job would finish."""
+    def pool_of(job: Job) -> str:
+        action = project.assets[job[0]].action
+        return action.pool if action is not None else "default"
+
+    def rank(job: Job) -> tuple:
+        s = slack.get(job)
+        return (-priority.get(job, 0), s if s is not None else INF, job[1], job[0])
+
+    finish: dict[Job, float] = {}
+    slots = {p: max(0, n) for p, n in free.items()}
+    events: list[tuple[float, int, str, Job]] = []  # (time, seq, kind, job)
+    seq = 0
+    freed: set[str] = set()
+    for j, (start, _) in running.items():  # already going: done after its estimate (or now, if overdue)
+        end = max(t0, start + dur[j])
+        heapq.heappush(events, (end, seq, "done", j))
+        seq += 1
+    left = {j: len([u for u in needs.get(j, ()) if u in jobs]) for j in jobs if j not in running}
+    ready_at: dict[Job, float] = {j: max(t0, earliest.get(j, t0)) for j in left if left[j] == 0}
+    queue: dict[str, list] = defaultdict(list)
+    for j, t in ready_at.items():
+        heapq.heappush(events, (t, seq, "ready", j))
+        seq += 1
+    clock = t0
+    while events:
+        clock, _, kind, j = heapq.heappop(events)
+        if kind == "done":
+            finish[j] = clock
+            if j not in running:
+                slots[pool_of(j)] = slots.get(pool_of(j), 0) + 1
+            elif running[j][1] not in freed:  # a run holds one slot, whatever it covers
+                freed.add(running[j][1])
+                slots[pool_of(j)] = slots.get(pool_of(j), 0) + 1
+            for d in dependents.get(j, ()):
+                if d in left:
+                    left[d] -= 1
+                    if left[d] == 0:
+                        t = max(clock, earliest.get(d, t0))
+                        heapq.heappush(events, (t, seq, "ready", d))
+                        seq += 1
+        else:
+            heapq.heappush(queue[pool_of(j)], (rank(j), j))
+        if events and events[0][0] == clock:
+            continue  # start work once every event of this moment is in
+        for pool, waiting in queue.items():
+            capacity = slots.get(pool, project.capacity(pool))
+            slots[pool] = capacity
+            while waiting and slots[pool] > 0:
+                _, w = heapq.heappop(waiting)
+                slots[pool] -= 1
+                heapq.heappush(events, (clock + dur[w], seq, "done", w))
+                seq += 1
+    for j in jobs:  # never reached: on a cycle, or needs something that never ends
+        finish.setdefault(j, INF)
+    return finish
