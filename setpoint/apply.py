@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -34,6 +34,7 @@ from .project.loader import load_project
 from .project.model import Asset, Project
 from .reconcile import settle, stale_leases
 from .retry import backoff_for
+from .schedule import Budget
 from .state import LeaseTaken, StateStore
 
 #: SQL runs back to back keep the warehouse open at most this long, then let readers in (plan, why)
@@ -105,7 +106,8 @@ class ApplyResult:
 
     @property
     def blocked(self) -> int:
-        return self.count("blocked")
+        """Blocked partitions, but for those an operator paused (a pause is deliberate, not a problem)."""
+        return self.count("blocked") - (self.plan.paused if self.plan is not None else 0)
 
     @property
     def unrecovered(self) -> list[RunDone]:
@@ -121,7 +123,14 @@ class ApplyResult:
         and no apply seems to hang."""
         if self.held_by is not None:
             return not self.stuck
-        return self.blocked == 0 and not self.unrecovered and not self.late_unrecovered
+        return self.blocked == 0 and not self.unrecovered and not self.late_unrecovered and not self.unconfirmed
+
+    @property
+    def unconfirmed(self) -> list:
+        """Mass rebuilds the plan called out that wait for confirmation (``apply --yes``)."""
+        if self.plan is None or self.plan.schedule is None:
+            return []
+        return [r for r in self.plan.schedule.rebuilds if not r.confirmed]
 
     @property
     def late_unrecovered(self) -> list[tuple[str, str]]:
@@ -346,7 +355,37 @@ def _execute(project: Project, record: _Record, actions: list[Action], context: 
             notify(Progress("finished", pass_no, run=done, **state))
         return done, action
 
-    return [r for r in pool.map(one, actions) if r is not None]
+    return [r for r in _dispatch(one, actions, pool, current) if r is not None]
+
+
+def _dispatch(one: Callable[[Action], object], actions: list[Action], pool: ThreadPoolExecutor,
+              current: Plan) -> list:
+    """Start the actions in rank order, never more at once in a pool than its free slots (running work
+    holds the others) nor more in all than the workers; start the next as each one ends."""
+    schedule = current.schedule
+    workers = pool._max_workers  # noqa: SLF001 - the executor's own bound
+    free = {p: max(0, cap - running) for p, (cap, running, _) in schedule.pools.items()} if schedule else {}
+    pool_of = schedule.pool_of if schedule else {}
+    pending = list(actions)
+    busy: dict[str, int] = {}
+    inflight: dict[Future, str] = {}
+    out: list = []
+    while pending or inflight:
+        for action in list(pending):
+            p = pool_of.get(action.asset, "default")
+            if len(inflight) >= workers:
+                break
+            if busy.get(p, 0) < free.get(p, workers):
+                pending.remove(action)
+                inflight[pool.submit(one, action)] = p
+                busy[p] = busy.get(p, 0) + 1
+        if not inflight:  # what is left waits for slots that running work holds: a later pass
+            break
+        done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+        for future in done:
+            busy[inflight.pop(future)] -= 1
+            out.append(future.result())
+    return out
 
 
 @contextmanager
@@ -364,7 +403,8 @@ def _in_project(root: Path) -> Iterator[None]:
 
 
 def apply(path: str | Path | Project = ".", now: datetime | None = None, concurrency: int | None = None,
-          progress: Callable[[Progress], None] | None = None, wait: float = 5.0) -> ApplyResult:
+          progress: Callable[[Progress], None] | None = None, wait: float = 5.0,
+          confirmed: bool = False) -> ApplyResult:
     """Run the plan until nothing more can be done; every run and decision lands in the state store.
 
     One apply at a time per project: when another holds the lock for longer
@@ -372,6 +412,7 @@ def apply(path: str | Path | Project = ".", now: datetime | None = None, concurr
     it runs, the working directory is the project directory (as for the
     actions it starts) and the project directory is on ``sys.path``. ``now``
     sets the clock's start: windows, leases and backoffs count from it.
+    ``confirmed`` lets a mass rebuild the plan calls out go ahead (``--yes``).
     """
     project = path if isinstance(path, Project) else load_project(path)
     lock = ApplyLock(project.state.parent / "apply.lock")
@@ -383,7 +424,7 @@ def apply(path: str | Path | Project = ".", now: datetime | None = None, concurr
                            stuck=datetime.now(timezone.utc) - holder.since > longest)
     try:
         with _in_project(project.root):
-            result = _apply(project, now, concurrency, progress, lock.took_over)
+            result = _apply(project, now, concurrency, progress, lock.took_over, confirmed)
         result.took_over = lock.took_over
         return result
     finally:
@@ -391,9 +432,10 @@ def apply(path: str | Path | Project = ".", now: datetime | None = None, concurr
 
 
 def _apply(project: Project, now: datetime | None, concurrency: int | None,
-           progress: Callable[[Progress], None] | None, took_over: Holder | None) -> ApplyResult:
+           progress: Callable[[Progress], None] | None, took_over: Holder | None, confirmed: bool) -> ApplyResult:
     notify = progress or (lambda _: None)
-    workers = concurrency or project.apply.concurrency
+    workers = concurrency or max(project.apply.concurrency, sum(project.schedule.pools.values()))
+    budget = Budget()
     t0 = time.monotonic()
 
     def clock() -> datetime:
@@ -416,7 +458,7 @@ def _apply(project: Project, now: datetime | None, concurrency: int | None,
             moment = clock()
             _detached_ended(record, project, context, moment)
             stale = stale_leases(record.store, datetime.now(timezone.utc))  # before observing what they left
-            current = make_plan(project, now=moment, record=False)
+            current = make_plan(project, now=moment, record=False, spent=budget, confirmed=confirmed)
             if current.record_error is not None:  # without leases and attempts it could start work twice
                 raise ObserveError(f"cannot read the run record {project.display(project.state)}: "
                                    f"{current.record_error}",
@@ -429,7 +471,7 @@ def _apply(project: Project, now: datetime | None, concurrency: int | None,
             late += given_up
             changed |= bool(stale)
             if changed:  # attempts grew or leases were given up: plan again
-                current = make_plan(project, now=moment, record=False)
+                current = make_plan(project, now=moment, record=False, spent=budget, confirmed=confirmed)
             if not current.actions:
                 retry_at = _next_retry(current)
                 if retry_at is not None and retry_at - clock() <= project.apply.retry_wait:
@@ -451,6 +493,13 @@ def _apply(project: Project, now: datetime | None, concurrency: int | None,
             finally:
                 context.close()
             runs.extend(done for done, _ in previous)
+            for done, action in previous:  # what this apply started counts against its guardrails
+                budget = budget.add(action.asset, action.covers, current.schedule.seconds.get(action.label, 0.0))
+            if not previous:  # nothing could start: pool slots are held by running work, or leases taken
+                notify(Progress("done", pass_no, done=sum(r.outcome.ok for r in runs),
+                                failed=sum(not r.outcome.ok for r in runs)))
+                return ApplyResult(project.name, current, pass_no, runs, time.perf_counter() - started,
+                                   late_failures=late)
     except BaseException:  # interrupted: runs in flight finish and are recorded, none start
         pool.shutdown(wait=True, cancel_futures=True)
         raise

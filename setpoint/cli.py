@@ -86,19 +86,21 @@ def plan(project_dir: Path, as_json: bool, now: str | None, include_satisfied: b
 @click.option("--quiet", is_flag=True, help="Print only problems (for cron): nothing when all is well.")
 @click.option("--wait", default=5.0, show_default=True, type=click.FloatRange(min=0),
               help="Seconds to wait for another apply of the project to finish before giving up.")
+@click.option("--yes", "confirmed", is_flag=True, help="Confirm a mass rebuild the plan calls out.")
 def apply(project_dir: Path, now: str | None, concurrency: int | None, as_json: bool, quiet: bool,
-          wait: float) -> None:
+          wait: float, confirmed: bool) -> None:
     """Run the plan until every expected partition is satisfied or nothing more can be done.
 
     Exits 0 when converged or progressing (what is left is in progress, waits for
     a retry or for windows that are not due yet, or another apply is at work), 1
-    when partitions are blocked or runs of this apply failed and are not made good,
-    2 on usage or configuration errors.
+    when partitions are blocked, runs of this apply failed and are not made good, or
+    a mass rebuild waits for --yes, 2 on usage or configuration errors.
     """
     from .apply import apply as run_apply
 
     log = None if quiet else ProgressLog(sys.stderr, terminal=sys.stderr.isatty())
-    result = run_apply(project_dir, now=_parse_now(now), concurrency=concurrency, progress=log, wait=wait)
+    result = run_apply(project_dir, now=_parse_now(now), concurrency=concurrency, progress=log, wait=wait,
+                       confirmed=confirmed)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
     elif not quiet or not result.ok:
@@ -217,6 +219,57 @@ def status(project_dir: Path, as_json: bool, now: str | None) -> None:
     result = make_status(project_dir, now=_parse_now(now))
     click.echo(json.dumps(result.to_json(), indent=2) if as_json else render_status(result))
     sys.exit(EXIT_OK if result.ok else EXIT_PROBLEMS)
+
+
+@main.command()
+@click.argument("asset", required=False)
+@project_option
+@click.option("--all", "everything", is_flag=True, help="Pause every asset.")
+@click.option("--until", metavar="TIME", help="End the pause then: an ISO time (UTC if no zone) or a duration (2h).")
+@click.option("--reason", metavar="TEXT", help="Why, for whoever reads the plan.")
+@click.option("--now", envvar="SETPOINT_NOW", help="As if it were this time (ISO 8601, UTC if no zone).")
+def pause(asset: str | None, project_dir: Path, everything: bool, until: str | None, reason: str | None,
+          now: str | None) -> None:
+    """Never act on ASSET (or, with --all, on any asset) until resumed or until --until.
+
+    Its partitions that need work, and everything that needs them, are blocked
+    with the pause as their reason. Work already running finishes.
+    """
+    from datetime import timezone
+
+    from .pause import parse_until
+    from .pause import pause as do_pause
+
+    _one_of(asset, everything, "pause")
+    moment = _parse_now(now) or datetime.now(timezone.utc)
+    done = do_pause(project_dir, asset, parse_until(until, moment) if until else None, reason, now=moment)
+    what = "every asset" if everything else asset
+    click.echo(f"paused {what}" + (f" until {done.until:%Y-%m-%d %H:%M UTC}" if done.until else " until resumed")
+               + (f": {reason}" if reason else ""))
+
+
+@main.command()
+@click.argument("asset", required=False)
+@project_option
+@click.option("--all", "everything", is_flag=True, help="End every pause.")
+def resume(asset: str | None, project_dir: Path, everything: bool) -> None:
+    """End the pause of ASSET (or, with --all, every pause): the next apply acts on it again."""
+    from .pause import resume as do_resume
+
+    _one_of(asset, everything, "resume")
+    gone = do_resume(project_dir, asset)
+    if not gone:
+        click.echo(f"{asset or 'nothing'} was not paused.")
+        return
+    shown = ", ".join("every asset" if a == "*" else a for a in gone)
+    click.echo(f"resumed {shown}")
+    click.echo(f"next: setpoint apply -p {project_dir}")
+
+
+def _one_of(asset: str | None, everything: bool, command: str) -> None:
+    if (asset is None) == (not everything):
+        raise UsageError(f"{command} needs an asset or --all, not {'both' if asset else 'neither'}",
+                         hint=f"e.g. `setpoint {command} results` or `setpoint {command} --all`")
 
 
 @main.command()

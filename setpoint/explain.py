@@ -240,7 +240,30 @@ class Explainer:
                 causes.append(self._fanin(kind, reasons))
             else:
                 causes.extend(self._link(asset, key, r) for r in reasons)
-        return causes
+        return self._timing(asset, key, st) + causes
+
+    def _timing(self, asset: Asset, key: str, st: PartitionStatus) -> list[Cause]:
+        """Its SLO (deadline and prediction) and what the schedule decided for it, first."""
+        out = []
+        if st.slo is not None and asset.slo is not None:
+            origin = asset.slo.origin
+            out.append(Cause("slo", f"{st.slo.describe()} ({origin}: {st.slo.what})", "declaration",
+                             file=origin.file if origin else None, line=origin.line if origin else None,
+                             detail=st.slo.to_json()))
+        schedule = self.plan.schedule
+        if schedule is None or not st.runnable:
+            return out
+        for d in schedule.deferred:
+            if d.action.asset == asset.name and any(k == key for k, _ in d.action.targets):
+                out.append(Cause("deferred", f"deferred: {d.reason}", "derived", detail={"kind": d.kind}))
+                return out
+        pool = schedule.pool_of.get(asset.name, "default")
+        for a in schedule.queued if pool != "default" else ():  # the default pool is apply's concurrency
+            if a.asset == asset.name and any(k == key for k, _ in a.targets):
+                capacity, running, starting = schedule.pools.get(pool, (0, 0, 0))
+                out.append(Cause("queued", f"queued for a slot of pool {pool} ({capacity} slots: {running} held by "
+                                           f"running work, {starting} starting now)", "derived"))
+        return out
 
     # -- what the partition itself is --------------------------------------------------------
     def _expected(self, asset: Asset) -> Cause:
@@ -327,6 +350,13 @@ class Explainer:
                              "cannot produce it", "declaration", file=asset.origin.file, line=asset.origin.line)]
         if k in ("needs_all", "upstream_all_blocked") and r.upstream:
             return [self._needs_all(asset, k, r.upstream)]
+        if k == "paused":
+            pause = self.frontier.paused.get(asset.name) or self.frontier.paused.get("*")
+            return [Cause(k, f"blocked: {r.text} (`setpoint resume {asset.name if pause and pause.asset != '*' else '--all'}` "
+                             "ends it)", "operator", at=pause.since if pause else None,
+                          detail=pause.to_json() if pause else {})]
+        if k == "expired":
+            return [Cause(k, f"too old soon: {r.describe()}", "observation", at=r.until)]
         return [Cause(k, r.describe(node.condition or "absent"), "derived")]
 
     # -- upstream ---------------------------------------------------------------------------

@@ -200,6 +200,12 @@ class Plan:
     slo: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
+    def paused(self) -> int:
+        """Blocked partitions whose root cause is an operator's pause (deliberate: not a problem)."""
+        return sum(1 for s in self.statuses if s.status == "blocked" and s.cause is not None
+                   and s.cause.kind == "paused")
+
+    @property
     def converged(self) -> bool:
         return all(s.status == "satisfied" for s in self.statuses)
 

@@ -62,8 +62,52 @@ def render_plan(plan: Plan, max_actions: int = 20) -> str:
             lines.append(f"  … and {len(plan.runs) - max_actions:,} more ranges (see --json)")
     else:
         lines.append("actions that would run: none")
+    lines += _schedule(plan) + _slo(plan)
     lines.append("dry run: nothing was executed.")
     return "\n".join(lines)
+
+
+def _schedule(plan: Plan, max_lines: int = 10) -> list[str]:
+    """What starts now, what queues for a pool, what is deferred and why, and mass rebuilds to confirm.
+    Said when pools are declared or something is deferred (the default pool is just apply's concurrency)."""
+    sch = plan.schedule
+    if sch is None:
+        return []
+    lines = []
+    declared = set(sch.pools) - {"default"}
+    if sch.deferred or declared:
+        pools = ", ".join(f"{p} {c - r} of {c} free" for p, (c, r, _) in sorted(sch.pools.items())
+                          if p in declared or r or any(sch.pool_of.get(a.asset) == p for a in plan.actions))
+        lines.append(f"schedule: {len(sch.start):,} start now, {len(sch.queued):,} queue for a pool slot "
+                     f"({pools}); {sch.proof}")
+    if sch.deferred:
+        groups: dict[tuple[str, str], int] = {}
+        for d in sch.deferred:
+            groups[(d.action.asset, d.reason)] = groups.get((d.action.asset, d.reason), 0) + 1
+        lines.append(f"deferred to a later apply: {_plural(len(sch.deferred), 'run')}")
+        rows = [[f"  {a}", _plural(n, "run"), reason] for (a, reason), n in list(groups.items())[:max_lines]]
+        lines += _columns(rows)
+    for r in sch.rebuilds:
+        if not r.confirmed:
+            lines.append(f"confirm: {r.describe()}; `setpoint apply --yes` rebuilds them")
+        else:
+            lines.append(f"confirmed: {r.describe()}")
+    return lines
+
+
+def _slo(plan: Plan, max_lines: int = 10) -> list[str]:
+    """Per asset with an SLO: how many partitions are on track, at risk and violated; the first misses."""
+    if not plan.slo:
+        return []
+    lines = ["SLO: " + "; ".join(f"{a} {c['violated']:,} violated, {c['at_risk']:,} at risk, "
+                                 f"{c['on_track']:,} on track" for a, c in plan.slo.items())]
+    misses = [s for s in plan.statuses if s.slo is not None and s.slo.state != "on_track"]
+    misses.sort(key=lambda s: (s.slo.state != "violated", s.slo.deadline, s.asset, s.key))
+    for s in misses[:max_lines]:
+        lines.append(f"  {s.partition}  {s.slo.describe().removeprefix('SLO ')}")
+    if len(misses) > max_lines:
+        lines.append(f"  … and {len(misses) - max_lines:,} more (see --json)")
+    return lines
 
 
 def render_error(exc: SetpointError) -> str:
@@ -94,8 +138,11 @@ def render_apply(result: ApplyResult) -> str:
     lines.append("")
     if result.took_over is not None:
         lines.append(f"took over the lock of an apply that is gone ({result.took_over.describe()}).")
+    lines += _schedule(result.plan) + _slo(result.plan)
     if result.converged:
         lines.append("converged: every expected partition is satisfied.")
+    elif result.unconfirmed:
+        lines.append("not converged: a mass rebuild waits for confirmation (`setpoint apply --yes`).")
     elif result.blocked:
         lines.append(f"not converged: {_plural(result.blocked, 'partition')} blocked "
                      "(see `setpoint history` for the runs).")
@@ -312,4 +359,17 @@ def render_status(st: Status) -> str:
         lines += ["", "blocked:"]
         lines += _columns([[f"  {g.asset}", f"{g.count:,} blocked", g.reason, f"e.g. {g.example}"]
                            for g in st.blocked])
+    if st.pauses:
+        lines += ["", "paused:"]
+        lines += _columns([[f"  {'every asset' if p.asset == '*' else p.asset}", f"by {p.by or '?'}",
+                            f"since {p.since:%Y-%m-%d %H:%M}",
+                            (f"until {p.until:%Y-%m-%d %H:%M}" if p.until else "until resumed")
+                            + (f": {p.reason}" if p.reason else "")] for p in st.pauses])
+    if st.slo:
+        lines += ["", "SLO:"]
+        lines += _columns([[f"  {a}", f"{c['violated']:,} violated", f"{c['at_risk']:,} at risk",
+                            f"{c['on_track']:,} on track"] for a, c in st.slo.items()])
+        lines += [f"  {s.partition}  {s.slo.describe().removeprefix('SLO ')}" for s in st.misses]
+    if st.deferred:
+        lines += ["", f"deferred by guardrails or rules: {_plural(st.deferred, 'run')} (see `setpoint plan`)"]
     return "\n".join(line.rstrip() for line in lines)

@@ -107,8 +107,8 @@ class Schedule:
         if not self.candidates:
             return "nothing to choose"
         if self.optimal:
-            return f"proven optimal in {self.solve_s:.3f} s"
-        return f"best of {self.models} schedules found within the time limit ({self.solve_s:.3f} s)"
+            return "the choice is proven optimal"
+        return f"the best of {self.models} choices found within the time limit (not proven optimal)"
 
     def to_json(self) -> dict:
         return {"start": [a.label for a in self.start], "queued": [a.label for a in self.queued],
@@ -126,11 +126,15 @@ def _urgency(slack: float | None) -> int:
 
 
 def _running(project: Project, frontier: Frontier) -> dict[str, int]:
-    """Runs holding a slot of each pool: one per live lease's run."""
+    """Runs holding a slot of each pool: one per live lease's run. Outside work (``detach: report``, a
+    lease no process of this machine owns) holds a slot of a declared pool only: the default pool
+    stands for what applies run here at once."""
     runs: dict[str, str] = {}
     for x in frontier.leases:
         asset = project.assets.get(x.asset)
         if asset is not None and asset.action is not None:
+            if asset.action.pool == "default" and x.owner_host is None:
+                continue
             runs[x.run_id] = asset.action.pool
     out: dict[str, int] = {}
     for pool in runs.values():

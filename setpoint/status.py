@@ -17,10 +17,10 @@ from .controller import plan as make_plan
 from .errors import ObserveError
 from .lease import LIVE, lease_state
 from .partition import format_partition
-from .plan import Group
+from .plan import Group, PartitionStatus
 from .project.loader import load_project
 from .project.model import Project
-from .state import Lease, RunRecord, StateStore, recorded
+from .state import Lease, Pause, RunRecord, StateStore, recorded
 
 #: failed runs listed
 RECENT_FAILURES = 5
@@ -52,17 +52,27 @@ class Status:
     failures: list[RunRecord] = field(default_factory=list)
     blocked: list[Group] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: partitions blocked because an operator paused them (not counted as a problem)
+    paused_partitions: int = 0
+    pauses: list[Pause] = field(default_factory=list)
+    #: per asset with an SLO: on_track, at_risk, violated counts; and the worst misses
+    slo: dict[str, dict[str, int]] = field(default_factory=dict)
+    misses: list[PartitionStatus] = field(default_factory=list)
+    deferred: int = 0
 
     @property
     def ok(self) -> bool:
-        """Nothing is blocked (what monitoring alerts on)."""
-        return not any(row.get("blocked") for row in self.summary.values())
+        """Nothing is blocked but by a pause, and no SLO is violated (what monitoring alerts on)."""
+        blocked = sum(row.get("blocked", 0) for row in self.summary.values()) - self.paused_partitions
+        return blocked <= 0 and not any(row.get("violated") for row in self.slo.values())
 
     def to_json(self) -> dict[str, Any]:
         return {"project": self.project, "now": self.now.isoformat(), "summary": self.summary,
                 "running": [r.to_json() for r in self.running],
                 "recent_failures": [r.to_json() for r in self.failures],
-                "blocked": [g.to_json() for g in self.blocked], "warnings": self.warnings}
+                "blocked": [g.to_json() for g in self.blocked], "warnings": self.warnings,
+                "pauses": [p.to_json() for p in self.pauses], "slo": self.slo,
+                "slo_misses": [s.to_json() for s in self.misses], "deferred": self.deferred}
 
 
 def status(path: str | Path | Project = ".", now: datetime | None = None, wait: float = 5.0) -> Status:
@@ -85,12 +95,17 @@ def status(path: str | Path | Project = ".", now: datetime | None = None, wait: 
                      warnings=[f"the warehouse is busy ({exc.message.split(': ', 1)[-1]}); the counts are "
                                f"those of {at:%Y-%m-%d %H:%M:%S UTC}"])
     else:
+        misses = [s for s in current.statuses if s.slo is not None and s.slo.state != "on_track"]
+        misses.sort(key=lambda s: (s.slo.state != "violated", s.slo.deadline, s.asset, s.key))
         out = Status(project.name, current.now, current.summary,
-                     blocked=[g for g in current.groups if g.status == "blocked"], warnings=list(current.warnings))
+                     blocked=[g for g in current.groups if g.status == "blocked"], warnings=list(current.warnings),
+                     paused_partitions=current.paused, slo=current.slo, misses=misses[:RECENT_FAILURES * 2],
+                     deferred=len(current.schedule.deferred) if current.schedule else 0)
     if not recorded(project.state):
         return out
     with StateStore(project.state, read_only=True) as store:
         wall = datetime.now(timezone.utc) if now is None else now
+        out.pauses = [p for p in store.pauses() if p.active(wall)]
         by_run: dict[str, list[Lease]] = {}
         for lease in store.leases():
             if lease_state(lease, wall) == LIVE:
