@@ -174,8 +174,9 @@ def _check_pools(assets: dict[str, Asset], schedule: Schedule, problems: list[Pr
         problems.append(Problem(f"the action of asset {asset.name!r} names pool {action.pool!r}, which is not "
                                 "declared", action.origin.file if action.origin else None,
                                 action.origin.line if action.origin else None,
-                                (suggest(action.pool, schedule.pools) or f"declared pools: {declared}")
-                                + f"; declare it in setpoint.yaml as `pools: {{{action.pool}: 4}}`"))
+                                (f"{suggest(action.pool, schedule.pools)} or" if suggest(action.pool, schedule.pools)
+                                 else f"declared pools: {declared};")
+                                + f" declare it in setpoint.yaml: `pools: {{{action.pool}: 4}}`"))
 
 
 def _sorted(problems: list[Problem]) -> list[Problem]:
