@@ -19,6 +19,7 @@ from pathlib import Path
 
 import clingo
 
+from .estimate import Estimate
 from .frontier import Frontier
 from .plan import Action, Plan
 from .project.model import Limits, Project
@@ -97,6 +98,7 @@ class Schedule:
     pools: dict[str, tuple[int, int, int]] = field(default_factory=dict)  # pool → (capacity, running, starting)
     pool_of: dict[str, str] = field(default_factory=dict)                 # asset → pool
     seconds: dict[str, float] = field(default_factory=dict)               # action label → estimate
+    estimates: dict[str, Estimate] = field(default_factory=dict)          # asset → how long its runs take
     optimal: bool = True
     models: int = 0
     solve_s: float = 0.0
@@ -115,6 +117,7 @@ class Schedule:
                 "deferred": [d.to_json() for d in self.deferred],
                 "rebuilds": [r.to_json() for r in self.rebuilds],
                 "pools": {p: {"capacity": c, "running": r, "starting": s} for p, (c, r, s) in self.pools.items()},
+                "estimates": {a: e.to_json() for a, e in self.estimates.items()},
                 "optimal": self.optimal, "models": self.models, "solve_s": round(self.solve_s, 4),
                 "candidates": self.candidates}
 
@@ -179,6 +182,7 @@ def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan
     spent = spent or Budget()
     out = Schedule()
     out.pool_of = {a.name: a.action.pool for a in project.assets.values() if a.action is not None}
+    out.estimates = dict(frontier.estimates)
     running = _running(project, frontier)
     pools = sorted({*out.pool_of.values(), *project.schedule.pools, *running})
     free = {p: max(0, project.capacity(p) - running.get(p, 0)) for p in pools}

@@ -52,13 +52,15 @@ def start(root: Path, *args: str) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
 
-def wait_for_run(root: Path, timeout: float = 20.0) -> None:
-    """Until the apply has started a run (its progress log says so)."""
+def wait_for_run(root: Path, timeout: float = 20.0, process: bool = False) -> None:
+    """Until the apply has started a run (its lease is recorded) and, with ``process``, its work process
+    is noted on the lease (the moment from which the work is known to outlive its apply)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if (root / ".setpoint" / "state.db").exists():
             with StateStore(root / ".setpoint" / "state.db", read_only=True) as store:
-                if store.leases():
+                leases = store.leases()
+                if leases and (not process or all(x.pid for x in leases)):
                     return
         time.sleep(0.05)
     raise AssertionError("no run started")
@@ -100,7 +102,7 @@ def test_sigkill_mid_action_loses_nothing_and_the_next_apply_converges(tmp_path:
     once it has ended, the next apply records it as built by that run."""
     root = project(tmp_path / "p", days=1, sleep=2)
     first = start(root)
-    wait_for_run(root)
+    wait_for_run(root, process=True)
     first.send_signal(signal.SIGKILL)
     first.wait()
     (lease,) = StateStore(root / ".setpoint" / "state.db", read_only=True).leases()

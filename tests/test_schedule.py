@@ -248,3 +248,28 @@ def test_a_mass_rebuild_needs_confirmation(project, cli) -> None:
     project.write("assets/a.yaml", asset + "  version: '3'\n")
     assert plan(project.root, now=NOW, record=False).schedule.rebuilds == []
     assert len(apply(project.root, now=NOW).runs) == 4
+
+
+# -- estimates --------------------------------------------------------------------------------
+def test_estimates_come_from_the_run_history_else_the_declaration_else_the_default(project) -> None:
+    from setpoint.estimate import estimate_for
+    from setpoint.project.loader import load_project
+
+    project.write("setpoint.yaml", "name: t\nschedule: {estimate: 2m}\n")
+    project.write("assets/a.yaml", one_day("a", pool="default", estimate="5m", days=("2024-03-01", "2024-03-04")))
+    project.write("assets/b.yaml", "name: b\nfiles: b/{day}\npartitions:\n  day: {daily: {start: 2024-03-01}}\n"
+                                   "action: {shell: ['true']}\n")
+    p = load_project(project.root)
+    runs = [(60.0, 1), (62.0, 1), (3600.0, 1), (120.0, 2)]  # one odd slow run does not move the median
+    assert estimate_for(p, p.assets["a"], runs).seconds(3) == 3 * 61  # per partition: 60, 62, 3600, 60
+    assert estimate_for(p, p.assets["a"], []).seconds(3, units=3) == 3 * 300
+    assert estimate_for(p, p.assets["b"], []).seconds(1) == 120
+    project.write("assets/a.yaml", one_day("a", pool="default", days=("2024-03-01", "2024-03-02")).replace(
+        "mkdir -p", "sleep 0.2; mkdir -p"))
+    project.write("assets/b.yaml", "name: b\nfiles: b.csv\n")
+    project.touch("b.csv")
+    assert apply(project.root, now=NOW).converged
+    project.write("assets/a.yaml", one_day("a", pool="default", days=("2024-03-01", "2024-03-04")).replace(
+        "mkdir -p", "sleep 0.2; mkdir -p"))
+    learned = plan(project.root, now=NOW, record=False).to_json()["schedule"]["estimates"]["a"]
+    assert learned["source"] == "history" and learned["runs"] == 2 and 0.2 <= learned["per_partition_s"] < 5

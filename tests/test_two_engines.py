@@ -23,7 +23,7 @@ from tests.oracle.datalog import Facts, derive
 LONG = bool(os.environ.get("SETPOINT_LONG"))
 EXAMPLES = 400 if LONG else 40
 
-CONDITIONS = ("absent", "outdated", "superseded", "fresh", "off")
+CONDITIONS = ("absent", "outdated", "superseded", "expired", "fresh", "off")
 
 
 @st.composite
@@ -39,6 +39,8 @@ def facts(draw) -> Facts:
     for a in assets:
         if draw(st.booleans()) or draw(st.booleans()):
             f.has_action.add(a)
+        if draw(st.integers(0, 7)) == 0:
+            f.paused[a] = "paused by ada at 2024-04-01 12:00 UTC because a vendor outage"
     for a, p in everyone:
         c = draw(st.sampled_from(CONDITIONS))
         if c == "absent":
@@ -48,11 +50,13 @@ def facts(draw) -> Facts:
             f.outdated.add((a, p, b, q))
         elif c == "superseded":
             f.superseded.add((a, p))
+        elif c == "expired":
+            f.expired.add((a, p))
         elif c == "fresh":
             f.frontier.add((a, p))
         if c != "off" and draw(st.integers(0, 5)) == 0:
             f.leased.add((a, p))
-        if a in f.has_action and c in ("absent", "outdated", "superseded") and draw(st.integers(0, 3)) == 0:
+        if a in f.has_action and c in ("absent", "outdated", "superseded", "expired") and draw(st.integers(0, 3)) == 0:
             f.failed[(a, p)] = draw(st.integers(1, 4))
             f.max_attempts[a] = f.max_attempts.get(a) or draw(st.integers(1, 3))
             if draw(st.booleans()):

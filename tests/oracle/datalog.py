@@ -37,6 +37,8 @@ class Facts:
     unrecoverable: set[tuple[str, str, str]] = field(default_factory=set)
     leased: set[tuple[str, str]] = field(default_factory=set)
     backoff: set[tuple[str, str]] = field(default_factory=set)
+    expired: set[tuple[str, str]] = field(default_factory=set)
+    paused: dict[str, str] = field(default_factory=dict)
 
     def lp(self) -> list[str]:
         """The same facts as ASP text lines, for setpoint's solver."""
@@ -56,12 +58,14 @@ class Facts:
         out += [f"unrecoverable({a},{s(p)},{s(r)})." for a, p, r in self.unrecoverable]
         out += [f"leased({a},{s(p)})." for a, p in self.leased]
         out += [f"backoff({a},{s(p)})." for a, p in self.backoff]
+        out += [f"expired({a},{s(p)})." for a, p in self.expired]
+        out += [f"paused({a},{s(r)})." for a, r in self.paused.items()]
         return out
 
 
 pyDatalog.create_terms("A, P, B, Q, R, N, M, X, "
                        "in_frontier, is_absent, is_outdated, is_superseded, is_leased, dep, all_of, late, "
-                       "acts, blocks, lost, failures, allowed, "
+                       "acts, blocks, lost, failures, allowed, too_old, halted, "
                        "known, work, troubled, troubled_asset, root, blocked, blocked_asset, "
                        "pending, pending_asset, up_pending")
 
@@ -74,9 +78,11 @@ def _rules() -> None:
     known(A, P) <= is_outdated(A, P)
     known(A, P) <= is_superseded(A, P)
     known(A, P) <= is_leased(A, P)
+    known(A, P) <= too_old(A, P)
     known(A, P) <= dep(A, P, B, Q)
     known(B, Q) <= dep(A, P, B, Q) & ~late(B, Q)
-    # needs work: absent, outdated or superseded
+    # needs work: absent, outdated, superseded or too old for its SLO (expired)
+    work(A, P) <= too_old(A, P)
     work(A, P) <= is_absent(A, P)
     work(A, P) <= is_outdated(A, P)
     work(A, P) <= is_superseded(A, P)
@@ -87,7 +93,8 @@ def _rules() -> None:
     troubled(A, P) <= dep(A, P, B, Q) & late(B, Q)
     troubled_asset(B) <= troubled(B, Q)
     troubled(A, P) <= all_of(A, B) & known(A, P) & troubled_asset(B)
-    # blocked at the root: a rule, unrecoverable, no action, or attempts used up
+    # blocked at the root: a rule, unrecoverable, an operator's pause, no action, or attempts used up
+    root(A, P) <= troubled(A, P) & halted(A, R)
     root(A, P) <= troubled(A, P) & blocks(A, P, R)
     root(A, P) <= troubled(A, P) & lost(A, P, R)
     root(A, P) <= work(A, P) & ~acts(A)
@@ -118,6 +125,10 @@ def derive(f: Facts) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], 
         + is_superseded(a, p)
     for a, p in f.leased:
         + is_leased(a, p)
+    for a, p in f.expired:
+        + too_old(a, p)
+    for a, r in f.paused.items():
+        + halted(a, r)
     for a, p, b, q in f.depends:
         + dep(a, p, b, q)
     for a, b in f.needs_all:
@@ -135,7 +146,8 @@ def derive(f: Facts) -> tuple[dict[tuple[str, str], str], dict[tuple[str, str], 
     for a, m in f.max_attempts.items():
         + allowed(a, m)
     + acts("__none__")  # every predicate needs a fact for pyDatalog to query it
-    for pred in (in_frontier, is_absent, is_outdated, is_superseded, is_leased, late):
+    + halted("__none__", "__none__")
+    for pred in (in_frontier, is_absent, is_outdated, is_superseded, is_leased, late, too_old):
         + pred("__none__", "__none__")
     + dep("__none__", "__none__", "__none__", "__none__")
     + all_of("__none__", "__none__")
@@ -193,6 +205,8 @@ def _classify(f: Facts, known_: set, work_: set, troubled_: set, root_: set, blo
             add(n, "outdated", ("up",) + outdated_by[n])
         if s == "stale" and n in f.superseded:
             add(n, "superseded", "none")
+        if s == "stale" and n in f.expired:
+            add(n, "expired", "none")
         if s in ("missing", "stale") and n in f.failed:
             add(n, "retrying", f.failed[n])
         if s == "waiting" and n in f.backoff and n in f.failed:
@@ -209,6 +223,8 @@ def _classify(f: Facts, known_: set, work_: set, troubled_: set, root_: set, blo
                 if x == a and b in pending_assets:
                     add(n, "needs_all", b)
         if n in root_:
+            if a in f.paused:
+                add(n, "paused", f.paused[a])
             for x, y, r in f.block:
                 if (x, y) == n:
                     add(n, "rule", r)
