@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -152,6 +152,9 @@ class ApplyResult:
             "summary": self.plan.summary if self.plan else {},
             "statuses": [s.to_json() for s in self.plan.statuses] if self.plan else [],
             "warnings": self.plan.warnings if self.plan else [],
+            "schedule": self.plan.schedule.to_json() if self.plan and self.plan.schedule else None,
+            "slo": self.plan.slo if self.plan else {},
+            "unconfirmed": [r.to_json() for r in self.unconfirmed],
         }
         if self.held_by is not None:
             out["held_by"] = {"pid": self.held_by.pid, "host": self.held_by.host,
@@ -434,7 +437,9 @@ def apply(path: str | Path | Project = ".", now: datetime | None = None, concurr
 def _apply(project: Project, now: datetime | None, concurrency: int | None,
            progress: Callable[[Progress], None] | None, took_over: Holder | None, confirmed: bool) -> ApplyResult:
     notify = progress or (lambda _: None)
-    workers = concurrency or max(project.apply.concurrency, sum(project.schedule.pools.values()))
+    if concurrency:  # --concurrency: the default pool's capacity for this apply
+        project = replace(project, apply=replace(project.apply, concurrency=concurrency))
+    workers = max(project.apply.concurrency, sum(project.schedule.pools.values()))
     budget = Budget()
     t0 = time.monotonic()
 

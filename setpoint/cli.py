@@ -212,7 +212,8 @@ def run_every(project_dir: Path, every_text: str, count: int | None, quiet: bool
 def status(project_dir: Path, as_json: bool, now: str | None) -> None:
     """One screen: counts per asset and status, what runs now, recent failures, what is blocked.
 
-    Exits 1 when partitions are blocked, else 0. Answers while an apply runs.
+    Exits 1 when partitions are blocked (but by a pause) or an SLO is violated, else 0. Answers while an
+    apply runs.
     """
     from .status import status as make_status
 

@@ -255,7 +255,7 @@ class Explainer:
             return out
         for d in schedule.deferred:
             if d.action.asset == asset.name and any(k == key for k, _ in d.action.targets):
-                out.append(Cause("deferred", f"deferred: {d.reason}", "derived", detail={"kind": d.kind}))
+                out.append(Cause("deferred", f"deferred: {d.reason}", "derived", detail={"deferral": d.kind}))
                 return out
         pool = schedule.pool_of.get(asset.name, "default")
         for a in schedule.queued if pool != "default" else ():  # the default pool is apply's concurrency

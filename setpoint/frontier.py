@@ -52,7 +52,7 @@ class FrontierPartition:
     last_run: str | None = None
     retry_at: datetime | None = None     # not tried again before (backoff after a failure)
     lease: tuple[str, datetime, datetime] | None = None  # (run, since, deadline) of a live lease
-    outdated_at: datetime | None = None  # when the upstream change that outdates it happened
+    outdated_at: datetime | None = None  # the oldest upstream change it does not reflect yet
     expires_at: datetime | None = None   # present, and too old from then on (``slo.max_age``)
     expired: bool = False                # refreshed now so that it is not too old by then
 
@@ -393,7 +393,7 @@ class Workspace:
                            f"JOIN p_{b.name} b ON {cond} WHERE b.updated_at > a.updated_at")
             if ups:
                 con.execute(f"CREATE TABLE u_{n} AS SELECT {cols}, arg_max(ua, ut) AS ua, arg_max(uk, ut) AS uk, "
-                            f"max(ut) AS ut FROM ({' UNION ALL '.join(ups)}) GROUP BY ALL")
+                            f"min(ut) AS ut FROM ({' UNION ALL '.join(ups)}) GROUP BY ALL")
             else:
                 con.execute(f"CREATE TABLE u_{n} AS SELECT {cols}, '' AS ua, CAST([] AS VARCHAR[]) AS uk, "
                             f"CAST(NULL AS TIMESTAMP) AS ut FROM e_{n} WHERE FALSE")

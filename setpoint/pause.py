@@ -67,14 +67,16 @@ def resume(path: str | Path | Project, asset: str | None) -> list[str]:
         asset = project.asset(asset).name
     if not recorded(project.state):
         return []
+    moment = datetime.now(timezone.utc)
     with StateStore(project.state) as store:
+        active = {p.asset for p in store.pauses() if p.active(moment)}
         if asset is None:
-            return store.resume(None)
-        gone = store.resume(asset)
-        if not gone and any(p.asset == ALL and p.active(datetime.now(timezone.utc)) for p in store.pauses()):
-            raise UsageError(f"{asset} is not paused on its own: every asset is paused",
-                             hint="`setpoint resume --all` ends that pause")
-        return gone
+            return [a for a in store.resume(None) if a in active]
+        store.resume(asset)
+        if ALL in active:
+            raise UsageError(f"{asset} is {'no longer paused on its own, but ' if asset in active else 'not paused on its own: '}"
+                             "every asset is paused", hint="`setpoint resume --all` ends that pause")
+        return [asset] if asset in active else []
 
 
 def pauses(path: str | Path | Project, now: datetime | None = None) -> list[Pause]:

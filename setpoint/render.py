@@ -78,8 +78,8 @@ def _schedule(plan: Plan, max_lines: int = 10) -> list[str]:
     if sch.deferred or declared:
         pools = ", ".join(f"{p} {c - r} of {c} free" for p, (c, r, _) in sorted(sch.pools.items())
                           if p in declared or r or any(sch.pool_of.get(a.asset) == p for a in plan.actions))
-        lines.append(f"schedule: {len(sch.start):,} start now, {len(sch.queued):,} queue for a pool slot "
-                     f"({pools}); {sch.proof}")
+        lines.append(f"schedule: {len(sch.start):,} start now, {len(sch.queued):,} queue for a pool slot"
+                     + (f" ({pools})" if pools else "") + f"; {sch.proof}")
     if sch.deferred:
         groups: dict[tuple[str, str], int] = {}
         for d in sch.deferred:
@@ -157,6 +157,9 @@ def render_apply(result: ApplyResult) -> str:
         waiting = result.count("waiting") - len(retries)
         if waiting:
             left.append(f"{_plural(waiting, 'partition')} waiting for what they need")
+        deferred = len(result.plan.schedule.deferred) if result.plan.schedule is not None else 0
+        if deferred:
+            left.append(f"{_plural(deferred, 'run')} deferred (see above)")
         if result.unrecovered:
             lines.append(f"failed: {_plural(len(result.unrecovered), 'run')} of this apply failed and "
                          "their partitions are not satisfied yet (see `setpoint history`).")
@@ -371,5 +374,6 @@ def render_status(st: Status) -> str:
                             f"{c['on_track']:,} on track"] for a, c in st.slo.items()])
         lines += [f"  {s.partition}  {s.slo.describe().removeprefix('SLO ')}" for s in st.misses]
     if st.deferred:
-        lines += ["", f"deferred by guardrails or rules: {_plural(st.deferred, 'run')} (see `setpoint plan`)"]
+        lines += ["", f"deferred (guardrails, rules, rebuilds to confirm): {_plural(st.deferred, 'run')} "
+                      "(see `setpoint plan`)"]
     return "\n".join(line.rstrip() for line in lines)

@@ -12,6 +12,7 @@ guardrail, a ``forbid/3`` rule or an unconfirmed mass rebuild holds back is
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -65,7 +66,7 @@ class Deferred:
     kind: str  # limit, forbidden, rebuild
 
     def to_json(self) -> dict:
-        return {**self.action.to_json(), "reason": self.reason, "kind": self.kind}
+        return {**self.action.to_json(), "reason": self.reason, "deferral": self.kind}
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ def _urgency(slack: float | None) -> int:
     return len(URGENCY) - sum(1 for b in URGENCY if slack >= b)
 
 
-def _running(project: Project, frontier: Frontier) -> dict[str, int]:
+def _holding(project: Project, frontier: Frontier) -> dict[str, str]:
     """Runs holding a slot of each pool: one per live lease's run. Outside work (``detach: report``, a
     lease no process of this machine owns) holds a slot of a declared pool only: the default pool
     stands for what applies run here at once."""
@@ -139,10 +140,7 @@ def _running(project: Project, frontier: Frontier) -> dict[str, int]:
             if asset.action.pool == "default" and x.owner_host is None:
                 continue
             runs[x.run_id] = asset.action.pool
-    out: dict[str, int] = {}
-    for pool in runs.values():
-        out[pool] = out.get(pool, 0) + 1
-    return out
+    return runs
 
 
 def _rebuilds(project: Project, plan: Plan, frontier: Frontier, confirmed: bool) -> list[Rebuild]:
@@ -183,7 +181,10 @@ def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan
     out = Schedule()
     out.pool_of = {a.name: a.action.pool for a in project.assets.values() if a.action is not None}
     out.estimates = dict(frontier.estimates)
-    running = _running(project, frontier)
+    holding = _holding(project, frontier)
+    running: dict[str, int] = {}
+    for pool in holding.values():
+        running[pool] = running.get(pool, 0) + 1
     pools = sorted({*out.pool_of.values(), *project.schedule.pools, *running})
     free = {p: max(0, project.capacity(p) - running.get(p, 0)) for p in pools}
     unit_of = {(a, p.key): p.unit for a, af in frontier.assets.items() for p in af.partitions}
@@ -191,7 +192,7 @@ def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan
     for (a, key), n in result.priorities.items():
         job = (a, unit_of.get((a, key), key))
         job_priority[job] = max(job_priority.get(job, n), n)
-    fc = forecast(project, frontier, plan.statuses, now, job_priority, free)
+    fc = forecast(project, frontier, plan.statuses, now, job_priority, free, set(holding))
     out.rebuilds = _rebuilds(project, plan, frontier, confirmed)
     unconfirmed = {r.asset for r in out.rebuilds if not r.confirmed}
     outdated = {(s.asset, s.key) for s in plan.statuses if s.condition == "outdated"}
@@ -215,8 +216,10 @@ def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan
         out.seconds[action.label] = seconds
         level = max(0, min(prio, 9)) * (len(URGENCY) + 1) + _urgency(slack)
         candidates.append(Candidate(action, out.pool_of.get(action.asset, "default"), seconds, slack, prio, level))
+    times = {a.name: {d.name for d in a.time_dimensions} for a in project.assets.values()}
     candidates.sort(key=lambda c: (-c.level, c.slack if c.slack is not None else float("inf"),
-                                   _age(project, c.action), c.action.label))
+                                   age(times[c.action.asset], c.action.units[0] if c.action.units else {}),
+                                   c.action.label))
     candidates = [Candidate(c.action, c.pool, c.seconds, c.slack, c.priority, c.level, i)
                   for i, c in enumerate(candidates)]
     out.candidates = len(candidates)
@@ -227,13 +230,9 @@ def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan
     return out, fc
 
 
-def _age(project: Project, action: Action) -> tuple:
-    """Oldest first: the first unit's time values (canonical, so they sort by time), then its other values."""
-    if not action.units:
-        return ()
-    unit = action.units[0]
-    times = {d.name for d in project.assets[action.asset].time_dimensions}
-    return (tuple(v for d, v in unit.items() if d in times), tuple(v for d, v in unit.items() if d not in times))
+def age(times: set[str], values: dict[str, str]) -> tuple:
+    """Oldest first: time values (canonical, so they sort by time), then the other values."""
+    return (tuple(v for d, v in values.items() if d in times), tuple(v for d, v in values.items() if d not in times))
 
 
 def _remaining(limits: Limits, used: tuple[float, float, float]) -> list[tuple[str, int]]:
@@ -263,10 +262,10 @@ def _solve(project: Project, candidates: list[Candidate], free: dict[str, int], 
         n = s = r = 0
         lines.append(f"prefix({g},0,0,0,0).")
         for k, c in enumerate(members[:most], start=1):
-            n, s, r = n + c.action.covers, s + int(round(c.seconds)), r + c.rank
+            n, s, r = n + c.action.covers, s + math.ceil(c.seconds), r + c.rank
             lines.append(f"prefix({g},{k},{n},{s},{r}).")
     t = time.perf_counter()
-    ctl = clingo.Control(["--opt-mode=opt", "--warn=none"])
+    ctl = clingo.Control(["--opt-mode=opt", "--heuristic=Domain", "--warn=none"])
     ctl.load(str(RULES))
     ctl.add("base", [], "\n".join(lines))
     ctl.ground([("base", [])])

@@ -15,6 +15,7 @@ every SLO downstream of it be met, minus when it could finish now.
 from __future__ import annotations
 
 import heapq
+from functools import lru_cache
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -56,19 +57,29 @@ def _clock(moment: datetime | None) -> str:
 
 
 def window_close(asset: Asset, values: tuple[str, ...]) -> datetime | None:
-    """When the latest of the partition's time windows closes (aware UTC), or None without time dimensions."""
+    """When the partition becomes expected: the latest of its time windows closes, plus the dimension's
+    ``lag`` (aware UTC); None without time dimensions."""
     closes = []
     for d, v in zip(asset.dimensions, values):
         space = d.space
         if not isinstance(space, TimeWindows):
             continue
-        try:
-            start = datetime.strptime(v, space.format)
-        except ValueError:
+        close = _expected_at(space, v)
+        if close is None:
             return None
-        close = shift(start, space.grain, 1).replace(tzinfo=ZoneInfo(space.timezone))
-        closes.append(close.astimezone(timezone.utc))
+        closes.append(close)
     return max(closes) if closes else None
+
+
+@lru_cache(maxsize=65536)
+def _expected_at(space: TimeWindows, value: str) -> datetime | None:
+    """When the window ``value`` of ``space`` has closed, lag included (one day is shared by many keys)."""
+    try:
+        start = datetime.strptime(value, space.format)
+    except ValueError:
+        return None
+    close = shift(start, space.grain, 1).replace(tzinfo=ZoneInfo(space.timezone))
+    return close.astimezone(timezone.utc) + space.lag
 
 
 def deadline_of(asset: Asset, part: FrontierPartition) -> datetime | None:
@@ -81,7 +92,7 @@ def deadline_of(asset: Asset, part: FrontierPartition) -> datetime | None:
     if close is not None and slo.at is not None:
         local = close.astimezone(ZoneInfo(slo.timezone))
         at = local.replace(hour=slo.at // 60, minute=slo.at % 60, second=0, microsecond=0)
-        if at < local:
+        if at <= local:  # on the day it becomes expected, or the next when that time has passed by then
             at += timedelta(days=1)
         out.append(at.astimezone(timezone.utc))
     if close is not None and slo.after is not None:
@@ -106,11 +117,12 @@ class Forecast:
 
 
 def forecast(project: Project, frontier: Frontier, statuses: list[PartitionStatus], now: datetime,
-             priority: dict[Job, int], free: dict[str, int]) -> Forecast:
+             priority: dict[Job, int], free: dict[str, int], holding: set[str] | None = None) -> Forecast:
     """Deadlines, slack and predicted completion for the plan's unsatisfied partitions.
 
-    ``free``: the slots of each pool not held by running work. Costs nothing
-    when no asset declares an SLO.
+    ``free``: the slots of each pool not held by running work; ``holding``: the
+    runs that hold those slots (they give one back when they end). Costs
+    nothing when no asset declares an SLO.
     """
     parts = {(a, p.key): p for a, af in frontier.assets.items() for p in af.partitions}
     deadlines: dict[tuple[str, str], datetime] = {}
@@ -164,9 +176,8 @@ def forecast(project: Project, frontier: Frontier, statuses: list[PartitionStatu
         if (b, q) in frontier.not_due and (a, unit.get((a, p), p)) in jobs:
             close = window_close(project.assets[b], _values(project.assets[b], q))
             if close is not None:
-                lag = max((d.space.lag for d in project.assets[b].time_dimensions), default=timedelta(0))
                 j = (a, unit.get((a, p), p))
-                earliest[j] = max(earliest.get(j, t0), (close + lag).timestamp())
+                earliest[j] = max(earliest.get(j, t0), close.timestamp())
     order = _topological(jobs, needs)
     # backward pass: the latest each job may finish (its own deadlines and its dependents' latest starts)
     latest: dict[Job, float] = {}
@@ -176,7 +187,9 @@ def forecast(project: Project, frontier: Frontier, statuses: list[PartitionStatu
             lf = min(lf, latest.get(d, INF) - dur[d])
         latest[j] = lf
     slack = {j: (latest[j] - (max(t0, earliest.get(j, t0)) + dur[j]) if latest[j] < INF else None) for j in jobs}
-    finish = _simulate(project, jobs, needs, dependents, dur, earliest, running, t0, free, priority, slack)
+    finish = _simulate(project, jobs, needs, dependents, dur, earliest, running, t0, free, priority, slack,
+                       holding if holding is not None else {run for _, run in running.values()},
+                       frontier.unit_values)
     states: dict[tuple[str, str], SloState] = {}
     for node, deadline in deadlines.items():
         st = status.get(node)
@@ -227,15 +240,21 @@ def _topological(jobs: dict[Job, list[str]], needs: dict[Job, set[Job]]) -> list
 
 
 def _simulate(project: Project, jobs, needs, dependents, dur, earliest, running, t0: float, free: dict[str, int],
-              priority: dict[Job, int], slack: dict[Job, float | None]) -> dict[Job, float]:
+              priority: dict[Job, int], slack: dict[Job, float | None], holding: set[str],
+              unit_values: dict[Job, dict[str, str]]) -> dict[Job, float]:
     """List scheduling with pool capacities: when each job would finish."""
     def pool_of(job: Job) -> str:
         action = project.assets[job[0]].action
         return action.pool if action is not None else "default"
 
-    def rank(job: Job) -> tuple:
+    from .schedule import age
+
+    times = {a.name: {d.name for d in a.time_dimensions} for a in project.assets.values()}
+
+    def rank(job: Job) -> tuple:  # as the schedule ranks runs: priority, least slack, oldest
         s = slack.get(job)
-        return (-priority.get(job, 0), s if s is not None else INF, job[1], job[0])
+        values = unit_values.get(job, {})
+        return (-priority.get(job, 0), s if s is not None else INF, age(times[job[0]], values), job[1], job[0])
 
     finish: dict[Job, float] = {}
     slots = {p: max(0, n) for p, n in free.items()}
@@ -259,7 +278,7 @@ def _simulate(project: Project, jobs, needs, dependents, dur, earliest, running,
             finish[j] = clock
             if j not in running:
                 slots[pool_of(j)] = slots.get(pool_of(j), 0) + 1
-            elif running[j][1] not in freed:  # a run holds one slot, whatever it covers
+            elif running[j][1] in holding and running[j][1] not in freed:  # one slot per run, if it holds one
                 freed.add(running[j][1])
                 slots[pool_of(j)] = slots.get(pool_of(j), 0) + 1
             for d in dependents.get(j, ()):

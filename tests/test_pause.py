@@ -85,3 +85,15 @@ def test_pause_refuses_bad_input(waiting, cli) -> None:
         result = cli(*args)
         assert (result.exit_code, result.stderr) == (2, error), args
     assert statuses(waiting)["a[2024-03-01]"][0] == "missing"  # nothing was paused
+
+
+def test_work_under_way_when_paused_finishes_and_shows_in_progress(waiting, cli) -> None:
+    from setpoint.state import StateStore
+
+    with StateStore(waiting.root / ".setpoint" / "state.db") as store:
+        store.start_run("a", "shell", "a[2024-03-01]", ["2024-03-01"], "v", 1, at=NOW,
+                        lease=[("2024-03-01", ["2024-03-01"])], deadline=NOW + timedelta(hours=1), owner=None)
+    cli("pause", "a", "-p", str(waiting.root), "--now", NOW_TEXT)
+    got = statuses(waiting)
+    assert got["a[2024-03-01]"][0] == "in_progress" and got["a[2024-03-02]"][0] == "blocked"
+    assert got["b[2024-03-01]"][0] == "waiting" and got["b[2024-03-02]"][0] == "blocked"

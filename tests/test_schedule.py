@@ -273,3 +273,22 @@ def test_estimates_come_from_the_run_history_else_the_declaration_else_the_defau
         "mkdir -p", "sleep 0.2; mkdir -p"))
     learned = plan(project.root, now=NOW, record=False).to_json()["schedule"]["estimates"]["a"]
     assert learned["source"] == "history" and learned["runs"] == 2 and 0.2 <= learned["per_partition_s"] < 5
+
+
+def test_concurrency_sets_the_default_pool_for_one_apply(project) -> None:
+    project.write("setpoint.yaml", "name: t\napply: {concurrency: 1}\n")
+    project.write("assets/a.yaml", "name: a\nfiles: out/{day}.csv\npartitions:\n  day: {daily: {start: 2024-03-01, "
+                                   "end: 2024-03-06}}\naction:\n  shell: [sh, -c, 'echo start >> log; sleep 0.3; "
+                                   "mkdir -p out; touch out/$SETPOINT_DAY.csv; echo end >> log']\n")
+    assert apply(project.root, now=NOW, concurrency=3).converged
+    assert _overlap(project.root / "log") == 3
+
+
+def test_priority_and_forbid_must_follow_from_the_facts(project, cli) -> None:
+    project.write("setpoint.yaml", "name: t\n")
+    project.write("assets/a.yaml", one_day("a", pool="default"))
+    project.write("rules/r.lp", '{ forbid(a, P, "maybe") } :- runnable(a, P).\n')
+    result = cli("plan", "-p", str(project.root), "--now", "2024-04-01T12:00Z")
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: rules/r.lp: the rules make statuses depend on a choice or on "
+                                    'non-stratified negation (e.g. forbid(a,"2024-03-31","maybe"))')

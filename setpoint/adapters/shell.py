@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 from pathlib import Path
@@ -34,6 +35,11 @@ def run_environment(request: RunRequest, context: Context) -> dict[str, str]:
     }
 
 
+#: runs the command once a line "go" arrives on stdin, with stdin then empty; ends with 75 (and runs
+#: nothing) when the pipe closes first, i.e. when the apply died before the process was on record
+GATE = 'IFS= read -r go || exit 75; [ "$go" = go ] || exit 75; exec "$@" </dev/null'
+
+
 class ShellExecutor:
     def __init__(self, context: Context) -> None:
         self.context = context
@@ -50,14 +56,29 @@ class ShellExecutor:
         if action.detach is not None:  # the exit status outlives this apply in a file, for whoever comes next
             status = logs / f"{request.run_id}.exit"
             argv = ["sh", "-c", '"$@"; c=$?; echo $c > "$0.tmp" && mv "$0.tmp" "$0"; exit $c', str(status), *argv]
+        gated = self.context.on_process is not None
+        if gated:  # the work waits until its process is on record: an apply killed before that starts nothing
+            program = argv[0]
+            found = shutil.which(program, path=env.get("PATH")) if os.sep not in program else \
+                (program if os.access(self.context.project.root / program, os.X_OK) else None)
+            if found is None:
+                return Outcome(False, error=f"cannot start {program!r}: No such file or directory")
+            argv = ["sh", "-c", GATE, "setpoint-gate", *argv]
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             try:
-                proc = subprocess.Popen(argv, cwd=self.context.project.root, env=env, stdin=subprocess.DEVNULL,
+                proc = subprocess.Popen(argv, cwd=self.context.project.root, env=env,
+                                        stdin=subprocess.PIPE if gated else subprocess.DEVNULL,
                                         stdout=out, stderr=err, start_new_session=True)
             except OSError as exc:
                 return Outcome(False, error=f"cannot start {argv[0]!r}: {exc.strerror or exc}")
-        if self.context.on_process is not None:
+        if gated:
+            assert self.context.on_process is not None and proc.stdin is not None
             self.context.on_process(request.run_id, proc.pid)
+            try:
+                proc.stdin.write(b"go\n")
+                proc.stdin.close()
+            except OSError:  # it has ended already (its shell could not start): the exit status says why
+                pass
         if action.detach is not None:  # it goes on in its own session, past this apply
             self.context.detached[request.run_id] = proc
             return Outcome(True, detached=True)

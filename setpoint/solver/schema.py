@@ -82,7 +82,8 @@ SCHEMA: tuple[Predicate, ...] = (
     Predicate("reason", ("A", "P", "K", "X"), "output", "A[P] has its status because of K (detail X)."),
     Predicate("run", ("A", "U"), "output", "The action of A runs for unit U."),
     Predicate("unknown_asset", ("A",), "output",
-              "A rule names A in depends/4, block/3 or unrecoverable/3, but A is not an asset (an error)."),
+              "A rule names A in depends/4, block/3, unrecoverable/3, priority/3 or forbid/3, but A is not an "
+              "asset (an error)."),
     Predicate("blocked", ("A", "P"), "output", "A[P] cannot proceed."),
     Predicate("pending", ("A", "P"), "output", "A[P] is not satisfied but can be produced."),
     Predicate("troubled", ("A", "P"), "output", "A[P] or something it needs is not satisfied."),

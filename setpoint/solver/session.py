@@ -137,6 +137,9 @@ def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str],
         result.statuses[(a.name, p.string)] = s.name
     if result.not_facts:  # reported by solve(): a search would only hide the real cause
         return result
+    _read_schedule_atoms(atoms, result)
+    if result.not_facts:
+        return result
     if consistent and not ctl.solve().satisfiable:
         return [Problem("the rules admit no answer: an integrity constraint (:- ...) in them is violated",
                         hint="check the constraints in " + ", ".join(display[f] for f in rule_files))]
@@ -157,17 +160,27 @@ def _read_explanations(atoms: clingo.SymbolicAtoms, result: SolveResult) -> None
     for sa in atoms.by_signature("run", 2):
         a, u = sa.symbol.arguments
         result.runs.append((a.name, u.string))
+    for v in result.reasons.values():
+        v.sort(key=repr)
+    result.runs.sort()
+
+
+def _read_schedule_atoms(atoms: clingo.SymbolicAtoms, result: SolveResult) -> None:
+    """priority/3 and forbid/3 from the rules; like statuses, they must come out as facts."""
     for sa in atoms.by_signature("priority", 3):
+        if not sa.is_fact:
+            result.not_facts.append(str(sa.symbol))
+            continue
         a, p, n = sa.symbol.arguments
         node = (a.name, p.string)
         result.priorities[node] = max(result.priorities.get(node, n.number), n.number)
     for sa in atoms.by_signature("forbid", 3):
+        if not sa.is_fact:
+            result.not_facts.append(str(sa.symbol))
+            continue
         a, p, r = sa.symbol.arguments
         node = (a.name, p.string)
         result.forbidden[node] = min(result.forbidden.get(node, reason_text(r)), reason_text(r))
-    for v in result.reasons.values():
-        v.sort(key=repr)
-    result.runs.sort()
 
 
 def _child(conn, rule_files, facts, display, memory_mb, origins) -> None:  # pragma: no cover - runs in a fork
@@ -282,7 +295,8 @@ def solve(facts: str, rule_files: list[Path], display: dict[str, str], limits: L
             "the rules make statuses depend on a choice or on non-stratified negation "
             f"(e.g. {out.not_facts[0]})",
             file=", ".join(display[f] for f in files) or None,
-            hint="a rule must not derive block/3, unrecoverable/3 or depends/4 from status/3 "
+            hint="a rule must not derive block/3, unrecoverable/3, depends/4, priority/3 or forbid/3 through a "
+                 "choice, or derive block/3, unrecoverable/3 or depends/4 from status/3 "
                  "or through `not` of something that depends on them",
         )
     return out

@@ -231,3 +231,28 @@ def test_every_kind_has_an_executor(project: ProjectDir, kind: str) -> None:
     project.write("assets/t.yaml", f"name: t\ntable: t\naction:\n  {kind}: {definition}\n")
     p = load_project(project.root)
     assert hasattr(executor_for(p.assets["t"], Context(p, project.root / "logs")), "run")
+
+
+def test_the_gate_runs_the_command_only_once_its_process_is_on_record(tmp_path: Path) -> None:
+    """An apply notes the work's pid, then says go; killed before that, the pipe closes and nothing runs."""
+    import subprocess
+
+    from setpoint.adapters.shell import GATE
+
+    for say, code, ran in ((b"go\n", 0, True), (b"", 75, False)):
+        marker = tmp_path / "ran"
+        marker.unlink(missing_ok=True)
+        proc = subprocess.Popen(["sh", "-c", GATE, "setpoint-gate", "touch", str(marker)], stdin=subprocess.PIPE)
+        proc.stdin.write(say)
+        proc.stdin.close()
+        assert (proc.wait(timeout=10), marker.exists()) == (code, ran)
+
+
+def test_an_applied_shell_command_that_does_not_exist_says_so(project: ProjectDir) -> None:
+    from datetime import datetime, timezone
+
+    from setpoint.apply import apply
+
+    shell_asset(project, ["no-such-program-here"])
+    result = apply(project.root, now=datetime(2024, 4, 1, tzinfo=timezone.utc))
+    assert result.runs[0].outcome.error == "cannot start 'no-such-program-here': No such file or directory"

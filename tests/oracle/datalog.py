@@ -94,7 +94,7 @@ def _rules() -> None:
     troubled_asset(B) <= troubled(B, Q)
     troubled(A, P) <= all_of(A, B) & known(A, P) & troubled_asset(B)
     # blocked at the root: a rule, unrecoverable, an operator's pause, no action, or attempts used up
-    root(A, P) <= troubled(A, P) & halted(A, R)
+    root(A, P) <= troubled(A, P) & halted(A, R) & ~is_leased(A, P)  # work under way finishes
     root(A, P) <= troubled(A, P) & blocks(A, P, R)
     root(A, P) <= troubled(A, P) & lost(A, P, R)
     root(A, P) <= work(A, P) & ~acts(A)
