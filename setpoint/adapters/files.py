@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -82,6 +85,49 @@ def compile_template(asset: Asset, template: str) -> tuple[str, re.Pattern[str],
     return prefix, re.compile("".join(parts)), formats
 
 
+def listing(base: Path) -> Iterator[tuple[str, float | None]]:
+    """Every file under ``base``: (path relative to it, modification time; None if it vanished meanwhile).
+
+    GNU find lists and stats a directory tree in C, several times faster than
+    a walk from Python; without it (or if it fails) the walk is done here.
+    Symbolic links to files are listed too; directories behind links are not entered.
+    """
+    if _gnu_find():
+        try:
+            out = subprocess.run(["find", str(base), "-mindepth", "1", "(", "-type", "f", "-o", "-type", "l",
+                                  "-xtype", "f", ")", "-printf", "%P\\0%T@\\0"], capture_output=True, check=True).stdout
+        except (OSError, subprocess.CalledProcessError):
+            out = None
+        if out is not None:
+            items = out.split(b"\0")
+            yield from zip(map(os.fsdecode, items[0:-1:2]), map(_mtime, items[1::2]))
+            return
+    base_len = len(str(base)) + 1
+    for dirpath, _dirnames, filenames in os.walk(base):
+        rel_dir = dirpath[base_len:]
+        for fn in filenames:
+            try:
+                mtime: float | None = os.stat(os.path.join(dirpath, fn)).st_mtime
+            except FileNotFoundError:
+                mtime = None
+            yield (f"{rel_dir}/{fn}" if rel_dir else fn), mtime
+
+
+def _mtime(text: bytes) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+@lru_cache(maxsize=1)
+def _gnu_find() -> bool:
+    try:
+        return b"GNU findutils" in subprocess.run(["find", "--version"], capture_output=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
 class FilesObserver:
     """One directory walk per asset, never one probe per partition."""
 
@@ -99,27 +145,21 @@ class FilesObserver:
         source = f"files {self.location.template}"
         if not base.is_dir():
             return Observation(self.asset.name, source, 0, note=f"directory {prefix or '.'} does not exist")
-        base_len = len(str(base)) + 1
-        for dirpath, _dirnames, filenames in os.walk(base):
-            rel_dir = dirpath[base_len:]
-            for fn in filenames:
-                rel = f"{rel_dir}/{fn}" if rel_dir else fn
-                m = pattern.fullmatch(rel)
-                if m is None:
-                    continue
-                if not rel.isascii():
-                    try:
-                        rel.encode()
-                    except UnicodeEncodeError:  # a name that is not UTF-8 cannot be a partition value
-                        skipped += 1
-                        continue
-                for d in dims:
-                    raw[d].append(m.group(d))
+        for rel, mtime in listing(base):
+            m = pattern.fullmatch(rel)
+            if m is None:
+                continue
+            if not rel.isascii():
                 try:
-                    mtimes.append(os.stat(os.path.join(dirpath, fn)).st_mtime)
-                except FileNotFoundError:  # deleted while we walked
-                    for d in dims:
-                        raw[d].pop()
+                    rel.encode()
+                except UnicodeEncodeError:  # a name that is not UTF-8 cannot be a partition value
                     skipped += 1
+                    continue
+            if mtime is None:  # deleted while we walked
+                skipped += 1
+                continue
+            for d in dims:
+                raw[d].append(m.group(d))
+            mtimes.append(mtime)
         landed = land(con, target, self.asset, raw, mtimes, formats)
         return Observation(self.asset.name, source, landed, skipped)

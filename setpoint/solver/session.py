@@ -22,6 +22,7 @@ import clingo
 from ..errors import Problem, RuleError, SolveError
 from ..project.model import SolverLimits as Limits
 from .provenance import load_traced, read_origins
+from .readout import SHOWN, NotAString, read_atoms
 from .userrules import check_rule_files, parse_message
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
@@ -98,7 +99,8 @@ def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str],
             for f in rule_files:
                 ctl.load(f)
         ctl.add("base", [], facts)
-        ctl.ground([("base", [])])
+        ctl.add("setpoint_show", [], "".join(f"#show {s}." for s in SHOWN))
+        ctl.ground([("base", []), ("setpoint_show", [])])
     except RuntimeError as exc:
         problems = [parse_message(m, display) for _, m in messages] or [Problem(f"grounding failed: {exc}")]
         return problems
@@ -125,62 +127,26 @@ def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str],
                 return [Problem(f"the rules {name} the partition {p} of {a}, but partition keys are strings",
                                 file=", ".join(display[f] for f in rule_files) or None,
                                 hint='write keys as strings, e.g. "2024-03-01" or "campaign=501,day=2024-03-01"')]
-    for sa in atoms.by_signature("status", 3):
-        a, p, s = sa.symbol.arguments
-        if not sa.is_fact:
-            result.not_facts.append(str(sa.symbol))
-            continue
-        if p.type != clingo.SymbolType.String:
-            return [Problem(f"the rules name the partition {p} of {a}, but partition keys are strings",
-                            file=", ".join(display[f] for f in rule_files) or None,
-                            hint='write keys as strings, e.g. "2024-03-01" or "campaign=501,day=2024-03-01"')]
-        result.statuses[(a.name, p.string)] = s.name
-    if result.not_facts:  # reported by solve(): a search would only hide the real cause
-        return result
-    _read_schedule_atoms(atoms, result)
-    if result.not_facts:
-        return result
-    if consistent and not ctl.solve().satisfiable:
+    if rule_files:  # the shipped rules are stratified; a user's rule may not be (reported by solve())
+        for name, arity in (("status", 3), ("priority", 3), ("forbid", 3)):
+            result.not_facts += [str(sa.symbol) for sa in atoms.by_signature(name, arity) if not sa.is_fact]
+        if result.not_facts:
+            return result
+    printed: list[str] = []
+    answer = ctl.solve(on_model=lambda m: printed.extend(map(str, m.symbols(shown=True))))
+    if consistent and not answer.satisfiable:
         return [Problem("the rules admit no answer: an integrity constraint (:- ...) in them is violated",
                         hint="check the constraints in " + ", ".join(display[f] for f in rule_files))]
-    _read_explanations(atoms, result)
+    try:
+        read_atoms(printed, result, _value, reason_text)
+    except NotAString as exc:
+        a, p = clingo.parse_term(exc.atom).arguments[:2]
+        return [Problem(f"the rules name the partition {p} of {a}, but partition keys are strings",
+                        file=", ".join(display[f] for f in rule_files) or None,
+                        hint='write keys as strings, e.g. "2024-03-01" or "campaign=501,day=2024-03-01"')]
     if places:
         result.origins = read_origins(atoms, places, reason_text)
     return result
-
-
-def _read_explanations(atoms: clingo.SymbolicAtoms, result: SolveResult) -> None:
-    """Conditions, reasons and runs, in a stable order."""
-    for sa in atoms.by_signature("condition", 3):
-        a, p, c = sa.symbol.arguments
-        result.conditions[(a.name, p.string)] = c.name
-    for sa in atoms.by_signature("reason", 4):
-        a, p, k, x = sa.symbol.arguments
-        result.reasons.setdefault((a.name, p.string), []).append((k.name, _value(x)))
-    for sa in atoms.by_signature("run", 2):
-        a, u = sa.symbol.arguments
-        result.runs.append((a.name, u.string))
-    for v in result.reasons.values():
-        v.sort(key=repr)
-    result.runs.sort()
-
-
-def _read_schedule_atoms(atoms: clingo.SymbolicAtoms, result: SolveResult) -> None:
-    """priority/3 and forbid/3 from the rules; like statuses, they must come out as facts."""
-    for sa in atoms.by_signature("priority", 3):
-        if not sa.is_fact:
-            result.not_facts.append(str(sa.symbol))
-            continue
-        a, p, n = sa.symbol.arguments
-        node = (a.name, p.string)
-        result.priorities[node] = max(result.priorities.get(node, n.number), n.number)
-    for sa in atoms.by_signature("forbid", 3):
-        if not sa.is_fact:
-            result.not_facts.append(str(sa.symbol))
-            continue
-        a, p, r = sa.symbol.arguments
-        node = (a.name, p.string)
-        result.forbidden[node] = min(result.forbidden.get(node, reason_text(r)), reason_text(r))
 
 
 def _child(conn, rule_files, facts, display, memory_mb, origins) -> None:  # pragma: no cover - runs in a fork
