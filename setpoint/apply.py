@@ -15,6 +15,7 @@ import os
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
@@ -88,6 +89,8 @@ class ApplyResult:
     late_failures: list[tuple[str, str]] = field(default_factory=list)
     #: the apply holding the lock has held it longer than any run may take: it may hang
     stuck: bool = False
+    #: mass rebuilds this apply went ahead with, confirmed by ``--yes``
+    confirmed: list = field(default_factory=list)
 
     @property
     def failed_runs(self) -> list[RunDone]:
@@ -308,6 +311,12 @@ def _execute(project: Project, record: _Record, actions: list[Action], context: 
         assert asset.action is not None
         rows = [_ledger_row(k, v) for k, v in action.targets]
         with record.lock:
+            pause = record.store.paused(action.asset, clock())
+            if pause is not None:  # paused since this pass was planned: nothing new starts
+                record.store.event("skipped", action.asset, action.label, None, {"paused_by": pause.by})
+                with counts:
+                    state["left"] -= 1
+                return None
             attempt = max(record.store.attempts(action.asset, keys, asset.action.version).values(), default=0) + 1
             start = clock()
             host, pid, pid_start = this_process()
@@ -315,7 +324,7 @@ def _execute(project: Project, record: _Record, actions: list[Action], context: 
             try:
                 run_id = record.store.start_run(action.asset, action.kind, action.label, keys, asset.action.version,
                                                 attempt, at=start, lease=_leased(asset, action, current),
-                                                deadline=deadline(asset, start), owner=owner)
+                                                deadline=_lease_deadline(asset, start), owner=owner)
             except LeaseTaken as taken:  # another run produces some of them: do not do it twice
                 record.store.event("skipped", action.asset, action.label, None,
                                    {"leased_by": taken.lease.run_id, "partition": taken.lease.key})
@@ -361,33 +370,42 @@ def _execute(project: Project, record: _Record, actions: list[Action], context: 
     return [r for r in _dispatch(one, actions, pool, current) if r is not None]
 
 
+#: a pass starts queued runs for this long after its plan, then plans again (a pause, a rule's time
+#: window, priorities and slack are judged afresh)
+REPLAN_S = 60.0
+
+
 def _dispatch(one: Callable[[Action], object], actions: list[Action], pool: ThreadPoolExecutor,
               current: Plan) -> list:
     """Start the actions in rank order, never more at once in a pool than its free slots (running work
-    holds the others) nor more in all than the workers; start the next as each one ends."""
+    holds the others; a detached run keeps its slot) nor more in all than the workers; start the next
+    as each one ends, for up to ``REPLAN_S`` after the plan."""
     schedule = current.schedule
     workers = pool._max_workers  # noqa: SLF001 - the executor's own bound
     free = {p: max(0, cap - running) for p, (cap, running, _) in schedule.pools.items()} if schedule else {}
     pool_of = schedule.pool_of if schedule else {}
-    pending = list(actions)
+    queues: dict[str, deque[Action]] = {}
+    for action in actions:  # rank order within each pool
+        queues.setdefault(pool_of.get(action.asset, "default"), deque()).append(action)
     busy: dict[str, int] = {}
     inflight: dict[Future, str] = {}
     out: list = []
-    while pending or inflight:
-        for action in list(pending):
-            p = pool_of.get(action.asset, "default")
-            if len(inflight) >= workers:
-                break
-            if busy.get(p, 0) < free.get(p, workers):
-                pending.remove(action)
-                inflight[pool.submit(one, action)] = p
-                busy[p] = busy.get(p, 0) + 1
-        if not inflight:  # what is left waits for slots that running work holds: a later pass
+    until = time.monotonic() + REPLAN_S
+    while True:
+        if time.monotonic() < until:
+            for p, queue in queues.items():
+                while queue and len(inflight) < workers and busy.get(p, 0) < free.get(p, workers):
+                    inflight[pool.submit(one, queue.popleft())] = p
+                    busy[p] = busy.get(p, 0) + 1
+        if not inflight:  # what is left waits for slots running work holds, or for the next plan
             break
         done, _ = wait(inflight, return_when=FIRST_COMPLETED)
         for future in done:
-            busy[inflight.pop(future)] -= 1
-            out.append(future.result())
+            p = inflight.pop(future)
+            result = future.result()
+            if result is None or not result[0].outcome.detached:  # a detached run holds its slot on
+                busy[p] -= 1
+            out.append(result)
     return out
 
 
@@ -441,6 +459,7 @@ def _apply(project: Project, now: datetime | None, concurrency: int | None,
         project = replace(project, apply=replace(project.apply, concurrency=concurrency))
     workers = max(project.apply.concurrency, sum(project.schedule.pools.values()))
     budget = Budget()
+    confirmed_rebuilds: dict[str, object] = {}
     t0 = time.monotonic()
 
     def clock() -> datetime:
@@ -470,6 +489,7 @@ def _apply(project: Project, now: datetime | None, concurrency: int | None,
                                    hint="apply does not run without it; check the file and its permissions")
             _observed(record, current, moment)
             record.store.record_summary(current.summary, at=moment)
+            _note_confirmed(record, current, confirmed_rebuilds)
             changed = _after_runs(record, project, current, previous, memory, moment)
             given_up = settle(record.store, project, stale, current, moment,
                               blocked=lambda a, keys, run, error: _exhausted(record, project, a, keys, run, error))
@@ -488,7 +508,7 @@ def _apply(project: Project, now: datetime | None, concurrency: int | None,
                 notify(Progress("done", pass_no, done=sum(r.outcome.ok for r in runs),
                                 failed=sum(not r.outcome.ok for r in runs)))
                 return ApplyResult(project.name, current, pass_no, runs, time.perf_counter() - started,
-                                   late_failures=late)
+                                   late_failures=late, confirmed=list(confirmed_rebuilds.values()))
             record.store.event_many("planned", [(a.asset, a.label, {"partitions": a.covers})
                                                 for a in current.actions])
             notify(Progress("pass", pass_no, left=len(current.actions)))
@@ -501,10 +521,11 @@ def _apply(project: Project, now: datetime | None, concurrency: int | None,
             for done, action in previous:  # what this apply started counts against its guardrails
                 budget = budget.add(action.asset, action.covers, current.schedule.seconds.get(action.label, 0.0))
             if not previous:  # nothing could start: pool slots are held by running work, or leases taken
+                _log_blocked(record, current)
                 notify(Progress("done", pass_no, done=sum(r.outcome.ok for r in runs),
                                 failed=sum(not r.outcome.ok for r in runs)))
                 return ApplyResult(project.name, current, pass_no, runs, time.perf_counter() - started,
-                                   late_failures=late)
+                                   late_failures=late, confirmed=list(confirmed_rebuilds.values()))
     except BaseException:  # interrupted: runs in flight finish and are recorded, none start
         pool.shutdown(wait=True, cancel_futures=True)
         raise
@@ -541,6 +562,12 @@ def _detached_ended(record: _Record, project: Project, context: Context, now: da
     return changed
 
 
+def _lease_deadline(asset: Asset, start: datetime) -> datetime:
+    """Until when a run's lease holds. Leases protect real processes and are given up by the wall clock,
+    so a run started under ``--now`` in the past still gets its whole timeout."""
+    return max(deadline(asset, start), deadline(asset, datetime.now(timezone.utc)))
+
+
 def _process(record: _Record, run_id: str, pid: int) -> None:
     """A run's work goes on in process ``pid``: noted on its lease, as it may outlive this apply."""
     with record.lock:
@@ -560,7 +587,22 @@ def _sleep_until(moment: datetime, clock: Callable[[], datetime]) -> None:
 
 
 def _log_blocked(record: _Record, current: Plan) -> None:
-    """One event per group of blocked partitions left at the end, with its reason."""
+    """One event per group of blocked partitions left at the end, and per group of deferred runs, with
+    its reason."""
     for g in current.groups:
         if g.status == "blocked":
             record.store.event("blocked", g.asset, g.example, None, {"reason": g.reason, "partitions": g.count})
+    groups: dict[tuple[str, str], list[Action]] = {}
+    for d in current.schedule.deferred if current.schedule is not None else ():
+        groups.setdefault((d.action.asset, d.reason), []).append(d.action)
+    for (asset, reason), actions in groups.items():
+        record.store.event("deferred", asset, actions[0].label, None, {"reason": reason, "runs": len(actions)})
+
+
+def _note_confirmed(record: _Record, current: Plan, seen: dict[str, object]) -> None:
+    """A mass rebuild going ahead on ``--yes`` is a decision: logged once per asset and apply."""
+    for r in current.schedule.rebuilds if current.schedule is not None else ():
+        if r.confirmed and r.asset not in seen:
+            seen[r.asset] = r
+            record.store.event("confirmed", r.asset, None, None,
+                               {"rebuild": r.partitions, "present": r.present, "by": "apply --yes"})

@@ -11,7 +11,8 @@ import click
 
 from . import controller
 from .errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, SetpointError, UsageError
-from .render import ProgressLog, render_apply, render_error, render_history, render_plan, render_status, render_why
+from .render import (ProgressLog, render_apply, render_error, render_history, render_misses, render_plan,
+                     render_status, render_why)
 
 project_option = click.option("-p", "--project", "project_dir", default=".", show_default=True,
                               type=click.Path(path_type=Path),
@@ -105,6 +106,8 @@ def apply(project_dir: Path, now: str | None, concurrency: int | None, as_json: 
         click.echo(json.dumps(result.to_json(), indent=2))
     elif not quiet or not result.ok:
         click.echo(render_apply(result))
+    elif result.plan is not None and render_misses(result.plan):  # cron mail warns before a deadline passes
+        click.echo(render_misses(result.plan))
     sys.exit(EXIT_OK if result.ok else EXIT_PROBLEMS)
 
 
@@ -260,7 +263,7 @@ def resume(asset: str | None, project_dir: Path, everything: bool) -> None:
     _one_of(asset, everything, "resume")
     gone = do_resume(project_dir, asset)
     if not gone:
-        click.echo(f"{asset or 'nothing'} was not paused.")
+        click.echo(f"{asset} was not paused." if asset else "nothing was paused.")
         return
     shown = ", ".join("every asset" if a == "*" else a for a in gone)
     click.echo(f"resumed {shown}")

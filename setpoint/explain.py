@@ -163,6 +163,7 @@ class Explainer:
         self.parts = {(a, p.key): p for a, af in frontier.assets.items() for p in af.partitions}
         self.declared = set(frontier.edges)
         self.now = plan.now
+        self._decided: dict[tuple[str, str], object] | None = None
 
     # -- an asset -----------------------------------------------------------------------------
     def asset(self, name: str) -> Explanation:
@@ -253,16 +254,23 @@ class Explainer:
         schedule = self.plan.schedule
         if schedule is None or not st.runnable:
             return out
-        for d in schedule.deferred:
-            if d.action.asset == asset.name and any(k == key for k, _ in d.action.targets):
-                out.append(Cause("deferred", f"deferred: {d.reason}", "derived", detail={"deferral": d.kind}))
-                return out
+        if self._decided is None:  # which run holds each partition back: indexed once
+            self._decided = {}
+            for a in schedule.queued:
+                for k, _ in a.targets:
+                    self._decided[(a.asset, k)] = "queued"
+            for d in schedule.deferred:
+                for k, _ in d.action.targets:
+                    self._decided[(d.action.asset, k)] = d
+        decided = self._decided.get((asset.name, key))
+        if decided is not None and decided != "queued":
+            out.append(Cause("deferred", f"deferred: {decided.reason}", "derived", detail={"deferral": decided.kind}))
+            return out
         pool = schedule.pool_of.get(asset.name, "default")
-        for a in schedule.queued if pool != "default" else ():  # the default pool is apply's concurrency
-            if a.asset == asset.name and any(k == key for k, _ in a.targets):
-                capacity, running, starting = schedule.pools.get(pool, (0, 0, 0))
-                out.append(Cause("queued", f"queued for a slot of pool {pool} ({capacity} slots: {running} held by "
-                                           f"running work, {starting} starting now)", "derived"))
+        if decided == "queued" and pool != "default":  # the default pool is apply's concurrency
+            capacity, running, starting = schedule.pools.get(pool, (0, 0, 0))
+            out.append(Cause("queued", f"queued for a slot of pool {pool} ({capacity} slots: {running} held by "
+                                       f"running work, {starting} starting now)", "derived"))
         return out
 
     # -- what the partition itself is --------------------------------------------------------
@@ -352,11 +360,13 @@ class Explainer:
             return [self._needs_all(asset, k, r.upstream)]
         if k == "paused":
             pause = self.frontier.paused.get(asset.name) or self.frontier.paused.get("*")
-            return [Cause(k, f"blocked: {r.text} (`setpoint resume {asset.name if pause and pause.asset != '*' else '--all'}` "
-                             "ends it)", "operator", at=pause.since if pause else None,
+            resume = "--all" if "*" in self.frontier.paused else asset.name
+            return [Cause(k, f"blocked: {r.text} (`setpoint resume {resume}` ends it)", "operator",
+                          at=pause.since if pause else None,
                           detail=pause.to_json() if pause else {})]
         if k == "expired":
-            return [Cause(k, f"too old soon: {r.describe()}", "observation", at=r.until)]
+            soon = "too old" if r.until is not None and r.until <= self.now else "too old soon"
+            return [Cause(k, f"{soon}: {r.describe()}", "observation", at=r.until)]
         return [Cause(k, r.describe(node.condition or "absent"), "derived")]
 
     # -- upstream ---------------------------------------------------------------------------

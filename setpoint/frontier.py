@@ -382,26 +382,30 @@ class Workspace:
             ups = []
             for dep in asset.dependencies:
                 b = assets[dep.asset]
-                if dep.mapping.kind == "all":  # only the newest upstream partition can make it outdated
-                    ups.append(f"SELECT {_cols(asset, 'a')}, {sql_literal(b.name)} AS ua, b.uk, b.ut FROM p_{n} a "
-                               f"JOIN (SELECT [{_cols(b)}] AS uk, updated_at AS ut FROM p_{b.name} "
-                               f"ORDER BY updated_at DESC NULLS LAST, uk LIMIT 1) b ON b.ut > a.updated_at")
+                if dep.mapping.kind == "all":  # the newest upstream partition names it; the oldest change after
+                    # it says since when it lags (ASOF: the first upstream time after this partition's)
+                    ups.append(f"SELECT {_cols(asset, 'a')}, {sql_literal(b.name)} AS ua, b.uk, b.ut, f.ut AS ft "
+                               f"FROM p_{n} a JOIN (SELECT [{_cols(b)}] AS uk, updated_at AS ut FROM p_{b.name} "
+                               f"ORDER BY updated_at DESC NULLS LAST, uk LIMIT 1) b ON b.ut > a.updated_at "
+                               f"ASOF JOIN (SELECT updated_at AS ut FROM p_{b.name} WHERE updated_at IS NOT NULL) f "
+                               f"ON f.ut > a.updated_at")
                     continue
                 cond_from, cond = mapping_join(asset, b, dep)
                 ups.append(f"SELECT {_cols(asset, 'a')}, {sql_literal(b.name)} AS ua, "
-                           f"[{_cols(b, 'b')}] AS uk, b.updated_at AS ut FROM p_{n} a{cond_from} "
+                           f"[{_cols(b, 'b')}] AS uk, b.updated_at AS ut, b.updated_at AS ft FROM p_{n} a{cond_from} "
                            f"JOIN p_{b.name} b ON {cond} WHERE b.updated_at > a.updated_at")
             if ups:
                 con.execute(f"CREATE TABLE u_{n} AS SELECT {cols}, arg_max(ua, ut) AS ua, arg_max(uk, ut) AS uk, "
-                            f"min(ut) AS ut FROM ({' UNION ALL '.join(ups)}) GROUP BY ALL")
+                            f"min(ft) AS ut FROM ({' UNION ALL '.join(ups)}) GROUP BY ALL")
             else:
                 con.execute(f"CREATE TABLE u_{n} AS SELECT {cols}, '' AS ua, CAST([] AS VARCHAR[]) AS uk, "
                             f"CAST(NULL AS TIMESTAMP) AS ut FROM e_{n} WHERE FALSE")
-            # too old (slo.max_age): refreshed once what is left of its age is no more than a run takes
+            # too old (slo.max_age): refreshed once what is left of its age is no more than a run takes,
+            # plus the SLO's refresh_ahead
             age = asset.slo.max_age if asset.slo is not None else None
             lead = self.estimates[n].seconds(1) if age is not None and n in self.estimates else 0.0
-            refresh = (now - age + timedelta(seconds=lead)).astimezone(timezone.utc).replace(tzinfo=None) \
-                if age is not None else None
+            refresh = (now - age + timedelta(seconds=lead) + asset.slo.lead).astimezone(timezone.utc) \
+                .replace(tzinfo=None) if age is not None else None
             con.execute(f"CREATE TABLE age_{n} AS SELECT {cols}, updated_at + to_seconds(?) AS expires, "
                         f"updated_at <= ? AS expired FROM p_{n} WHERE ? AND updated_at IS NOT NULL",
                         [age.total_seconds() if age else 0, refresh, age is not None])

@@ -49,6 +49,8 @@ def pause(path: str | Path | Project, asset: str | None, until: datetime | None 
     project = path if isinstance(path, Project) else load_project(path)
     moment = now or datetime.now(timezone.utc)
     name = ALL if asset is None else project.asset(asset).name
+    if until is not None:
+        until = until.astimezone(timezone.utc)
     if until is not None and until <= moment:
         raise UsageError(f"--until {until:%Y-%m-%d %H:%M UTC} has passed", hint="give a time in the future, or a "
                                                                                  "duration such as 2h")
@@ -72,10 +74,10 @@ def resume(path: str | Path | Project, asset: str | None) -> list[str]:
         active = {p.asset for p in store.pauses() if p.active(moment)}
         if asset is None:
             return [a for a in store.resume(None) if a in active]
+        if ALL in active:  # refused before anything changes: it would stay paused
+            raise UsageError(f"{asset} would stay paused: every asset is paused",
+                             hint="`setpoint resume --all` ends that pause (and every other)")
         store.resume(asset)
-        if ALL in active:
-            raise UsageError(f"{asset} is {'no longer paused on its own, but ' if asset in active else 'not paused on its own: '}"
-                             "every asset is paused", hint="`setpoint resume --all` ends that pause")
         return [asset] if asset in active else []
 
 

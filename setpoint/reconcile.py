@@ -21,7 +21,7 @@ import os
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 
 from .adapters.shell import exit_status
 from .lease import EXPIRED, LIVE, lease_state
@@ -97,6 +97,8 @@ def _settle(store: StateStore, project: Project, run_id: str, leases: list[Lease
     done = [x for x in leases if (x.asset, x.key) not in unsettled]
     missed = [x for x in leases if (x.asset, x.key) in unsettled]
     ended = exit_status(run_id, project.state.parent / "logs") if kind == "ended" else None
+    ago = _ended_ago(project, run_id) if kind == "ended" else None
+    end = now - ago if ago is not None else None  # on this apply's clock (``--now`` shifts it)
     if ended is not None and not ended.ok:  # it said it failed: nothing it left counts as built
         done, missed, why = [], leases, ended.error or why
     run = store.run(run_id)
@@ -114,7 +116,7 @@ def _settle(store: StateStore, project: Project, run_id: str, leases: list[Lease
             store.record_failure(leases[0].asset, [(x.key, x.vals) for x in missed], run_id, error, version,
                                  backoff=backoff_for(asset, now) if asset is not None else None)
         if run is not None and run.outcome == "running":
-            store.finish_run(run_id, "failed" if missed else "succeeded", at=now, error=error,
+            store.finish_run(run_id, "failed" if missed else "succeeded", at=end or now, error=error,
                              exit_code=ended.exit_code if ended else None,
                              stdout_tail=ended.stdout_tail if ended else None,
                              stderr_tail=ended.stderr_tail if ended else None)
@@ -124,3 +126,12 @@ def _settle(store: StateStore, project: Project, run_id: str, leases: list[Lease
     if missed and blocked is not None:
         blocked(leases[0].asset, [x.key for x in missed], run_id, error or why)
     return [(leases[0].asset, x.key) for x in missed]
+
+
+def _ended_ago(project: Project, run_id: str) -> timedelta | None:
+    """How long ago a detached command ended: its exit status was written then (not when it was noticed)."""
+    try:
+        stamp = (project.state.parent / "logs" / f"{run_id}.exit").stat().st_mtime
+    except OSError:
+        return None
+    return max(timedelta(0), datetime.now(timezone.utc) - datetime.fromtimestamp(stamp, timezone.utc))

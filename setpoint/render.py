@@ -76,7 +76,7 @@ def _schedule(plan: Plan, max_lines: int = 10) -> list[str]:
     lines = []
     declared = set(sch.pools) - {"default"}
     if sch.deferred or declared:
-        pools = ", ".join(f"{p} {c - r} of {c} free" for p, (c, r, _) in sorted(sch.pools.items())
+        pools = ", ".join(f"{p} {max(0, c - r)} of {c} free" for p, (c, r, _) in sorted(sch.pools.items())
                           if p in declared or r or any(sch.pool_of.get(a.asset) == p for a in plan.actions))
         lines.append(f"schedule: {len(sch.start):,} start now, {len(sch.queued):,} queue for a pool slot"
                      + (f" ({pools})" if pools else "") + f"; {sch.proof}")
@@ -93,6 +93,13 @@ def _schedule(plan: Plan, max_lines: int = 10) -> list[str]:
         else:
             lines.append(f"confirmed: {r.describe()}")
     return lines
+
+
+def render_misses(plan: Plan) -> str:
+    """The SLO lines, when partitions are at risk or late (what ``apply --quiet`` still prints); else ''."""
+    if not any(c["at_risk"] or c["violated"] for c in plan.slo.values()):
+        return ""
+    return "\n".join(_slo(plan))
 
 
 def _slo(plan: Plan, max_lines: int = 10) -> list[str]:
@@ -138,6 +145,7 @@ def render_apply(result: ApplyResult) -> str:
     lines.append("")
     if result.took_over is not None:
         lines.append(f"took over the lock of an apply that is gone ({result.took_over.describe()}).")
+    lines += [f"confirmed: {r.describe()} (apply --yes)" for r in result.confirmed]
     lines += _schedule(result.plan) + _slo(result.plan)
     if result.converged:
         lines.append("converged: every expected partition is satisfied.")

@@ -191,11 +191,15 @@ def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan
     job_priority: dict[tuple[str, str], int] = {}
     for (a, key), n in result.priorities.items():
         job = (a, unit_of.get((a, key), key))
+        n = max(0, min(n, 9))
         job_priority[job] = max(job_priority.get(job, n), n)
-    fc = forecast(project, frontier, plan.statuses, now, job_priority, free, set(holding))
     out.rebuilds = _rebuilds(project, plan, frontier, confirmed)
     unconfirmed = {r.asset for r in out.rebuilds if not r.confirmed}
     outdated = {(s.asset, s.key) for s in plan.statuses if s.condition == "outdated"}
+    held = {(a, unit_of.get((a, k), k)) for (a, k) in result.forbidden}  # cannot start now: no prediction
+    held |= {(s.asset, unit_of.get((s.asset, s.key), s.key)) for s in plan.statuses
+             if s.asset in unconfirmed and s.condition == "outdated"}
+    fc = forecast(project, frontier, plan.statuses, now, job_priority, free, set(holding), held)
     candidates: list[Candidate] = []
     for action in plan.actions:
         keys = [k for k, _ in action.targets]
@@ -210,11 +214,11 @@ def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan
         units = {unit_of.get((action.asset, k), k) for k in keys}
         slacks = [fc.slack.get((action.asset, u)) for u in units]
         slack = min((s for s in slacks if s is not None), default=None)
-        prio = max((job_priority.get((action.asset, u), 0) for u in units), default=0)
+        prio = max((job_priority.get((action.asset, u), 0) for u in units), default=0)  # 0–9
         estimate = frontier.estimates.get(action.asset)
         seconds = estimate.seconds(action.covers, len(action.units)) if estimate else 0.0
         out.seconds[action.label] = seconds
-        level = max(0, min(prio, 9)) * (len(URGENCY) + 1) + _urgency(slack)
+        level = prio * (len(URGENCY) + 1) + _urgency(slack)
         candidates.append(Candidate(action, out.pool_of.get(action.asset, "default"), seconds, slack, prio, level))
     times = {a.name: {d.name for d in a.time_dimensions} for a in project.assets.values()}
     candidates.sort(key=lambda c: (-c.level, c.slack if c.slack is not None else float("inf"),
@@ -282,7 +286,8 @@ def _solve(project: Project, candidates: list[Candidate], free: dict[str, int], 
         if not finished:
             handle.cancel()
         summary = handle.get()
-    out.optimal = bool(finished and summary.exhausted)
+    choice = any(line.startswith("prefix(") and not line.split(",")[1] == "0" for line in lines)
+    out.optimal = bool(finished and (summary.exhausted or not choice))  # nothing to choose: nothing to prove
     out.models = models
     out.solve_s = time.perf_counter() - t
     ordered = [members for _, members in sorted(groups.items(), key=lambda kv: kv[1][0].rank)]

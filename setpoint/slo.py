@@ -40,9 +40,12 @@ class SloState:
     what: str                    # the declaration, e.g. "ready by 08:00 Europe/Berlin after its window closes"
 
     def describe(self) -> str:
-        when = f"predicted ready {_clock(self.predicted)}" if self.predicted else "cannot be done as things stand"
+        when = f"predicted ready {_clock(self.predicted)}" if self.predicted else \
+            "no prediction: it cannot start as things stand (blocked, forbidden now, or awaiting confirmation)"
         if self.state == "violated":
             return f"SLO violated: deadline was {_clock(self.deadline)}; {when}"
+        if self.state == "at_risk" and self.predicted is None:
+            return f"SLO at risk: deadline {_clock(self.deadline)}; {when}"
         if self.state == "at_risk":
             return f"SLO at risk: {when}, after its deadline {_clock(self.deadline)}"
         return f"SLO on track: {when}, deadline {_clock(self.deadline)}"
@@ -117,11 +120,14 @@ class Forecast:
 
 
 def forecast(project: Project, frontier: Frontier, statuses: list[PartitionStatus], now: datetime,
-             priority: dict[Job, int], free: dict[str, int], holding: set[str] | None = None) -> Forecast:
+             priority: dict[Job, int], free: dict[str, int], holding: set[str] | None = None,
+             held: set[Job] | None = None) -> Forecast:
     """Deadlines, slack and predicted completion for the plan's unsatisfied partitions.
 
     ``free``: the slots of each pool not held by running work; ``holding``: the
-    runs that hold those slots (they give one back when they end). Costs
+    runs that hold those slots (they give one back when they end); ``held``:
+    work that cannot start now (a rule forbids it, a rebuild awaits
+    confirmation), so neither it nor what needs it gets a prediction. Costs
     nothing when no asset declares an SLO.
     """
     parts = {(a, p.key): p for a, af in frontier.assets.items() for p in af.partitions}
@@ -143,6 +149,8 @@ def forecast(project: Project, frontier: Frontier, statuses: list[PartitionStatu
     est = frontier.estimates
 
     def seconds(job: Job) -> float:
+        if not jobs[job]:  # a barrier: done when all it needs is
+            return 0.0
         e = est.get(job[0])
         return e.seconds(len(jobs[job])) if e is not None else project.schedule.estimate.total_seconds()
 
@@ -152,11 +160,16 @@ def forecast(project: Project, frontier: Frontier, statuses: list[PartitionStatu
         ja, jb = (a, unit.get((a, p), p)), (b, unit.get((b, q), q))
         if ja in jobs and jb in jobs and ja != jb:
             needs[ja].add(jb)
-    for a, b in frontier.needs_all:
-        theirs = [j for j in jobs if j[0] == b]
+    for a, b in frontier.needs_all:  # through one barrier per pair: |A| + |B| edges, not |A| × |B|
+        if a == b:
+            continue
+        barrier = (f"{a}<all:{b}", "")
+        jobs[barrier] = []
+        dur[barrier] = 0.0
+        needs[barrier].update(j for j in jobs if j[0] == b)
         for j in jobs:
-            if j[0] == a and a != b:
-                needs[j].update(theirs)
+            if j[0] == a:
+                needs[j].add(barrier)
     dependents: dict[Job, set[Job]] = defaultdict(set)
     for j, ups in needs.items():
         for u in ups:
@@ -165,10 +178,13 @@ def forecast(project: Project, frontier: Frontier, statuses: list[PartitionStatu
     # earliest start: a backoff's end, a window not due yet (its close), a run already going (its start)
     earliest: dict[Job, float] = {}
     running: dict[Job, tuple[float, str]] = {}
+    for j in held or ():
+        if j in jobs:
+            earliest[j] = INF
     for j, keys in jobs.items():
         for k in keys:
             p = parts[(j[0], k)]
-            if p.retry_at is not None:
+            if p.retry_at is not None and earliest.get(j) != INF:
                 earliest[j] = max(earliest.get(j, t0), p.retry_at.timestamp())
             if p.lease is not None:
                 running[j] = min(running.get(j, (INF, "")), (p.lease[1].timestamp(), p.lease[0]))
@@ -190,6 +206,7 @@ def forecast(project: Project, frontier: Frontier, statuses: list[PartitionStatu
     finish = _simulate(project, jobs, needs, dependents, dur, earliest, running, t0, free, priority, slack,
                        holding if holding is not None else {run for _, run in running.values()},
                        frontier.unit_values)
+    slack = {j: s for j, s in slack.items() if j[0] in project.assets}
     states: dict[tuple[str, str], SloState] = {}
     for node, deadline in deadlines.items():
         st = status.get(node)
@@ -276,7 +293,9 @@ def _simulate(project: Project, jobs, needs, dependents, dur, earliest, running,
         clock, _, kind, j = heapq.heappop(events)
         if kind == "done":
             finish[j] = clock
-            if j not in running:
+            if j[0] not in project.assets:  # a barrier holds no slot
+                pass
+            elif j not in running:
                 slots[pool_of(j)] = slots.get(pool_of(j), 0) + 1
             elif running[j][1] in holding and running[j][1] not in freed:  # one slot per run, if it holds one
                 freed.add(running[j][1])
@@ -288,6 +307,9 @@ def _simulate(project: Project, jobs, needs, dependents, dur, earliest, running,
                         t = max(clock, earliest.get(d, t0))
                         heapq.heappush(events, (t, seq, "ready", d))
                         seq += 1
+        elif j[0] not in project.assets:  # a barrier is done once all it needs is
+            heapq.heappush(events, (clock, seq, "done", j))
+            seq += 1
         else:
             heapq.heappush(queue[pool_of(j)], (rank(j), j))
         if events and events[0][0] == clock:

@@ -62,8 +62,8 @@ def test_pause_all_and_resume_all(waiting, cli) -> None:
         "blocked", f"paused (all assets) by {WHO} at 2024-04-01 12:00 UTC")
     one = cli("resume", "a", "-p", root)
     assert one.exit_code == 2
-    assert one.stderr == "error: a is not paused on its own: every asset is paused (`setpoint resume --all` ends " \
-                         "that pause)\n"
+    assert one.stderr == "error: a would stay paused: every asset is paused (`setpoint resume --all` ends that " \
+                         "pause (and every other))\n"
     assert cli("resume", "--all", "-p", root).stdout == f"resumed every asset\nnext: setpoint apply -p {root}\n"
     assert statuses(waiting)["a[2024-03-01]"][0] == "missing"
 

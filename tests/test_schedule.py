@@ -292,3 +292,77 @@ def test_priority_and_forbid_must_follow_from_the_facts(project, cli) -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith("error: rules/r.lp: the rules make statuses depend on a choice or on "
                                     'non-stratified negation (e.g. forbid(a,"2024-03-31","maybe"))')
+
+
+def test_apply_quiet_still_warns_of_slo_misses(project, cli) -> None:
+    project.write("setpoint.yaml", "name: t\n")
+    project.write("assets/a.yaml", one_day("a", pool="default", slo="slo: {deadline: '13:00'}\n"))
+    project.write("rules/hold.lp", 'forbid(a, P, "the vendor is down") :- runnable(a, P).\n')
+    quiet = cli("apply", "-p", str(project.root), "--now", "2024-04-01T12:00Z", "--quiet")
+    assert (quiet.exit_code, quiet.stdout) == (0, (
+        "SLO: a 0 violated, 1 at risk, 0 on track\n"
+        "  a[2024-03-31]  at risk: deadline 2024-04-01 13:00 UTC; no prediction: it cannot start as things stand "
+        "(blocked, forbidden now, or awaiting confirmation)\n"))
+
+
+def test_a_pool_or_asset_named_like_a_keyword_is_refused(project) -> None:
+    from setpoint.errors import ConfigError
+    from setpoint.project.loader import load_project
+
+    project.write("setpoint.yaml", "name: t\npools: {not: 2}\n")
+    project.write("assets/a.yaml", "name: not\nfiles: a.csv\n")
+    with pytest.raises(ConfigError) as caught:
+        load_project(project.root)
+    assert [(p.message, p.line) for p in caught.value.problems] == [
+        ("asset name 'not' is a reserved word of the rule language", 1),
+        ("bad pool name 'not'", 2)]
+
+
+def test_a_detached_run_keeps_its_pool_slot(project) -> None:
+    project.write("setpoint.yaml", "name: t\npools: {net: 2}\n")
+    project.write("assets/a.yaml", "name: a\nfiles: out/{day}.csv\npartitions:\n  day: {daily: {start: 2024-03-01, "
+                                   "end: 2024-03-06}}\naction:\n  shell: [sh, -c, 'sleep 2; mkdir -p out; "
+                                   "touch out/$SETPOINT_DAY.csv']\n  pool: net\n  detach: true\n")
+    first = apply(project.root, now=NOW)
+    assert len(first.runs) == 2 and first.plan.summary["a"]["in_progress"] == 2
+    assert first.plan.schedule.pools["net"] == (2, 2, 0)
+
+
+def test_freshness_lags_from_the_oldest_change_not_reflected(project) -> None:
+    project.write("setpoint.yaml", "name: t\n")
+    project.write("assets/up.yaml", "name: up\nfiles: up/{day}.csv\npartitions:\n  day: {daily: {start: 2024-03-30, "
+                                    "end: 2024-03-31}}\n")
+    project.write("assets/down.yaml", "name: down\nfiles: down.csv\ndepends_on:\n  - {asset: up, mapping: all}\n"
+                                      "action: {shell: [touch, down.csv]}\nslo: {freshness: 2h}\n")
+    at = lambda h: (NOW.replace(hour=h)).timestamp()  # noqa: E731
+    project.touch("down.csv", at(7))
+    project.touch("up/2024-03-30.csv", at(8))
+    project.touch("up/2024-03-31.csv", at(10))
+    got = plan(project.root, now=NOW.replace(hour=11), record=False)
+    (down,) = [s for s in got.statuses if s.asset == "down"]
+    assert (down.slo.deadline, down.slo.state) == (NOW.replace(hour=10), "violated")  # 08:00 + 2h
+    assert down.reasons[0].upstream == "up[2024-03-31]"  # the newest change is the one named
+
+
+def test_a_pause_stops_what_a_running_pass_would_start_next(project) -> None:
+    import subprocess
+    import sys
+    import time
+
+    project.write("setpoint.yaml", "name: t\npools: {net: 1}\n")
+    project.write("assets/a.yaml", "name: a\nfiles: out/{day}.csv\npartitions:\n  day: {daily: {start: 2024-03-01, "
+                                   "end: 2024-03-04}}\naction:\n  shell: [sh, -c, 'sleep 1; mkdir -p out; "
+                                   "touch out/$SETPOINT_DAY.csv']\n  pool: net\n")
+    proc = subprocess.Popen([sys.executable, "-m", "setpoint.cli", "apply", "-p", str(project.root)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    deadline = time.monotonic() + 30
+    while not (project.root / ".setpoint" / "state.db").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    from setpoint.pause import pause
+
+    pause(project.root, "a", reason="stop")
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    made = sorted(p.name for p in (project.root / "out").iterdir())
+    assert len(made) <= 2, (made, out)  # the one running (and at most one starting as the pause lands)

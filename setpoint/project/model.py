@@ -197,6 +197,16 @@ class Slo:
     after: timedelta | None = None
     timezone: str = "UTC"
     origin: Origin | None = None
+    #: with ``max_age``: a refresh starts this long before the age would run out, on top of a run's
+    #: estimate (None: a tenth of ``max_age``), so that an apply woken a little late still makes it
+    refresh_ahead: timedelta | None = None
+
+    @property
+    def lead(self) -> timedelta:
+        """How early, besides a run's estimate, a too-old-soon partition is refreshed."""
+        if self.refresh_ahead is not None:
+            return self.refresh_ahead
+        return self.max_age / 10 if self.max_age is not None else timedelta(0)
 
     @property
     def has_deadline(self) -> bool:

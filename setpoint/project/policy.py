@@ -11,10 +11,10 @@ import re
 from datetime import timedelta
 
 from .model import Dimension, Limits, Origin, Schedule, Slo
-from .schema import NAME, Reader
+from .schema import NAME, RESERVED, Reader
 from .yamlfile import Mapping
 
-SLO_KEYS = ("freshness", "max_age", "deadline", "timezone")
+SLO_KEYS = ("freshness", "max_age", "deadline", "timezone", "refresh_ahead")
 LIMIT_KEYS = ("max_actions", "max_partitions", "max_compute")
 GUARDRAIL_KEYS = (*LIMIT_KEYS, "rebuild_share", "rebuild_min", "confirm_rebuild")
 SCHEDULE_KEYS = ("estimate", "time_limit")
@@ -60,7 +60,11 @@ def read_slo(doc: Mapping, r: Reader, where: str, dimensions: list[Dimension], p
         else:
             after = _positive(r, m, "deadline", swhere, hint="write a clock time such as 08:00, or a "
                                                              "duration after the window closes such as 45m")
-    return Slo(freshness, max_age, at, after, tz, Origin(r.file, m.line))
+    ahead = r.duration(m, "refresh_ahead", swhere) if "refresh_ahead" in m else None
+    if ahead is not None and "max_age" not in m:
+        r.problem(f"refresh_ahead in {swhere} goes with max_age", line=m.key_lines.get("refresh_ahead"),
+                  hint="say how old the asset may get with max_age: 1d, or leave refresh_ahead out")
+    return Slo(freshness, max_age, at, after, tz, Origin(r.file, m.line), ahead)
 
 
 def _positive(r: Reader, m: Mapping, key: str, where: str, hint: str | None = None) -> timedelta | None:
@@ -104,7 +108,7 @@ def read_schedule(doc: Mapping, r: Reader, file: str) -> Schedule:
     if doc.get("pools") is not None:
         pm = r.mapping(doc["pools"], "'pools' of the project", doc)
         for name in pm or {}:
-            if not NAME.fullmatch(str(name)):
+            if not NAME.fullmatch(str(name)) or str(name) in RESERVED:
                 r.problem(f"bad pool name {name!r}", line=pm.key_lines.get(name),
                           hint="use lowercase letters, digits and _, starting with a letter")
                 continue

@@ -17,6 +17,8 @@ from .timewindows import parse_duration, parse_moment
 from .yamlfile import Mapping, Scalar, Sequence, line_of
 
 NAME = re.compile(r"[a-z][a-z0-9_]*")
+#: names that would not parse where rules and facts use them as constants
+RESERVED = frozenset({"not"})
 
 
 def suggest(word: str, options: Iterable[str]) -> str | None:
@@ -79,6 +81,10 @@ class Reader:
 
     def name(self, m: Mapping, key: str, where: str, what: str) -> Scalar | None:
         value = self.string(m, key, where, required=True)
+        if value is not None and str(value) in RESERVED:
+            self.problem(f"{what} name {str(value)!r} is a reserved word of the rule language", value,
+                         hint=f"choose another name, e.g. {str(value)}_{what}")
+            return None
         if value is not None and not NAME.fullmatch(value):
             fixed = re.sub(r"[^a-z0-9_]+", "_", str(value).lower()).strip("_")
             example = f", e.g. {fixed!r}" if NAME.fullmatch(fixed) else ""

@@ -569,16 +569,23 @@ class StateStore:
             con.execute(f"DELETE FROM pauses {where}", params)
         return gone
 
+    def paused(self, asset: str, now: datetime) -> Pause | None:
+        """The pause in force on ``asset`` (its own, or one of all assets), if any."""
+        return next((p for p in self.pauses() if p.asset in (asset, "*") and p.active(now)), None)
+
     def pauses(self) -> list[Pause]:
         return [Pause(a, _aware(s), _aware(u), r, b) for a, s, u, r, b in
                 self.con.execute("SELECT asset, since, until, reason, by FROM pauses ORDER BY asset")]
 
     def durations(self, asset: str, version: str | None, limit: int = 20) -> list[tuple[float, int]]:
-        """(seconds, partitions) of the newest ``limit`` succeeded runs of ``asset`` (of action ``version``)."""
+        """(seconds, partitions) of the newest ``limit`` succeeded runs of ``asset`` (of action ``version``);
+        runs whose end nobody saw (settled after their apply was gone) are left out."""
         rows = self.con.execute(
             "SELECT (julianday(ended_at) - julianday(started_at)) * 86400.0, json_array_length(partitions) "
             "FROM runs WHERE asset = ? AND outcome = 'succeeded' AND ended_at IS NOT NULL "
-            "AND (? IS NULL OR action_version = ?) ORDER BY n DESC LIMIT ?", [asset, version, version, limit])
+            "AND (? IS NULL OR action_version = ?) AND NOT EXISTS (SELECT 1 FROM events e WHERE e.run_id = runs.id "
+            "AND e.kind IN ('interrupted', 'expired', 'orphaned')) ORDER BY n DESC LIMIT ?",
+            [asset, version, version, limit])
         return [(max(0.0, s), max(1, n)) for s, n in rows.fetchall()]
 
     def close(self) -> None:
