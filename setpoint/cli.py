@@ -82,7 +82,8 @@ def plan(project_dir: Path, as_json: bool, now: str | None, include_satisfied: b
 @main.command()
 @project_option
 @click.option("--now", envvar="SETPOINT_NOW", help="Apply as if it were this time (ISO 8601, UTC if no zone).")
-@click.option("--concurrency", type=click.IntRange(min=1), help="The default pool's capacity for this apply (default: apply.concurrency, 4).")
+@click.option("--concurrency", type=click.IntRange(min=1),
+              help="The default pool's capacity for this apply (default: apply.concurrency, 4).")
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as one JSON document.")
 @click.option("--quiet", is_flag=True, help="Print only problems (for cron): nothing when all is well.")
 @click.option("--wait", default=5.0, show_default=True, type=click.FloatRange(min=0),
