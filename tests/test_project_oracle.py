@@ -215,3 +215,38 @@ def test_plan_agrees_with_the_oracle_fed_from_the_declarations(w: World) -> None
             raise AssertionError(f"setpoint vs oracle: {diff}")
     finally:
         shutil.rmtree(root.parent, ignore_errors=True)
+
+
+def _reordered(root: Path) -> None:
+    """The same project, declared in another order: every asset in one file, last first; rules reversed
+    and split over two files."""
+    files = sorted((root / "assets").glob("*.yaml"), reverse=True)
+    docs = [f.read_text() for f in files]
+    for f in files:
+        f.unlink()
+    (root / "assets" / "all.yaml").write_text("assets:\n" + "".join(
+        "  - " + doc.replace("\n", "\n    ").rstrip() + "\n" for doc in docs))
+    rules = (root / "rules" / "blocks.lp").read_text().splitlines()[::-1]
+    (root / "rules" / "blocks.lp").write_text("\n".join(rules[: len(rules) // 2]) + "\n% first half\n")
+    (root / "rules" / "more.lp").write_text("\n".join(rules[len(rules) // 2:]) + "\n% second half\n")
+
+
+def _plan_doc(root: Path) -> dict:
+    doc = plan(root, now=NOW, record=False, include_satisfied=True).to_json()
+    doc.pop("timings")
+    doc["schedule"].pop("solve_s")
+    return doc
+
+
+@settings(max_examples=max(3, EXAMPLES // 3), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds())
+def test_the_order_of_files_assets_and_rules_does_not_change_the_plan(w: World) -> None:
+    base = Path(tempfile.mkdtemp(prefix="setpoint-order-"))
+    try:
+        write(w, base / "one")
+        write(w, base / "two")
+        _reordered(base / "two")
+        first, second = _plan_doc(base / "one"), _plan_doc(base / "two")
+        assert first == second
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
