@@ -22,17 +22,17 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import importlib
 
 from setpoint import apply, plan
+from tests.failing import keep
 from setpoint.adapters.execute import Outcome
 
 EXAMPLES = 60 if os.environ.get("SETPOINT_LONG") else 8
 NOW = datetime(2024, 4, 1, 12, 0, tzinfo=timezone.utc)
-KEEP = Path(tempfile.gettempdir()) / "setpoint-failing-projects"
 apply_module = importlib.import_module("setpoint.apply")  # the module: setpoint.apply is also the function
 
 
@@ -131,10 +131,7 @@ def test_repeated_applies_converge_minimally_and_then_do_nothing(spec: Spec) -> 
                     problem = problem or f"{a}[{key}] was satisfied, needed nothing that changed, and was rebuilt"
         assert again.runs == [] and result is not None
         if problem:
-            KEEP.mkdir(exist_ok=True)
-            kept = KEEP / root.parent.name
-            shutil.copytree(root, kept, dirs_exist_ok=True)
-            note(f"project written to {kept} (replay: setpoint apply -p {kept} --now 2024-04-01T12:00Z)")
+            keep(root, "replay: setpoint apply -p {root} --now 2024-04-01T12:00Z")
             raise AssertionError(problem)
     finally:
         apply_module.executor_for = original

@@ -18,14 +18,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from setpoint.lock import alive
 from setpoint.state import StateStore
+from tests.failing import keep
 
 EXAMPLES = 25 if os.environ.get("SETPOINT_LONG") else 3
 SETPOINT = [sys.executable, "-m", "setpoint.cli"]
-KEEP = Path(tempfile.gettempdir()) / "setpoint-failing-projects"
 
 ASSETS = """\
 - name: raw
@@ -50,14 +51,6 @@ ASSETS = """\
 def apply(root: Path) -> subprocess.CompletedProcess:
     return subprocess.run([*SETPOINT, "apply", "-p", str(root), "--now", "2024-04-01T12:00Z", "--wait", "30"],
                           capture_output=True, text=True, timeout=120)
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def wait_for_work(root: Path, timeout: float = 20.0) -> None:
@@ -105,10 +98,7 @@ def test_kills_at_any_moment_lose_nothing_and_redo_nothing(delays: list[float]) 
         elif "applied kill: 0 runs" not in again.stdout:
             problem = f"one more apply did something: {again.stdout}"
         if problem:
-            KEEP.mkdir(exist_ok=True)
-            kept = KEEP / root.parent.name
-            shutil.copytree(root, kept, dirs_exist_ok=True)
-            note(f"project kept at {kept}; setpoint history -p {kept} --events shows what happened")
+            keep(root, "setpoint history -p {root} --events shows what happened")
             raise AssertionError(problem)
     finally:
         shutil.rmtree(root.parent, ignore_errors=True)

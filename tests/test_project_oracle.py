@@ -24,7 +24,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from setpoint import plan
@@ -33,11 +33,11 @@ from setpoint.project.loader import load_project
 from setpoint.state import StateStore
 
 pytest.importorskip("pyDatalog")
+from tests.failing import keep  # noqa: E402
 from tests.oracle.datalog import Facts, derive  # noqa: E402
 
 EXAMPLES = 150 if os.environ.get("SETPOINT_LONG") else 15
 NOW = datetime(2024, 4, 1, 12, 0, tzinfo=timezone.utc)
-KEEP = Path(tempfile.gettempdir()) / "setpoint-failing-projects"
 REGIONS = ("eu", "us")
 
 
@@ -206,10 +206,7 @@ def test_plan_agrees_with_the_oracle_fed_from_the_declarations(w: World) -> None
         mine = {(s.asset, s.key): (s.status, {r.kind for r in s.reasons}) for s in ours.statuses}
         expected = {n: (s, {k for k, _ in reasons.get(n, ())}) for n, s in theirs.items()}
         if mine != expected:
-            KEEP.mkdir(exist_ok=True)
-            kept = KEEP / root.parent.name
-            shutil.copytree(root, kept, dirs_exist_ok=True)
-            note(f"project written to {kept} (replay: setpoint plan -p {kept} --now 2024-04-01T12:00Z --all)")
+            keep(root, "replay: setpoint plan -p {root} --now 2024-04-01T12:00Z --all")
             diff = {n: (mine.get(n), expected.get(n)) for n in set(mine) | set(expected)
                     if mine.get(n) != expected.get(n)}
             raise AssertionError(f"setpoint vs oracle: {diff}")
