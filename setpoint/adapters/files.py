@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -99,8 +100,8 @@ def listing(base: Path) -> Iterator[tuple[str, float | None]]:
         except (OSError, subprocess.CalledProcessError):
             out = None
         if out is not None:
-            items = out.split(b"\0")
-            yield from zip(map(os.fsdecode, items[0:-1:2]), map(_mtime, items[1::2]))
+            items = out.decode(sys.getfilesystemencoding(), "surrogateescape").split("\0")  # as os.fsdecode does
+            yield from zip(items[0:-1:2], map(_mtime, items[1::2]))
             return
     base_len = len(str(base)) + 1
     for dirpath, _dirnames, filenames in os.walk(base):
@@ -113,7 +114,7 @@ def listing(base: Path) -> Iterator[tuple[str, float | None]]:
             yield (f"{rel_dir}/{fn}" if rel_dir else fn), mtime
 
 
-def _mtime(text: bytes) -> float | None:
+def _mtime(text: str) -> float | None:
     try:
         return float(text)
     except ValueError:

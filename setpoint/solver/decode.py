@@ -9,7 +9,7 @@ from ..frontier import Frontier, FrontierPartition
 from ..partition import format_key, format_partition
 from ..plan import STATUSES, Group, PartitionStatus, Plan, Reason
 from ..project.model import Project
-from .actions import plan_actions, run_ranges
+from .actions import plan_actions
 from .session import SolveResult
 
 #: the order in which a partition's reasons are listed (its first reason is its top reason)
@@ -91,7 +91,7 @@ def decode(project: Project, frontier: Frontier, result: SolveResult, now: datet
     if frontier.satisfied is not None:
         statuses = _with_satisfied(project, frontier, statuses)
     return Plan(project=project.name, now=now, statuses=statuses, actions=actions, summary=summary,
-                groups=groups, runs=run_ranges(project, actions),
+                groups=groups, runs=[],  # ranged once the schedule has chosen (controller._schedule)
                 observations=[{"asset": o.asset, "source": o.source, "present": o.present,
                                **({"note": o.note} if o.note else {})} for o in frontier.observations],
                 warnings=list(frontier.warnings), facts=result.facts, cleared=dict(frontier.cleared),
