@@ -136,6 +136,8 @@ class Explanation:
     counts: dict[str, int] = field(default_factory=dict)
     groups: list[AssetGroup] = field(default_factory=list)
     expanded: bool = False
+    #: an asset's SLO: its declaration and how many partitions are on track, at risk and violated
+    slo: dict[str, Any] | None = None
 
     @property
     def status(self) -> str | None:
@@ -149,6 +151,8 @@ class Explanation:
                        nodes={k: n.to_json() for k, n in self.nodes.items()})
         else:
             out.update(counts=self.counts, groups=[g.to_json() for g in self.groups])
+            if self.slo is not None:
+                out["slo"] = self.slo
         return out
 
 
@@ -176,7 +180,11 @@ class Explainer:
                              sts[0].partition) for (status, reason), sts in buckets.items()]
         order = ("blocked", "in_progress", "waiting", "missing", "stale")
         groups.sort(key=lambda g: (order.index(g.status), -g.count, g.reason))
-        return Explanation(name, "asset", self.now, counts=dict(self.plan.summary[name]), groups=groups)
+        slo = None
+        if asset.slo is not None:
+            slo = {"slo": asset.slo.describe(), "at": str(asset.slo.origin) if asset.slo.origin else None,
+                   **self.plan.slo.get(name, {"on_track": 0, "at_risk": 0, "violated": 0})}
+        return Explanation(name, "asset", self.now, counts=dict(self.plan.summary[name]), groups=groups, slo=slo)
 
     # -- a partition --------------------------------------------------------------------------
     def partition(self, asset: Asset, values: dict[str, str]) -> Explanation:

@@ -340,9 +340,13 @@ def _render_asset(ex: Explanation) -> str:
     c = ex.counts
     shown = [f"{c[s]:,} {s}" for s in STATUSES if c.get(s)]
     head = f"{ex.target}: {c['expected']:,} expected"
+    slo = ""
+    if ex.slo is not None:
+        slo = (f"\nSLO ({ex.slo['at']}: {ex.slo['slo']}): {ex.slo['violated']:,} violated, "
+               f"{ex.slo['at_risk']:,} at risk, {ex.slo['on_track']:,} on track")
     if not ex.groups:
-        return head + (", all satisfied" if c["expected"] else ", none yet")
-    lines = [head + ": " + ", ".join(shown)]
+        return head + (", all satisfied" if c["expected"] else ", none yet") + slo
+    lines = [head + ": " + ", ".join(shown) + slo]
     rows = [[f"  {g.count:,} {g.status}", g.reason, g.values, f"e.g. {g.example}"] for g in ex.groups]
     widths = [max(len(r[i]) for r in rows) for i in range(3)]
     for r in rows:

@@ -366,3 +366,12 @@ def test_a_pause_stops_what_a_running_pass_would_start_next(project) -> None:
     assert proc.returncode == 0
     made = sorted(p.name for p in (project.root / "out").iterdir())
     assert len(made) <= 2, (made, out)  # the one running (and at most one starting as the pause lands)
+
+
+def test_why_an_asset_sums_up_its_slo(project, cli) -> None:
+    project.write("setpoint.yaml", "name: t\n")
+    project.write("assets/a.yaml", one_day("a", pool="default", estimate="2h", slo="slo: {deadline: '13:00'}\n"))
+    out = cli("why", "a", "-p", str(project.root), "--now", "2024-04-01T12:00Z").stdout
+    assert out.splitlines()[:2] == [
+        "a: 1 expected: 1 missing",
+        "SLO (assets/a.yaml:9: ready by 13:00 UTC after its window closes): 0 violated, 1 at risk, 0 on track"]
