@@ -126,7 +126,15 @@ class ApplyResult:
         and no apply seems to hang."""
         if self.held_by is not None:
             return not self.stuck
-        return self.blocked == 0 and not self.unrecovered and not self.late_unrecovered and not self.unconfirmed
+        return (self.blocked == 0 and not self.unrecovered and not self.late_unrecovered and not self.unconfirmed
+                and not self.too_big)
+
+    @property
+    def too_big(self) -> list:
+        """Runs no apply will take: larger on their own than a guardrail allows."""
+        if self.plan is None or self.plan.schedule is None:
+            return []
+        return [d for d in self.plan.schedule.deferred if d.kind == "too_big"]
 
     @property
     def unconfirmed(self) -> list:

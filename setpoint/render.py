@@ -151,6 +151,9 @@ def render_apply(result: ApplyResult) -> str:
         lines.append("converged: every expected partition is satisfied.")
     elif result.unconfirmed:
         lines.append("not converged: a mass rebuild waits for confirmation (`setpoint apply --yes`).")
+    elif result.too_big:
+        lines.append(f"not converged: {_plural(len(result.too_big), 'run')} larger than a guardrail allows on "
+                     "its own (see above: raise the limit or make runs smaller).")
     elif result.blocked:
         lines.append(f"not converged: {_plural(result.blocked, 'partition')} blocked "
                      "(see `setpoint history` for the runs).")

@@ -29,8 +29,23 @@ from .solver.session import SolveResult
 
 RULES = Path(__file__).resolve().parent / "rules" / "schedule.lp"
 
-#: slack (seconds) below which a run is more urgent: < 0 (late), < 1 h, < 6 h, < 1 d, more or no SLO
-URGENCY = (0.0, 3600.0, 6 * 3600.0, 86400.0)
+#: urgency levels by slack (seconds), most urgent first: work that can still make its deadline if it
+#: starts soon (0 ≤ slack < 1 h, then < 6 h) comes before work that will be late anyway (slack < 0: it
+#: cannot be saved, and must not starve what can), then < 1 d, then more; work without an SLO is last
+LEVELS = 6
+
+
+def urgency(slack: float | None) -> int:
+    """The urgency level of a run with this slack: 5 (most urgent) … 0 (no SLO)."""
+    if slack is None:
+        return 0
+    if slack < 0:
+        return 3
+    if slack < 3600:
+        return 5
+    if slack < 6 * 3600:
+        return 4
+    return 2 if slack < 86400 else 1
 
 
 @dataclass(frozen=True)
@@ -123,12 +138,6 @@ class Schedule:
                 "candidates": self.candidates}
 
 
-def _urgency(slack: float | None) -> int:
-    if slack is None:
-        return 0
-    return len(URGENCY) - sum(1 for b in URGENCY if slack >= b)
-
-
 def _holding(project: Project, frontier: Frontier) -> dict[str, str]:
     """Runs holding a slot of each pool: one per live lease's run. Outside work (``detach: report``, a
     lease no process of this machine owns) holds a slot of a declared pool only: the default pool
@@ -218,7 +227,7 @@ def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan
         estimate = frontier.estimates.get(action.asset)
         seconds = estimate.seconds(action.covers, len(action.units)) if estimate else 0.0
         out.seconds[action.label] = seconds
-        level = prio * (len(URGENCY) + 1) + _urgency(slack)
+        level = prio * LEVELS + urgency(slack)
         candidates.append(Candidate(action, out.pool_of.get(action.asset, "default"), seconds, slack, prio, level))
     times = {a.name: {d.name for d in a.time_dimensions} for a in project.assets.values()}
     candidates.sort(key=lambda c: (-c.level, c.slack if c.slack is not None else float("inf"),
@@ -291,9 +300,23 @@ def _solve(project: Project, candidates: list[Candidate], free: dict[str, int], 
     out.models = models
     out.solve_s = time.perf_counter() - t
     ordered = [members for _, members in sorted(groups.items(), key=lambda kv: kv[1][0].rank)]
+    if not models:  # out of time before the first model: the greedy choice, which that model would be
+        return _greedy(project, candidates, caps, spent)
     taken: set[int] = set()
     for g, k in best:
         taken.update(c.rank for c in ordered[g][:k])
+    return taken
+
+
+def _greedy(project: Project, candidates: list[Candidate], free: dict[str, int], spent: Budget) -> set[int]:
+    """In rank order, each run whose pool has a slot and that fits every budget."""
+    slots, budget, taken = dict(free), spent, set()
+    for c in candidates:
+        after = budget.add(c.action.asset, c.action.covers, c.seconds)
+        if slots.get(c.pool, 0) > 0 and _over(project, c.action.asset, after) is None:
+            slots[c.pool] -= 1
+            budget = after
+            taken.add(c.rank)
     return taken
 
 
@@ -309,7 +332,11 @@ def _settle(project: Project, candidates: list[Candidate], taken: set[int], spen
             continue
         after = budget.add(c.action.asset, c.action.covers, c.seconds)
         reason = _over(project, c.action.asset, after)
-        if reason is not None:
+        alone = _over(project, c.action.asset, Budget().add(c.action.asset, c.action.covers, c.seconds))
+        if alone is not None:  # no apply will ever take it: a problem, not a wait
+            out.deferred.append(Deferred(c.action, f"too big for a guardrail on its own: {alone}; raise the limit, "
+                                                   "or make runs smaller (batch.max, grain)", "too_big"))
+        elif reason is not None:
             out.deferred.append(Deferred(c.action, reason, "limit"))
         else:
             out.queued.append(c.action)

@@ -85,8 +85,15 @@ def _expected_at(space: TimeWindows, value: str) -> datetime | None:
     return close.astimezone(timezone.utc) + space.lag
 
 
-def deadline_of(asset: Asset, part: FrontierPartition) -> datetime | None:
-    """The earliest moment the asset's SLO says this partition must be ready by (aware UTC)."""
+def deadline_of(asset: Asset, part: FrontierPartition, changed: datetime | None = None,
+                now: datetime | None = None) -> datetime | None:
+    """The earliest moment the asset's SLO says this partition must be ready by (aware UTC).
+
+    ``changed``: the oldest change anywhere upstream that it does not reflect
+    yet (see :func:`unreflected`); without it, only its own outdated upstream
+    counts. An unpartitioned asset with ``max_age`` that is absent is past its
+    deadline (``now``).
+    """
     slo = asset.slo
     if slo is None:
         return None
@@ -101,13 +108,46 @@ def deadline_of(asset: Asset, part: FrontierPartition) -> datetime | None:
     if close is not None and slo.after is not None:
         out.append(close + slo.after)
     if slo.freshness is not None:
-        if part.outdated_at is not None:
-            out.append(part.outdated_at + slo.freshness)
+        since = changed if changed is not None else part.outdated_at
+        if since is not None:
+            out.append(since + slo.freshness)
         elif part.absent and close is not None:
             out.append(close + slo.freshness)
     if slo.max_age is not None and part.expires_at is not None:
         out.append(part.expires_at)
+    elif slo.max_age is not None and part.absent and now is not None:
+        out.append(now)  # gone: older than any age
     return min(out) if out else None
+
+
+def unreflected(project: Project, frontier: Frontier, wanted: list[tuple[str, str]]) -> dict[tuple[str, str], datetime]:
+    """For each wanted partition, the oldest change anywhere upstream it does not reflect yet: its own
+    outdating upstream change, a missing time partition's window close, or, through what it needs, theirs."""
+    parts = {(a, p.key): p for a, af in frontier.assets.items() for p in af.partitions}
+    ups: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for a, p, b, q in frontier.edges:
+        ups.setdefault((a, p), []).append((b, q))
+    memo: dict[tuple[str, str], datetime | None] = {}
+    visiting: set[tuple[str, str]] = set()
+    for start in wanted:
+        stack = [start]
+        while stack:  # iterative depth-first: chains can be long
+            node = stack[-1]
+            if node in memo:
+                stack.pop()
+                continue
+            if node not in visiting:  # first visit: what it needs comes first (a rule-made cycle is cut)
+                visiting.add(node)
+                stack.extend(u for u in ups.get(node, ()) if u in parts and u not in memo and u not in visiting)
+                continue
+            stack.pop()
+            part = parts[node]
+            own = part.outdated_at
+            if own is None and part.absent:
+                own = window_close(project.assets[node[0]], part.values)
+            times = [t for t in [own, *(memo.get(u) for u in ups.get(node, ()))] if t is not None]
+            memo[node] = min(times) if times else None
+    return {n: t for n in wanted if (t := memo.get(n)) is not None}
 
 
 @dataclass
@@ -131,11 +171,13 @@ def forecast(project: Project, frontier: Frontier, statuses: list[PartitionStatu
     nothing when no asset declares an SLO.
     """
     parts = {(a, p.key): p for a, af in frontier.assets.items() for p in af.partitions}
+    fresh = [n for n in parts if (s := project.assets[n[0]].slo) is not None and s.freshness is not None]
+    changed = unreflected(project, frontier, fresh) if fresh else {}
     deadlines: dict[tuple[str, str], datetime] = {}
     for (a, key), part in parts.items():
         asset = project.assets[a]
         if asset.slo is not None:
-            d = deadline_of(asset, part)
+            d = deadline_of(asset, part, changed.get((a, key)), now)
             if d is not None:
                 deadlines[(a, key)] = d
     if not deadlines:
@@ -264,14 +306,15 @@ def _simulate(project: Project, jobs, needs, dependents, dur, earliest, running,
         action = project.assets[job[0]].action
         return action.pool if action is not None else "default"
 
-    from .schedule import age
+    from .schedule import age, urgency
 
     times = {a.name: {d.name for d in a.time_dimensions} for a in project.assets.values()}
 
-    def rank(job: Job) -> tuple:  # as the schedule ranks runs: priority, least slack, oldest
+    def rank(job: Job) -> tuple:  # as the schedule ranks runs: priority, urgency, least slack, oldest
         s = slack.get(job)
         values = unit_values.get(job, {})
-        return (-priority.get(job, 0), s if s is not None else INF, age(times[job[0]], values), job[1], job[0])
+        return (-priority.get(job, 0), -urgency(s), s if s is not None else INF, age(times[job[0]], values),
+                job[1], job[0])
 
     finish: dict[Job, float] = {}
     slots = {p: max(0, n) for p, n in free.items()}

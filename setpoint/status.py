@@ -59,12 +59,14 @@ class Status:
     slo: dict[str, dict[str, int]] = field(default_factory=dict)
     misses: list[PartitionStatus] = field(default_factory=list)
     deferred: int = 0
+    #: runs no apply will take: larger on their own than a guardrail allows
+    too_big: int = 0
 
     @property
     def ok(self) -> bool:
         """Nothing is blocked but by a pause, and no SLO is violated (what monitoring alerts on)."""
         blocked = sum(row.get("blocked", 0) for row in self.summary.values()) - self.paused_partitions
-        return blocked <= 0 and not any(row.get("violated") for row in self.slo.values())
+        return blocked <= 0 and not any(row.get("violated") for row in self.slo.values()) and not self.too_big
 
     def to_json(self) -> dict[str, Any]:
         return {"project": self.project, "now": self.now.isoformat(), "summary": self.summary,
@@ -72,7 +74,8 @@ class Status:
                 "recent_failures": [r.to_json() for r in self.failures],
                 "blocked": [g.to_json() for g in self.blocked], "warnings": self.warnings,
                 "pauses": [p.to_json() for p in self.pauses], "slo": self.slo,
-                "slo_misses": [s.to_json() for s in self.misses], "deferred": self.deferred}
+                "slo_misses": [s.to_json() for s in self.misses], "deferred": self.deferred,
+                "too_big": self.too_big}
 
 
 def status(path: str | Path | Project = ".", now: datetime | None = None, wait: float = 5.0) -> Status:
@@ -100,7 +103,9 @@ def status(path: str | Path | Project = ".", now: datetime | None = None, wait: 
         out = Status(project.name, current.now, current.summary,
                      blocked=[g for g in current.groups if g.status == "blocked"], warnings=list(current.warnings),
                      paused_partitions=current.paused, slo=current.slo, misses=misses[:RECENT_FAILURES * 2],
-                     deferred=len(current.schedule.deferred) if current.schedule else 0)
+                     deferred=len(current.schedule.deferred) if current.schedule else 0,
+                     too_big=sum(1 for d in current.schedule.deferred if d.kind == "too_big")
+                     if current.schedule else 0)
     if not recorded(project.state):
         return out
     with StateStore(project.state, read_only=True) as store:

@@ -3,7 +3,7 @@
 Hypothesis draws a project — 1–4 file assets partitioned by day (1–3 days)
 and maybe by region, each needing earlier ones through identity, ``on: [day]``,
 the previous day or all of them — and an observed state: files present with
-distinct times (an upstream newer than its dependent makes it outdated),
+times that often tie (only an upstream strictly newer makes it outdated),
 failed attempts on record, leases live or expired, pauses, rule blocks. The
 oracle computes the expected partitions, the dependency edges and the
 conditions in plain Python from the same declarations (not from setpoint's
@@ -36,7 +36,7 @@ pytest.importorskip("pyDatalog")
 from tests.failing import keep  # noqa: E402
 from tests.oracle.datalog import Facts, derive  # noqa: E402
 
-EXAMPLES = 150 if os.environ.get("SETPOINT_LONG") else 15
+EXAMPLES = 150 if os.environ.get("SETPOINT_LONG") else 25
 NOW = datetime(2024, 4, 1, 12, 0, tzinfo=timezone.utc)
 REGIONS = ("eu", "us")
 
@@ -53,7 +53,7 @@ class Asset:
 class World:
     days: int
     assets: tuple[Asset, ...]
-    present: dict  # (asset, key) → minutes after 2024-03-20 (distinct)
+    present: dict  # (asset, key) → minutes after 2024-03-20 (often equal)
     failed: dict   # (asset, key) → attempts
     leases: dict   # (asset, key) → live?
     paused: frozenset[str]
@@ -87,7 +87,7 @@ def worlds(draw) -> World:
         assets.append(Asset(f"a{i}", regional, draw(st.integers(0, 4)) > 0, tuple(deps)))
     everyone = [(a.name, k) for a in assets for k, _ in keys(a, days)]
     present_nodes = [n for n in everyone if draw(st.booleans())]
-    minutes = draw(st.permutations(range(len(present_nodes))))
+    minutes = [draw(st.integers(0, 2)) for _ in present_nodes]  # ties too: the same time is not "after"
     present = {n: m for n, m in zip(present_nodes, minutes)}
     failed, leases, blocked = {}, {}, set()
     for n in everyone:

@@ -375,3 +375,111 @@ def test_why_an_asset_sums_up_its_slo(project, cli) -> None:
     assert out.splitlines()[:2] == [
         "a: 1 expected: 1 missing",
         "SLO (assets/a.yaml:9: ready by 13:00 UTC after its window closes): 0 violated, 1 at risk, 0 on track"]
+
+
+def test_freshness_counts_from_a_change_two_steps_upstream(project) -> None:
+    project.write("setpoint.yaml", "name: t\n")
+    project.write("assets/raw.yaml", "name: raw\nfiles: raw.csv\n")
+    project.write("assets/mid.yaml", "name: mid\nfiles: mid.csv\ndepends_on: [raw]\naction: {shell: [touch, mid.csv], "
+                                     "estimate: 3h}\n")
+    project.write("assets/report.yaml", "name: report\nfiles: report.csv\ndepends_on: [mid]\naction: {shell: [touch, "
+                                        "report.csv], estimate: 5m}\nslo: {freshness: 2h}\n")
+    for name, hour in (("mid.csv", 6), ("report.csv", 7), ("raw.csv", 8)):
+        project.touch(name, NOW.replace(hour=hour).timestamp())
+    got = plan(project.root, now=NOW, record=False)
+    (report,) = [s for s in got.statuses if s.asset == "report"]
+    assert report.status == "waiting"  # present, waiting for mid, which raw outdated at 08:00
+    assert (report.slo.deadline, report.slo.state) == (NOW.replace(hour=10), "violated")
+    assert report.slo.predicted == NOW.replace(hour=15, minute=5)
+
+
+def test_an_absent_asset_with_a_max_age_is_past_its_deadline(project) -> None:
+    project.write("setpoint.yaml", "name: t\n")
+    project.write("assets/a.yaml", "name: rates\nfiles: rates.csv\naction: {shell: ['false']}\nslo: {max_age: 6h}\n")
+    (st,) = plan(project.root, now=NOW, record=False).statuses
+    assert (st.status, st.slo.state) == ("missing", "violated")
+
+
+def test_within_one_urgency_level_least_slack_starts_first(project) -> None:
+    project.write("setpoint.yaml", "name: t\npools: {one: 1}\n")
+    project.write("assets/a.yaml", one_day("aa", slo="slo: {deadline: '12:50'}\n", estimate="10m"))  # 40 min slack
+    project.write("assets/b.yaml", one_day("zz", slo="slo: {deadline: '12:30'}\n", estimate="10m"))  # 20 min slack
+    got = plan(project.root, now=NOW, record=False)
+    assert labels(got.schedule.start) == ["zz[2024-03-31]"]
+
+
+def test_work_that_can_still_make_it_comes_before_work_that_is_late_anyway(project) -> None:
+    project.write("setpoint.yaml", "name: t\npools: {one: 1}\n")
+    project.write("assets/a.yaml", one_day("late", slo="slo: {deadline: '11:00'}\n", estimate="10m",
+                                           days=("2024-03-01", "2024-03-05")))
+    project.write("assets/b.yaml", one_day("today", slo="slo: {deadline: '13:00'}\n", estimate="10m"))
+    got = plan(project.root, now=NOW, record=False)
+    assert labels(got.schedule.start) == ["today[2024-03-31]"]
+    today = next(s for s in got.statuses if s.asset == "today")
+    assert (today.slo.state, today.slo.predicted) == ("on_track", NOW + timedelta(minutes=10))
+
+
+def test_running_work_delays_the_prediction(project) -> None:
+    project.write("setpoint.yaml", "name: t\npools: {one: 1}\n")
+    project.write("assets/a.yaml", one_day("a", estimate="30m", days=("2024-03-30", "2024-03-31"),
+                                           slo="slo: {deadline: '23:00'}\n"))
+    with StateStore(project.root / ".setpoint" / "state.db") as store:  # a started 10 minutes ago
+        store.start_run("a", "shell", "a[2024-03-30]", ["2024-03-30"], "v", 1, at=NOW - timedelta(minutes=10),
+                        lease=[("2024-03-30", ["2024-03-30"])], deadline=NOW + timedelta(hours=6),
+                        owner=this_process())
+    got = plan(project.root, now=NOW, record=False)
+    second = next(s for s in got.statuses if s.key == "2024-03-31")
+    assert second.slo.predicted == NOW + timedelta(minutes=20 + 30)  # after the running one ends
+    assert got.schedule.start == [] and labels(got.schedule.queued) == ["a[2024-03-31]"]
+
+
+def test_per_asset_action_and_compute_limits_defer_with_their_reason(project) -> None:
+    project.write("setpoint.yaml", "name: t\n")
+    project.write("assets/a.yaml", one_day("a", pool="default", estimate="20m", days=("2024-03-01", "2024-03-05"),
+                                           extra="guardrails: {max_actions: 2}\n"))
+    project.write("assets/b.yaml", one_day("b", pool="default", estimate="20m", days=("2024-03-01", "2024-03-05"),
+                                           extra="guardrails: {max_compute: 1h}\n"))
+    got = plan(project.root, now=NOW, record=False)
+    assert sorted({(d.action.asset, d.reason) for d in got.schedule.deferred}) == [
+        ("a", "over the limit of 2 actions per apply (guardrails of a, assets/a.yaml:9)"),
+        ("b", "over the limit of 1:00:00 of estimated compute per apply (guardrails of b, assets/b.yaml:9)")]
+    assert sum(1 for a in got.actions if a.asset == "a") == 2 and sum(1 for a in got.actions if a.asset == "b") == 3
+
+
+def test_a_run_too_big_for_a_guardrail_is_a_problem_not_a_wait(project, cli) -> None:
+    project.write("setpoint.yaml", "name: t\nguardrails: {max_compute: 30m}\n")
+    project.write("assets/a.yaml", one_day("a", pool="default", estimate="1h"))
+    got = plan(project.root, now=NOW, record=False)
+    assert [d.kind for d in got.schedule.deferred] == ["too_big"]
+    result = cli("apply", "-p", str(project.root), "--now", "2024-04-01T12:00Z")
+    assert result.exit_code == 1 and "larger than a guardrail allows on its own" in result.stdout
+
+
+def test_a_partial_rebuild_below_the_share_goes_ahead_and_above_it_waits(project) -> None:
+    project.write("setpoint.yaml", "name: t\nguardrails: {rebuild_min: 1, rebuild_share: 0.5}\n")
+    asset = one_day("a", pool="default", days=("2024-03-01", "2024-03-04"))
+    project.write("assets/a.yaml", asset)
+    assert apply(project.root, now=NOW).converged
+    project.touch("out/a/2024-03-01.csv", (NOW - timedelta(days=30)).timestamp())
+    with StateStore(project.root / ".setpoint" / "state.db") as store:  # one built by an older version
+        store.record_built("a", [("2024-03-01", ["2024-03-01"])], "old", "r-0", at=NOW)
+    got = plan(project.root, now=NOW, record=False)
+    assert got.schedule.rebuilds == [] and labels(got.actions) == ["a[2024-03-01]"]  # 1 of 4: 25%
+    project.write("assets/a.yaml", asset + "  version: '2'\n")
+    assert [r.partitions for r in plan(project.root, now=NOW, record=False).schedule.rebuilds] == [4]
+
+
+def test_priorities_are_clamped_to_nine(project) -> None:
+    project.write("setpoint.yaml", "name: t\npools: {one: 1}\n")
+    project.write("assets/a.yaml", one_day("a", days=("2024-03-01", "2024-03-02")))
+    project.write("rules/p.lp", 'priority(a, "2024-03-02", 50) :- runnable(a, "2024-03-02").\n'
+                                'priority(a, "2024-03-01", 9) :- runnable(a, "2024-03-01").\n')
+    got = plan(project.root, now=NOW, record=False)
+    assert labels(got.schedule.start) == ["a[2024-03-01]"]  # 50 counts as 9: then the older one first
+
+
+def test_out_of_time_before_a_first_model_the_greedy_choice_starts(project) -> None:
+    project.write("setpoint.yaml", "name: t\npools: {one: 2}\nschedule: {time_limit: 0.000001}\n")
+    project.write("assets/a.yaml", one_day("a", days=("2024-03-01", "2024-03-05")))
+    got = plan(project.root, now=NOW, record=False)
+    assert labels(got.schedule.start) == ["a[2024-03-01]", "a[2024-03-02]"]
