@@ -380,8 +380,8 @@ def render_status(st: Status) -> str:
     if st.pauses:
         lines += ["", "paused:"]
         lines += _columns([[f"  {'every asset' if p.asset == '*' else p.asset}", f"by {p.by or '?'}",
-                            f"since {p.since:%Y-%m-%d %H:%M}",
-                            (f"until {p.until:%Y-%m-%d %H:%M}" if p.until else "until resumed")
+                            f"since {p.since:%Y-%m-%d %H:%M UTC}",
+                            (f"until {p.until:%Y-%m-%d %H:%M UTC}" if p.until else "until resumed")
                             + (f": {p.reason}" if p.reason else "")] for p in st.pauses])
     if st.slo:
         lines += ["", "SLO:"]
@@ -391,4 +391,7 @@ def render_status(st: Status) -> str:
     if st.deferred:
         lines += ["", f"deferred (guardrails, rules, rebuilds to confirm): {_plural(st.deferred, 'run')} "
                       "(see `setpoint plan`)"]
+    if st.too_big:
+        lines.append(f"problem: {_plural(st.too_big, 'run')} larger than a guardrail allows on its own "
+                     "(raise the limit or make runs smaller; see `setpoint plan`)")
     return "\n".join(line.rstrip() for line in lines)

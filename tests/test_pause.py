@@ -32,7 +32,7 @@ def test_pause_blocks_the_asset_and_everything_downstream_until_resumed(waiting,
     result = apply(waiting.root, now=NOW)
     assert result.runs == [] and result.ok  # a pause is deliberate: not a problem for cron
     st = cli("status", "-p", root, "--now", NOW_TEXT)
-    assert st.exit_code == 0 and f"  a  by {WHO}  since 2024-04-01 12:00  until resumed: vendor outage" in st.stdout
+    assert st.exit_code == 0 and f"  a  by {WHO}  since 2024-04-01 12:00 UTC  until resumed: vendor outage" in st.stdout
     assert json.loads(cli("status", "-p", root, "--now", NOW_TEXT, "--json").stdout)["pauses"] == [
         {"asset": "a", "since": "2024-04-01T12:00:00+00:00", "until": None, "reason": "vendor outage", "by": WHO}]
     explained = cli("why", "b[2024-03-01]", "-p", root, "--now", NOW_TEXT).stdout
