@@ -257,12 +257,13 @@ def pause(asset: str | None, project_dir: Path, everything: bool, until: str | N
 @click.argument("asset", required=False)
 @project_option
 @click.option("--all", "everything", is_flag=True, help="End every pause.")
-def resume(asset: str | None, project_dir: Path, everything: bool) -> None:
+@click.option("--now", envvar="SETPOINT_NOW", help="As if it were this time (ISO 8601, UTC if no zone).")
+def resume(asset: str | None, project_dir: Path, everything: bool, now: str | None) -> None:
     """End the pause of ASSET (or, with --all, every pause): the next apply acts on it again."""
     from .pause import resume as do_resume
 
     _one_of(asset, everything, "resume")
-    gone = do_resume(project_dir, asset)
+    gone = do_resume(project_dir, asset, _parse_now(now))
     if not gone:
         click.echo(f"{asset} was not paused." if asset else "nothing was paused.")
         return

@@ -59,7 +59,7 @@ def pause(path: str | Path | Project, asset: str | None, until: datetime | None 
     return Pause(name, moment, until, reason, by or _who())
 
 
-def resume(path: str | Path | Project, asset: str | None) -> list[str]:
+def resume(path: str | Path | Project, asset: str | None, now: datetime | None = None) -> list[str]:
     """End the pause of one asset (``asset=None``: every pause); returns what was paused ('*': all).
 
     Resuming one asset while all are paused is refused: it would stay paused.
@@ -69,7 +69,7 @@ def resume(path: str | Path | Project, asset: str | None) -> list[str]:
         asset = project.asset(asset).name
     if not recorded(project.state):
         return []
-    moment = datetime.now(timezone.utc)
+    moment = now or datetime.now(timezone.utc)
     with StateStore(project.state) as store:
         active = {p.asset for p in store.pauses() if p.active(moment)}
         if asset is None:
