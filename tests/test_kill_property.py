@@ -65,6 +65,38 @@ def wait_for_work(root: Path, timeout: float = 20.0) -> None:
         time.sleep(0.05)
 
 
+def kill_then_converge(root: Path, delays: list[float], partitions: int) -> None:
+    """SIGKILL an apply after each delay, then apply undisturbed: converged, each of ``partitions`` made
+    exactly once, and one more apply does nothing. A failing project is kept."""
+    for delay in delays:
+        proc = subprocess.Popen([*SETPOINT, "apply", "-p", str(root), "--now", "2024-04-01T12:00Z"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    last = ""
+    for _ in range(4):
+        wait_for_work(root)
+        last = apply(root).stdout
+        if "converged" in last:
+            break
+    again = apply(root)
+    produced = (root / "produced.log").read_text().splitlines() if (root / "produced.log").exists() else []
+    twice = sorted({line for line in produced if produced.count(line) > 1})
+    problem = None
+    if "converged" not in last:
+        problem = f"did not converge: {last}"
+    elif twice:
+        problem = f"produced more than once: {twice}"
+    elif len(set(produced)) != partitions:
+        problem = f"produced {sorted(set(produced))}, not all {partitions} partitions"
+    elif "applied kill: 0 runs" not in again.stdout:
+        problem = f"one more apply did something: {again.stdout}"
+    if problem:
+        keep(root, "setpoint history -p {root} --events shows what happened")
+        raise AssertionError(problem)
+
+
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.floats(0.0, 1.6), min_size=1, max_size=3))
 def test_kills_at_any_moment_lose_nothing_and_redo_nothing(delays: list[float]) -> None:
@@ -73,34 +105,7 @@ def test_kills_at_any_moment_lose_nothing_and_redo_nothing(delays: list[float]) 
     (root / "setpoint.yaml").write_text("name: kill\napply: {concurrency: 2, retry_wait: 0s}\n")
     (root / "assets" / "all.yaml").write_text(ASSETS)
     try:
-        for delay in delays:
-            proc = subprocess.Popen([*SETPOINT, "apply", "-p", str(root), "--now", "2024-04-01T12:00Z"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(delay)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-        outputs = []
-        for _ in range(4):
-            wait_for_work(root)
-            done = apply(root)
-            outputs.append(done.stdout)
-            if "converged" in done.stdout:
-                break
-        again = apply(root)
-        produced = (root / "produced.log").read_text().splitlines() if (root / "produced.log").exists() else []
-        counts = {line: produced.count(line) for line in produced}
-        problem = None
-        if "converged" not in outputs[-1]:
-            problem = f"did not converge: {outputs[-1]}"
-        elif any(n > 1 for n in counts.values()):
-            problem = f"produced more than once: {sorted(k for k, n in counts.items() if n > 1)}"
-        elif len(counts) != 8:
-            problem = f"produced {sorted(counts)}, not all 8 partitions"
-        elif "applied kill: 0 runs" not in again.stdout:
-            problem = f"one more apply did something: {again.stdout}"
-        if problem:
-            keep(root, "setpoint history -p {root} --events shows what happened")
-            raise AssertionError(problem)
+        kill_then_converge(root, delays, partitions=8)
     finally:
         shutil.rmtree(root.parent, ignore_errors=True)
 
@@ -140,32 +145,6 @@ def test_kills_on_random_projects_lose_nothing_and_redo_nothing(dag, delays: lis
     root = Path(tempfile.mkdtemp(prefix="setpoint-kill-")) / "project"
     dag_project(root, days, assets)
     try:
-        for delay in delays:
-            proc = subprocess.Popen([*SETPOINT, "apply", "-p", str(root), "--now", "2024-04-01T12:00Z"],
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            time.sleep(delay)
-            proc.send_signal(signal.SIGKILL)
-            proc.wait()
-        last = ""
-        for _ in range(4):
-            wait_for_work(root)
-            last = apply(root).stdout
-            if "converged" in last:
-                break
-        again = apply(root)
-        produced = (root / "produced.log").read_text().splitlines() if (root / "produced.log").exists() else []
-        twice = sorted({line for line in produced if produced.count(line) > 1})
-        problem = None
-        if "converged" not in last:
-            problem = f"did not converge: {last}"
-        elif twice:
-            problem = f"produced more than once: {twice}"
-        elif len(set(produced)) != days * len(assets):
-            problem = f"produced {sorted(set(produced))}"
-        elif "applied kill: 0 runs" not in again.stdout:
-            problem = f"one more apply did something: {again.stdout}"
-        if problem:
-            keep(root, "setpoint history -p {root} --events shows what happened")
-            raise AssertionError(problem)
+        kill_then_converge(root, delays, partitions=days * len(assets))
     finally:
         shutil.rmtree(root.parent, ignore_errors=True)
