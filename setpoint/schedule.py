@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -233,8 +233,7 @@ def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan
     candidates.sort(key=lambda c: (-c.level, c.slack if c.slack is not None else float("inf"),
                                    age(times[c.action.asset], c.action.units[0] if c.action.units else {}),
                                    c.action.label))
-    candidates = [Candidate(c.action, c.pool, c.seconds, c.slack, c.priority, c.level, i)
-                  for i, c in enumerate(candidates)]
+    candidates = [replace(c, rank=i) for i, c in enumerate(candidates)]
     out.candidates = len(candidates)
     taken = _solve(project, candidates, free, spent, out) if candidates else set()
     _settle(project, candidates, taken, spent, out)

@@ -156,7 +156,6 @@ class Forecast:
 
     states: dict[tuple[str, str], SloState]
     slack: dict[Job, float | None]
-    finish: dict[Job, datetime]
 
 
 def forecast(project: Project, frontier: Frontier, statuses: list[PartitionStatus], now: datetime,
@@ -181,7 +180,7 @@ def forecast(project: Project, frontier: Frontier, statuses: list[PartitionStatu
             if d is not None:
                 deadlines[(a, key)] = d
     if not deadlines:
-        return Forecast({}, {}, {})
+        return Forecast({}, {})
     status = {(s.asset, s.key): s for s in statuses}
     unit = {node: p.unit for node, p in parts.items()}
     jobs: dict[Job, list[str]] = defaultdict(list)  # the partitions of each job
@@ -264,8 +263,7 @@ def forecast(project: Project, frontier: Frontier, statuses: list[PartitionStatu
         else:
             state = "on_track"
         states[node] = SloState(deadline, predicted, state, project.assets[node[0]].slo.describe())
-    return Forecast(states, slack, {j: datetime.fromtimestamp(t, timezone.utc) for j, t in finish.items()
-                                    if t < INF})
+    return Forecast(states, slack)
 
 
 def _values(asset: Asset, key: str) -> tuple[str, ...]:

@@ -208,10 +208,6 @@ class Slo:
             return self.refresh_ahead
         return self.max_age / 10 if self.max_age is not None else timedelta(0)
 
-    @property
-    def has_deadline(self) -> bool:
-        return self.at is not None or self.after is not None
-
     def describe(self) -> str:
         parts = []
         if self.at is not None:
