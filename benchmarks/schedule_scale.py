@@ -178,9 +178,9 @@ class Capture:
 def greedy(project, candidates: list, free: dict[str, int], spent) -> tuple[float, list]:
     """The baseline: sort by setpoint's rank key, then take each candidate whose pool has a slot and
     whose cost fits what is left of every budget. Returns (seconds, the candidates taken)."""
-    from setpoint.schedule import _limits, age
+    from setpoint.schedule import _limits, age, time_names
 
-    times = {a.name: {d.name for d in a.time_dimensions} for a in project.assets.values()}
+    times = time_names(project)
 
     shuffled = list(candidates)
     random.Random(0).shuffle(shuffled)

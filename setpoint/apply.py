@@ -132,16 +132,12 @@ class ApplyResult:
     @property
     def too_big(self) -> list:
         """Runs no apply will take: larger on their own than a guardrail allows."""
-        if self.plan is None or self.plan.schedule is None:
-            return []
-        return [d for d in self.plan.schedule.deferred if d.kind == "too_big"]
+        return self.plan.schedule.too_big if self.plan is not None and self.plan.schedule is not None else []
 
     @property
     def unconfirmed(self) -> list:
         """Mass rebuilds the plan called out that wait for confirmation (``apply --yes``)."""
-        if self.plan is None or self.plan.schedule is None:
-            return []
-        return [r for r in self.plan.schedule.rebuilds if not r.confirmed]
+        return self.plan.schedule.unconfirmed if self.plan is not None and self.plan.schedule is not None else []
 
     @property
     def late_unrecovered(self) -> list[tuple[str, str]]:

@@ -206,6 +206,13 @@ class Plan:
                    and s.cause.kind == "paused")
 
     @property
+    def misses(self) -> list[PartitionStatus]:
+        """Partitions whose SLO is violated or at risk: violated first, then by deadline."""
+        out = [s for s in self.statuses if s.slo is not None and s.slo.state != "on_track"]
+        out.sort(key=lambda s: (s.slo.state != "violated", s.slo.deadline, s.asset, s.key))
+        return out
+
+    @property
     def converged(self) -> bool:
         return all(s.status == "satisfied" for s in self.statuses)
 

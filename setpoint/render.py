@@ -108,8 +108,7 @@ def _slo(plan: Plan, max_lines: int = 10) -> list[str]:
         return []
     lines = ["SLO: " + "; ".join(f"{a} {c['violated']:,} violated, {c['at_risk']:,} at risk, "
                                  f"{c['on_track']:,} on track" for a, c in plan.slo.items())]
-    misses = [s for s in plan.statuses if s.slo is not None and s.slo.state != "on_track"]
-    misses.sort(key=lambda s: (s.slo.state != "violated", s.slo.deadline, s.asset, s.key))
+    misses = plan.misses
     for s in misses[:max_lines]:
         lines.append(f"  {s.partition}  {s.slo.describe().removeprefix('SLO ')}")
     if len(misses) > max_lines:

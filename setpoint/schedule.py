@@ -121,6 +121,16 @@ class Schedule:
     candidates: int = 0
 
     @property
+    def too_big(self) -> list[Deferred]:
+        """Runs no apply will take: larger on their own than a guardrail allows."""
+        return [d for d in self.deferred if d.kind == "too_big"]
+
+    @property
+    def unconfirmed(self) -> list[Rebuild]:
+        """Mass rebuilds waiting for confirmation (``apply --yes``)."""
+        return [r for r in self.rebuilds if not r.confirmed]
+
+    @property
     def proof(self) -> str:
         if not self.candidates:
             return "nothing to choose"
@@ -203,7 +213,7 @@ def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan
         n = max(0, min(n, 9))
         job_priority[job] = max(job_priority.get(job, n), n)
     out.rebuilds = _rebuilds(project, plan, frontier, confirmed)
-    unconfirmed = {r.asset for r in out.rebuilds if not r.confirmed}
+    unconfirmed = {r.asset for r in out.unconfirmed}
     outdated = {(s.asset, s.key) for s in plan.statuses if s.condition == "outdated"}
     held = {(a, unit_of.get((a, k), k)) for (a, k) in result.forbidden}  # cannot start now: no prediction
     held |= {(s.asset, unit_of.get((s.asset, s.key), s.key)) for s in plan.statuses
@@ -229,7 +239,7 @@ def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan
         out.seconds[action.label] = seconds
         level = prio * LEVELS + urgency(slack)
         candidates.append(Candidate(action, out.pool_of.get(action.asset, "default"), seconds, slack, prio, level))
-    times = {a.name: {d.name for d in a.time_dimensions} for a in project.assets.values()}
+    times = time_names(project)
     candidates.sort(key=lambda c: (-c.level, c.slack if c.slack is not None else float("inf"),
                                    age(times[c.action.asset], c.action.units[0] if c.action.units else {}),
                                    c.action.label))
@@ -240,6 +250,11 @@ def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan
     out.pools = {p: (project.capacity(p), running.get(p, 0), sum(1 for a in out.start if out.pool_of.get(a.asset)
                                                                  == p)) for p in pools}
     return out, fc
+
+
+def time_names(project: Project) -> dict[str, set[str]]:
+    """Each asset's time dimensions by name, for :func:`age` (looked up once per plan, not per run)."""
+    return {a.name: {d.name for d in a.time_dimensions} for a in project.assets.values()}
 
 
 def age(times: set[str], values: dict[str, str]) -> tuple:

@@ -304,9 +304,9 @@ def _simulate(project: Project, jobs, needs, dependents, dur, earliest, running,
         action = project.assets[job[0]].action
         return action.pool if action is not None else "default"
 
-    from .schedule import age, urgency
+    from .schedule import age, time_names, urgency
 
-    times = {a.name: {d.name for d in a.time_dimensions} for a in project.assets.values()}
+    times = time_names(project)
 
     def rank(job: Job) -> tuple:  # as the schedule ranks runs: priority, urgency, least slack, oldest
         s = slack.get(job)

@@ -98,14 +98,11 @@ def status(path: str | Path | Project = ".", now: datetime | None = None, wait: 
                      warnings=[f"the warehouse is busy ({exc.message.split(': ', 1)[-1]}); the counts are "
                                f"those of {at:%Y-%m-%d %H:%M:%S UTC}"])
     else:
-        misses = [s for s in current.statuses if s.slo is not None and s.slo.state != "on_track"]
-        misses.sort(key=lambda s: (s.slo.state != "violated", s.slo.deadline, s.asset, s.key))
         out = Status(project.name, current.now, current.summary,
                      blocked=[g for g in current.groups if g.status == "blocked"], warnings=list(current.warnings),
-                     paused_partitions=current.paused, slo=current.slo, misses=misses[:RECENT_FAILURES * 2],
+                     paused_partitions=current.paused, slo=current.slo, misses=current.misses[:RECENT_FAILURES * 2],
                      deferred=len(current.schedule.deferred) if current.schedule else 0,
-                     too_big=sum(1 for d in current.schedule.deferred if d.kind == "too_big")
-                     if current.schedule else 0)
+                     too_big=len(current.schedule.too_big) if current.schedule else 0)
     if not recorded(project.state):
         return out
     with StateStore(project.state, read_only=True) as store:
