@@ -29,6 +29,8 @@ from .legacy import import_duckdb_store, known_sqlite, legacy_source
 
 SCHEMA_VERSION = 4
 
+_EVENTS_BY_RUN = "CREATE INDEX IF NOT EXISTS events_by_run ON events (run_id, kind)"
+
 _PAUSES = """CREATE TABLE IF NOT EXISTS pauses (
            asset TEXT PRIMARY KEY,
            since TEXT NOT NULL,
@@ -71,6 +73,8 @@ SCHEMA = [
            run_id TEXT,
            detail TEXT)""",
     "CREATE INDEX IF NOT EXISTS events_by_asset ON events (asset, seq)",
+    # the estimates leave out runs settled after their apply was gone: looked up per run, every plan
+    _EVENTS_BY_RUN,
     """CREATE TABLE IF NOT EXISTS ledger (
            asset TEXT NOT NULL,
            key TEXT NOT NULL,
@@ -118,7 +122,7 @@ SCHEMA = [
 ]
 
 #: migrations[n] upgrades a SQLite store from version n to n + 1
-MIGRATIONS: dict[int, list[str]] = {3: [_PAUSES]}
+MIGRATIONS: dict[int, list[str]] = {3: [_PAUSES, _EVENTS_BY_RUN]}
 
 
 def _utc(moment: datetime | None) -> str:
