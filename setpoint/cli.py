@@ -69,9 +69,11 @@ def validate(project_dir: Path) -> None:
 @click.option("--all", "include_satisfied", is_flag=True,
               help="List satisfied partitions among the statuses too (JSON).")
 @click.option("--max-actions", default=20, show_default=True, help="Action ranges to list in text output.")
-def plan(project_dir: Path, as_json: bool, now: str | None, include_satisfied: bool, max_actions: int) -> None:
+@click.option("--relist", is_flag=True, help="List every file again, not only directories that changed.")
+def plan(project_dir: Path, as_json: bool, now: str | None, include_satisfied: bool, max_actions: int,
+         relist: bool) -> None:
     """Observe, solve and show what would run — a dry run: nothing is executed."""
-    result = controller.plan(project_dir, now=_parse_now(now), include_satisfied=include_satisfied)
+    result = controller.plan(project_dir, now=_parse_now(now), include_satisfied=include_satisfied, relist=relist)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2, sort_keys=False))
     else:

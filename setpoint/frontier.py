@@ -25,6 +25,7 @@ from pathlib import Path
 import duckdb
 
 from .adapters import Observation, observer_for
+from .adapters.inventory import InventoryPolicy, Marks
 from .adapters.base import key_columns, quote_ident, sql_literal
 from .adapters.duckdb_table import WAREHOUSE, distinct_values
 from .errors import ObserveError, UsageError
@@ -207,9 +208,12 @@ def _self_step(asset: Asset, deps: list[Dependency]) -> str:
 class Workspace:
     """An in-memory DuckDB with the warehouse attached read-only; lives for one plan."""
 
-    def __init__(self, project: Project, warehouse_wait: float | None = None) -> None:
+    def __init__(self, project: Project, warehouse_wait: float | None = None, relist: bool = False) -> None:
         self.project = project
         self.warehouse_wait = WAREHOUSE_WAIT_S if warehouse_wait is None else warehouse_wait
+        self.inventory = InventoryPolicy(project.state.parent / "inventory", project.observe.relist.total_seconds(),
+                                         force=relist)
+        self.marks: dict[str, Marks] = {}
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET TimeZone = 'UTC'")  # update times are compared in UTC, whatever the machine's zone
         path = project.warehouse
@@ -262,7 +266,10 @@ class Workspace:
             return
         try:  # a store in the old format is converted once
             with StateStore(path, read_only=True) as store:
-                self.leases = [x for x in store.leases() if lease_state(x, now) == LIVE]
+                leases = store.leases()
+                self.leases = [x for x in leases if lease_state(x, now) == LIVE]
+                held = {x.asset for x in leases}
+                self.marks = {a: Marks(n, a in held) for a, n in store.last_runs().items()}
                 self.pauses = {x.asset: x for x in store.pauses() if x.active(now)}
                 self.durations = {a.name: store.durations(a.name, a.action.version)
                                   for a in self.project.assets.values() if a.action is not None}
@@ -362,7 +369,8 @@ class Workspace:
             coldefs = ", ".join(f"{quote_ident(c)} VARCHAR" for c in key_columns(asset))
             con.execute(f"CREATE TABLE o_{n} ({coldefs}, updated_at TIMESTAMP)")
             t = time.perf_counter()
-            seen = observer_for(asset).observe(con, f"o_{n}")
+            marks = self.marks.get(n, Marks()) if self.record_error is None else Marks(busy=True)
+            seen = observer_for(asset, (self.inventory, marks)).observe(con, f"o_{n}")
             frontier.observe_s += time.perf_counter() - t
             frontier.observations.append(seen)
             if seen.skipped and seen.note:
@@ -457,6 +465,7 @@ class Workspace:
             # what dependents look up: the frontier, and the windows they need that are not due yet
             con.execute(f"CREATE TABLE g_{n} AS SELECT *, FALSE AS _not_due FROM f_{n} "
                         f"UNION ALL SELECT *, TRUE FROM n_{n}")
+        self.keys: dict[str, dict[tuple, str]] = {}  # each asset's frontier keys by values, for the edges
         for asset in assets.values():
             self._collect(asset, frontier)
             if frontier.satisfied is not None:
@@ -510,9 +519,11 @@ class Workspace:
         coarse = asset.action is not None and grain != tuple(dims)
         gidx = [dims.index(g) for g in grain]
         parts = []
+        keyof = self.keys.setdefault(n, {})
         for row in rows:
             values = tuple(row[: len(kc)]) if dims else ()
             key = format_key(dims, values) if dims else ""
+            keyof[values] = key
             outdated = None
             if row[-2]:
                 b = self.project.assets[row[-2]]
@@ -548,9 +559,10 @@ class Workspace:
                 f"SELECT DISTINCT {_cols(asset, 'a')}, {_cols(b, 'b')}, b._not_due FROM f_{n} a{cond_from} "
                 f"JOIN g_{b.name} b ON {cond} ORDER BY ALL").fetchall()
             ka, kb = len(key_columns(asset)), len(key_columns(b))
+            mine, theirs, bdims = self.keys[n], self.keys.setdefault(b.name, {}), list(b.dims)
             for e in edges:
-                p = format_key(dims, e[:ka]) if dims else ""
-                q = format_key(list(b.dims), e[ka : ka + kb]) if b.dims else ""
+                p = (mine.get(e[:ka]) or format_key(dims, e[:ka])) if dims else ""
+                q = (theirs.get(e[ka : ka + kb]) or format_key(bdims, e[ka : ka + kb])) if b.dims else ""
                 frontier.edges.append((n, p, b.name, q))
                 if e[-1]:
                     frontier.not_due.add((b.name, q))

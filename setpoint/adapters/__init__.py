@@ -13,16 +13,17 @@ from .base import Observation, Observer
 from .command import CommandObserver
 from .duckdb_table import DuckDBTableObserver
 from .files import FilesObserver
+from .inventory import InventoryPolicy, Marks
 from .reported import ReportedObserver
 
 
-def observer_for(asset: Asset) -> Observer:
-    """The observer that reads an asset's location."""
+def observer_for(asset: Asset, inventory: tuple[InventoryPolicy, Marks] | None = None) -> Observer:
+    """The observer that reads an asset's location (files: with an inventory, only what changed is listed)."""
     loc = asset.location
     if isinstance(loc, TableLocation):
         return DuckDBTableObserver(asset, loc)
     if isinstance(loc, FilesLocation):
-        return FilesObserver(asset, loc)
+        return FilesObserver(asset, loc, inventory)
     if isinstance(loc, CommandLocation):
         return CommandObserver(asset, loc)
     if isinstance(loc, ReportedLocation):

@@ -74,23 +74,29 @@ def key_columns(asset: Asset) -> list[str]:
 
 
 def land(con: duckdb.DuckDBPyConnection, target: str, asset: Asset, raw: dict[str, list[str]],
-         updated: list[float | None], formats: dict[str, str] | None = None) -> int:
+         updated: list[float | None], formats: dict[str, str] | None = None, dirs: list[str] | None = None) -> int:
     """Insert raw captured values (one list per dimension) and epoch mtimes, normalized in SQL.
 
-    Values that do not parse as the dimension's kind are dropped. Returns the
-    number of distinct partitions landed.
+    Values that do not parse as the dimension's kind are dropped. ``dirs``, one
+    per value, lands first as ``_dir`` (a file inventory keeps rows per directory).
+    Returns the number of rows in ``target``.
     """
     cols = key_columns(asset)
     n = len(updated)
     if n == 0:
-        return 0
+        return con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
     params = [raw[c] if c in raw else [""] * n for c in cols] + [updated]
     unnest = ", ".join(f"unnest(${i + 1}::VARCHAR[]) AS c{i}" for i in range(len(cols)))
     select = []
     for i, c in enumerate(cols):
         select.append(normalize_sql(f"c{i}", asset.dimension(c), (formats or {}).get(c)) if asset.dims else f"c{i}")
     u = len(cols) + 1
-    sql = (f"INSERT INTO {target} SELECT {', '.join(select)}, max(CASE WHEN u IS NULL THEN NULL "
+    first = ""
+    if dirs is not None:
+        params.append(dirs)
+        unnest += f", unnest(${u + 1}::VARCHAR[]) AS _d"
+        first = "_d, "
+    sql = (f"INSERT INTO {target} SELECT {first}{', '.join(select)}, max(CASE WHEN u IS NULL THEN NULL "
            f"ELSE make_timestamp(CAST(u * 1000000 AS BIGINT)) END) FROM "
            f"(SELECT {unnest}, unnest(${u}::DOUBLE[]) AS u) WHERE {' AND '.join(f'({s}) IS NOT NULL' for s in select)} "
            f"GROUP BY ALL")

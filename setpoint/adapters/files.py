@@ -11,7 +11,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,7 +19,9 @@ import duckdb
 
 from ..project.model import Asset, FilesLocation
 from ..project.timewindows import TimeWindows
-from .base import Observation, land
+from .base import Observation, key_columns, land, quote_ident
+from .inventory import (RACY_S, DirStamp, Inventory, InventoryPolicy, Marks, changes, stamp, staging_table,
+                        wall_clock)
 
 _PLACEHOLDER = re.compile(r"\{([^{}:]*)(?::([^{}]*))?\}")
 _STRF = {"%Y": r"\d{4}", "%m": r"\d{2}", "%d": r"\d{2}", "%H": r"\d{2}", "%M": r"\d{2}", "%S": r"\d{2}",
@@ -86,32 +88,52 @@ def compile_template(asset: Asset, template: str) -> tuple[str, re.Pattern[str],
     return prefix, re.compile("".join(parts)), formats
 
 
-def listing(base: Path) -> Iterator[tuple[str, float | None]]:
+def listing(base: Path, dirs: dict[str, DirStamp] | None = None,
+            started_ns: int = 0) -> Iterator[tuple[str, float | None]]:
     """Every file under ``base``: (path relative to it, modification time; None if it vanished meanwhile).
 
     GNU find lists and stats a directory tree in C, several times faster than
     a walk from Python; without it (or if it fails) the walk is done here.
     Symbolic links to files are listed too; directories behind links are not entered.
+    ``dirs``, when given, receives every directory's stamp (see :mod:`.inventory`).
     """
     if _gnu_find():
         try:
-            out = subprocess.run(["find", str(base), "-mindepth", "1", "(", "-type", "f", "-o", "-type", "l",
-                                  "-xtype", "f", ")", "-printf", "%P\\0%T@\\0"], capture_output=True, check=True).stdout
+            out = subprocess.run(["find", str(base), "(", "-type", "d", "-printf", "d%P\\0%T@\\0%i\\0", ")", "-o",
+                                  "(", "-type", "f", "-o", "-type", "l", "-xtype", "f", ")",
+                                  "-printf", "f%P\\0%T@\\0%i\\0"], capture_output=True, check=True).stdout
         except (OSError, subprocess.CalledProcessError):
             out = None
         if out is not None:
             items = out.decode(sys.getfilesystemencoding(), "surrogateescape").split("\0")  # as os.fsdecode does
-            yield from zip(items[0:-1:2], map(_mtime, items[1::2]))
+            names, times = items[0:-1:3], items[1::3]
+            if dirs is not None:
+                for name, t, ino in zip(names, times, items[2::3]):
+                    if name[0] == "d":
+                        dirs[name[1:]] = _dir_stamp(t, ino, started_ns)
+            yield from ((name[1:], _mtime(t)) for name, t in zip(names, times) if name[0] == "f")
             return
     base_len = len(str(base)) + 1
     for dirpath, _dirnames, filenames in os.walk(base):
         rel_dir = dirpath[base_len:]
+        if dirs is not None:
+            try:
+                dirs[rel_dir] = stamp(os.stat(dirpath), started_ns)
+            except FileNotFoundError:
+                continue
         for fn in filenames:
             try:
                 mtime: float | None = os.stat(os.path.join(dirpath, fn)).st_mtime
             except FileNotFoundError:
                 mtime = None
             yield (f"{rel_dir}/{fn}" if rel_dir else fn), mtime
+
+
+def _dir_stamp(text: str, ino: str, started_ns: int) -> DirStamp:
+    """A directory's stamp from find's ``%T@`` (seconds with a fraction) and ``%i``."""
+    whole, _, frac = text.partition(".")
+    ns = int(whole) * 1_000_000_000 + int((frac[:9] or "0").ljust(9, "0"))
+    return (-1 if ns >= started_ns - int(RACY_S * 1e9) else ns, int(ino))
 
 
 def _mtime(text: str) -> float | None:
@@ -130,37 +152,73 @@ def _gnu_find() -> bool:
 
 
 class FilesObserver:
-    """One directory walk per asset, never one probe per partition."""
+    """One directory walk per asset, never one probe per partition; with an inventory, only what changed."""
 
-    def __init__(self, asset: Asset, location: FilesLocation) -> None:
+    def __init__(self, asset: Asset, location: FilesLocation, inventory: tuple[InventoryPolicy, Marks] | None = None) -> None:
         self.asset = asset
         self.location = location
+        self.inventory = inventory
 
     def observe(self, con: duckdb.DuckDBPyConnection, target: str) -> Observation:
         prefix, pattern, formats = compile_template(self.asset, self.location.template)
         base = self.location.root / prefix if not os.path.isabs(prefix) else Path(prefix)
-        dims = list(self.asset.dims)
-        raw: dict[str, list[str]] = {d: [] for d in dims}
-        mtimes: list[float | None] = []
-        skipped = 0
         source = f"files {self.location.template}"
         if not base.is_dir():
             return Observation(self.asset.name, source, 0, note=f"directory {prefix or '.'} does not exist")
-        for rel, mtime in listing(base):
-            m = pattern.fullmatch(rel)
-            if m is None:
-                continue
-            if not rel.isascii():
-                try:
-                    rel.encode()
-                except UnicodeEncodeError:  # a name that is not UTF-8 cannot be a partition value
-                    skipped += 1
-                    continue
-            if mtime is None:  # deleted while we walked
+        if self.inventory is None or self.inventory[0].relist_s <= 0:
+            raw, mtimes, _, skipped = _matched(listing(base), pattern, self.asset.dims)
+            return Observation(self.asset.name, source, land(con, target, self.asset, raw, mtimes, formats), skipped)
+        policy, marks = self.inventory
+        inventory = Inventory(policy, self.asset.name, self.location.template, base, marks)
+        staging = f"{target}_files"
+        staging_table(con, staging, self.asset)
+        wall, started_ns = wall_clock()
+        manifest = inventory.usable(wall)
+        skipped = 0
+        if manifest is not None:
+            stale, files, dirs = changes(base, manifest, started_ns)
+            if inventory.load(con, staging, manifest, stale):
+                raw, mtimes, in_dirs, skipped = _matched(files, pattern, self.asset.dims)
+                land(con, staging, self.asset, raw, mtimes, formats, in_dirs)
+                if dirs != manifest.dirs:
+                    inventory.save(con, staging, dirs, manifest.listed_at)
+            else:
+                manifest = None
+        if manifest is None:  # list every file
+            dirs = {}
+            raw, mtimes, in_dirs, skipped = _matched(listing(base, dirs, started_ns), pattern, self.asset.dims)
+            land(con, staging, self.asset, raw, mtimes, formats, in_dirs)
+            inventory.save(con, staging, dirs, wall)
+        cols = ", ".join(quote_ident(c) for c in key_columns(self.asset))
+        con.execute(f"INSERT INTO {target} SELECT {cols}, max(updated_at) FROM {staging} GROUP BY ALL")
+        con.execute(f"DROP TABLE {staging}")
+        landed = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+        return Observation(self.asset.name, source, landed, skipped)
+
+
+def _matched(files: Iterable[tuple[str, float | None]], pattern: re.Pattern[str],
+             dims: tuple[str, ...] | list[str]) -> tuple[dict[str, list[str]], list[float | None], list[str], int]:
+    """The files that match the template: captured values per dimension, times, directories, and how many were
+    skipped (gone while listed, or a name that is not UTF-8)."""
+    raw: dict[str, list[str]] = {d: [] for d in dims}
+    mtimes: list[float | None] = []
+    in_dirs: list[str] = []
+    skipped = 0
+    for rel, mtime in files:
+        m = pattern.fullmatch(rel)
+        if m is None:
+            continue
+        if not rel.isascii():
+            try:
+                rel.encode()
+            except UnicodeEncodeError:  # a name that is not UTF-8 cannot be a partition value
                 skipped += 1
                 continue
-            for d in dims:
-                raw[d].append(m.group(d))
-            mtimes.append(mtime)
-        landed = land(con, target, self.asset, raw, mtimes, formats)
-        return Observation(self.asset.name, source, landed, skipped)
+        if mtime is None:  # deleted while we walked
+            skipped += 1
+            continue
+        for d in dims:
+            raw[d].append(m.group(d))
+        mtimes.append(mtime)
+        in_dirs.append(rel.rpartition("/")[0])
+    return raw, mtimes, in_dirs, skipped

@@ -12,13 +12,13 @@ from pathlib import Path
 from ..errors import ConfigError, Problem
 from .assets import ASSET_KEYS, read_asset
 from .graph import link
-from .model import ApplySettings, Asset, Project, ReportedLocation, Schedule, SolverLimits
+from .model import ApplySettings, Asset, ObserveSettings, Project, ReportedLocation, Schedule, SolverLimits
 from .policy import read_schedule
 from .schema import NAME, Reader, suggest
 from .yamlfile import Mapping, Scalar, Sequence, read_yaml
 
 PROJECT_FILE = "setpoint.yaml"
-PROJECT_KEYS = ("name", "description", "warehouse", "state", "timezone", "assets", "rules", "solver", "apply", "pools",
+PROJECT_KEYS = ("name", "description", "warehouse", "state", "timezone", "assets", "rules", "solver", "apply", "observe", "pools",
                 "schedule", "guardrails")
 
 
@@ -141,6 +141,13 @@ def load_project(path: str | Path = ".") -> Project:
             settings = ApplySettings(r.integer(am, "concurrency", "'apply'", 4, minimum=1),
                                      r.duration(am, "retry_wait", "'apply'") if "retry_wait" in am
                                      else ApplySettings.retry_wait)
+    observe = ObserveSettings()
+    if doc.get("observe") is not None:
+        om = r.mapping(doc["observe"], "'observe' of the project", doc)
+        if om is not None:
+            r.keys(om, ("relist",), "'observe'")
+            if "relist" in om:
+                observe = ObserveSettings(r.duration(om, "relist", "'observe'"))
     schedule = read_schedule(doc, r, PROJECT_FILE)
     _check_pools(assets, schedule, problems)
     rule_files = _paths(doc.get("rules"), r, root, "rules", (".lp",), "rules")
@@ -160,6 +167,7 @@ def load_project(path: str | Path = ".") -> Project:
         rule_files=tuple(rule_files),
         limits=limits,
         apply=settings,
+        observe=observe,
         schedule=schedule,
     )
 

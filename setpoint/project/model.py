@@ -285,6 +285,18 @@ DEFAULT_BACKOFF = timedelta(seconds=10)
 
 
 @dataclass(frozen=True)
+class ObserveSettings:
+    """How observing works (``observe:`` in setpoint.yaml).
+
+    ``relist``: a file asset's files are all listed again at least this often;
+    in between only directories whose time changed are (see
+    :mod:`setpoint.adapters.inventory`). Zero lists every file every time.
+    """
+
+    relist: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
 class ApplySettings:
     """How ``setpoint apply`` runs actions (``apply:`` in setpoint.yaml).
 
@@ -331,6 +343,7 @@ class Project:
     rule_files: tuple[Path, ...] = ()
     limits: SolverLimits = SolverLimits()
     apply: ApplySettings = ApplySettings()
+    observe: ObserveSettings = ObserveSettings()
     schedule: Schedule = field(default_factory=Schedule)
 
     def capacity(self, pool: str) -> int:

@@ -395,6 +395,10 @@ class StateStore:
         row = self.con.execute("SELECT * FROM leases WHERE asset = ? AND key = ?", [asset, key]).fetchone()
         return _lease(row) if row else None
 
+    def last_runs(self) -> dict[str, int]:
+        """The number of each asset's newest run (a file inventory is listed again after its asset's runs)."""
+        return {a: n for a, n in self.con.execute("SELECT asset, max(n) FROM runs GROUP BY asset").fetchall()}
+
     def leases(self, run_id: str | None = None) -> list[Lease]:
         """Every lease held (or those of one run), oldest first."""
         where, params = ("WHERE run_id = ?", [run_id]) if run_id else ("", [])

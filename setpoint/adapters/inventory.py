@@ -1,0 +1,215 @@
+"""The inventory of a file asset: what its last listing found, kept between plans.
+
+Listing 365,000 files costs most of a second even in C; a plan that runs every
+few minutes should not pay it when nothing changed. Creating, deleting or
+renaming a file changes the time of the directory holding it, so a plan stats
+only the directories it knows and lists again just those whose time (or inode)
+changed, plus new ones below them. The rest of the rows come from the
+inventory, a Parquet file beside the state store.
+
+What a directory's time does not show is a file rewritten in place. Two things
+cover it: an asset's files are listed in full again after any run of its action
+(its own work may rewrite files in place) and at least every ``observe.relist``
+(one hour by default; ``--relist`` forces it, ``relist: 0`` turns the inventory
+off). A hand edit of an existing file is therefore seen within that period.
+
+A directory changed within the last two seconds of a listing is not trusted
+next time (its time may not yet show a change made in the same tick), and the
+inventory is rewritten whole and atomically, so a reader never sees half of it.
+Anything unreadable or from another template is simply listed again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+
+from .base import key_columns, quote_ident, sql_literal
+
+#: bumped when the inventory's layout changes; an older one is listed again
+FORMAT = 1
+#: a directory changed this close to its listing is listed again next time (seconds)
+RACY_S = 2.0
+
+DirStamp = tuple[int, int]  # (mtime in ns, inode); mtime -1: list again next time
+
+
+@dataclass(frozen=True)
+class InventoryPolicy:
+    """Where inventories live and when a full listing is due."""
+
+    directory: Path
+    relist_s: float            # a full listing at least this often; 0: no inventory
+    force: bool = False        # list every file now (``--relist``)
+
+
+@dataclass(frozen=True)
+class Marks:
+    """What setpoint's own work did to an asset: the newest run's number, and whether any run holds a lease."""
+
+    last_run: int = 0
+    busy: bool = False
+
+
+@dataclass
+class Manifest:
+    template: str
+    base: str
+    listed_at: float           # wall clock of the last full listing
+    marks: Marks
+    generation: str
+    dirs: dict[str, DirStamp]
+
+    def to_json(self) -> str:
+        return json.dumps({"format": FORMAT, "template": self.template, "base": self.base,
+                           "listed_at": self.listed_at, "last_run": self.marks.last_run, "busy": self.marks.busy,
+                           "generation": self.generation, "dirs": self.dirs}, separators=(",", ":"))
+
+    @staticmethod
+    def read(path: Path) -> Manifest | None:
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            if doc.get("format") != FORMAT:
+                return None
+            return Manifest(str(doc["template"]), str(doc["base"]), float(doc["listed_at"]),
+                            Marks(int(doc["last_run"]), bool(doc["busy"])), str(doc["generation"]),
+                            {str(k): (int(v[0]), int(v[1])) for k, v in doc["dirs"].items()})
+        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+            return None
+
+
+def stamp(st: os.stat_result, started_ns: int) -> DirStamp:
+    """A directory's stamp; one changed within RACY_S of the listing is marked to be listed again."""
+    racy = st.st_mtime_ns >= started_ns - int(RACY_S * 1e9)
+    return (-1 if racy else st.st_mtime_ns, st.st_ino)
+
+
+def _join(rel_dir: str, name: str) -> str:
+    return f"{rel_dir}/{name}" if rel_dir else name
+
+
+def scan(base: Path, rel_dir: str, started_ns: int, files: list[tuple[str, float | None]],
+         dirs: dict[str, DirStamp], known: dict[str, DirStamp]) -> None:
+    """List one directory (files directly in it), and every subdirectory the inventory does not know."""
+    path = base / rel_dir if rel_dir else base
+    try:
+        st = os.stat(path)
+        entries = list(os.scandir(path))
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    dirs[rel_dir] = stamp(st, started_ns)
+    for entry in entries:
+        rel = _join(rel_dir, entry.name)
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                if rel not in known:
+                    scan(base, rel, started_ns, files, dirs, known)
+            elif entry.is_file():  # a link to a file counts; a directory behind a link is not entered
+                files.append((rel, entry.stat().st_mtime))
+        except FileNotFoundError:  # gone while we looked
+            continue
+
+
+def changes(base: Path, manifest: Manifest, started_ns: int) -> tuple[set[str], list[tuple[str, float | None]],
+                                                                      dict[str, DirStamp]]:
+    """Directories whose rows must go (changed or gone), the files listed again, and the new stamps."""
+    stale: set[str] = set()
+    files: list[tuple[str, float | None]] = []
+    dirs: dict[str, DirStamp] = {}
+    changed = []
+    for rel_dir, (mtime, ino) in manifest.dirs.items():
+        try:
+            st = os.stat(base / rel_dir if rel_dir else base)
+        except (FileNotFoundError, NotADirectoryError):
+            stale.add(rel_dir)
+            continue
+        if mtime < 0 or st.st_mtime_ns != mtime or st.st_ino != ino:
+            stale.add(rel_dir)
+            changed.append(rel_dir)
+        else:
+            dirs[rel_dir] = (mtime, ino)
+    known = {d: s for d, s in manifest.dirs.items() if d not in stale or d in changed}
+    gone = stale - set(changed)
+    for rel_dir in changed:
+        scan(base, rel_dir, started_ns, files, dirs, {d: s for d, s in known.items() if d not in gone})
+    return stale, files, dirs
+
+
+class Inventory:
+    """One asset's inventory: a Parquet file of (_dir, key columns…, updated_at) rows and a manifest."""
+
+    def __init__(self, policy: InventoryPolicy, asset_name: str, template: str, base: Path, marks: Marks) -> None:
+        self.policy = policy
+        self.template = template
+        self.base = base
+        self.marks = marks
+        self.rows = policy.directory / f"{asset_name}.parquet"
+        self.manifest_path = policy.directory / f"{asset_name}.json"
+
+    def usable(self, wall: float) -> Manifest | None:
+        """The manifest, if the rows it describes may stand in for a listing now."""
+        if self.policy.force or self.policy.relist_s <= 0:
+            return None
+        m = Manifest.read(self.manifest_path)
+        if m is None or m.template != self.template or m.base != str(self.base):
+            return None
+        if not 0 <= wall - m.listed_at < self.policy.relist_s:
+            return None
+        if m.marks.busy or self.marks.busy or m.marks.last_run != self.marks.last_run:
+            return None  # setpoint's own runs may have rewritten files in place
+        if not self.rows.exists():
+            return None
+        return m
+
+    def load(self, con: duckdb.DuckDBPyConnection, staging: str, manifest: Manifest, drop: Iterable[str]) -> bool:
+        """Fill ``staging`` with the inventory's rows, less those of ``drop`` directories; False if unreadable."""
+        try:
+            meta = con.execute("SELECT value FROM parquet_kv_metadata(?) WHERE decode(key) = 'generation'",
+                               [str(self.rows)]).fetchall()
+            if [decode(v) for (v,) in meta] != [manifest.generation]:
+                return False
+            con.execute(f"INSERT INTO {staging} SELECT * FROM read_parquet(?) "
+                        f"WHERE _dir NOT IN (SELECT unnest(CAST(? AS VARCHAR[])))", [str(self.rows), sorted(drop)])
+            return True
+        except duckdb.Error:
+            con.execute(f"DELETE FROM {staging}")
+            return False
+
+    def save(self, con: duckdb.DuckDBPyConnection, staging: str, dirs: dict[str, DirStamp], listed_at: float) -> None:
+        """Write the rows and the manifest, each atomically; a reader checks that both are of one generation."""
+        generation = uuid.uuid4().hex
+        manifest = Manifest(self.template, str(self.base), listed_at, self.marks, generation, dirs)
+        try:
+            self.policy.directory.mkdir(parents=True, exist_ok=True)
+            tmp = self.rows.with_name(f".{self.rows.name}.{os.getpid()}.tmp")
+            con.execute(f"COPY {staging} TO {sql_literal(str(tmp))} "
+                        f"(FORMAT parquet, KV_METADATA {{generation: {sql_literal(generation)}}})")
+            os.replace(tmp, self.rows)
+            tmp_m = self.manifest_path.with_name(f".{self.manifest_path.name}.{os.getpid()}.tmp")
+            tmp_m.write_text(manifest.to_json(), encoding="utf-8")
+            os.replace(tmp_m, self.manifest_path)
+        except (OSError, duckdb.Error):
+            pass  # a read-only project lists every time; nothing is lost
+
+
+def decode(value: object) -> str:
+    return value.decode() if isinstance(value, (bytes, bytearray)) else str(value)
+
+
+def staging_table(con: duckdb.DuckDBPyConnection, name: str, asset) -> None:
+    """The table a listing lands in before its rows are merged per partition: the directory, the key, the time."""
+    coldefs = ", ".join(f"{quote_ident(c)} VARCHAR" for c in key_columns(asset))
+    con.execute(f"CREATE TABLE {name} (_dir VARCHAR, {coldefs}, updated_at TIMESTAMP)")
+
+
+def wall_clock() -> tuple[float, int]:
+    """Now, as the file system's clock says it (not the plan's ``now``, which tests may set)."""
+    ns = time.time_ns()
+    return ns / 1e9, ns
