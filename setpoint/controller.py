@@ -20,8 +20,9 @@ from .schedule import Budget, choose
 from .solver.actions import run_ranges
 from .solver.decode import decode, unsettled_by_rules
 from .solver.facts import write_facts
-from .solver.session import SolveResult, check_rules, rule_problems, solve
-from .solver.userrules import key_reads
+from .solver.evaluate import evaluate
+from .solver.session import SolveResult, check_rules, rule_problems, solve, solve_rules
+from .solver.userrules import input_reads, key_reads
 from .state import Event, RunRecord, StateStore, recorded
 
 
@@ -64,6 +65,16 @@ def _solve_to_fixpoint(ws: Workspace, project: Project, frontier: Frontier, keys
     frontier it was solved on."""
     seeds: dict[str, set[tuple[str, ...]]] = {}
     timings["solve"] = 0.0
+    reads = None if origins else input_reads(list(project.rule_files))
+    if reads is not None:  # the rules read inputs only: ground them alone, evaluate the status rules here
+        t = time.perf_counter()
+        facts = write_facts(project, frontier, keys, only=reads)
+        ruled = solve_rules(facts.text(), list(project.rule_files), _display(project), project.limits,
+                            set(project.assets))
+        result = evaluate(project, frontier, ruled)
+        result.facts = facts.count
+        timings["solve"] += time.perf_counter() - t
+        return result
     for round_ in range(1, MAX_ROUNDS + 1):
         t = time.perf_counter()
         facts = write_facts(project, frontier, keys)
@@ -127,7 +138,7 @@ def _schedule(project: Project, frontier: Frontier, result: SolveResult, out: Pl
 
 def plan(path: str | Path | Project = ".", now: datetime | None = None, record: bool = True,
          include_satisfied: bool = False, warehouse_wait: float | None = None, spent: Budget | None = None,
-         confirmed: bool = False) -> Plan:
+         confirmed: bool = False, relist: bool = False) -> Plan:
     """Observe, compute the frontier, solve and decode — a dry run: nothing is executed.
 
     ``warehouse_wait``: how long to wait for a process writing the warehouse (an
@@ -135,13 +146,14 @@ def plan(path: str | Path | Project = ".", now: datetime | None = None, record: 
 
     ``include_satisfied`` lists satisfied partitions among the statuses too.
     ``spent`` is what an apply has started so far (it counts against the
-    guardrails); ``confirmed`` lets a mass rebuild go ahead.
+    guardrails); ``confirmed`` lets a mass rebuild go ahead. ``relist`` lists every file of
+    file assets again instead of only the directories that changed (see ``observe.relist``).
     """
     t0 = time.perf_counter()
     project = path if isinstance(path, Project) else load_project(path)
     moment = _now(now)
     load_s = time.perf_counter() - t0
-    with Workspace(project, warehouse_wait) as ws:
+    with Workspace(project, warehouse_wait, relist) as ws:
         frontier, _, out = _plan_in(ws, project, moment, include_satisfied, spent=spent, confirmed=confirmed)
     out.timings = {"load": load_s, **out.timings, "total": time.perf_counter() - t0}
     if record:

@@ -43,7 +43,7 @@ def test_converged_scenario_plans_nothing(cli, ads: Path) -> None:
     assert doc["statuses"] == [] and doc["actions"] == []
     assert {a: c["satisfied"] for a, c in doc["summary"].items()} == {
         "csv": 35, "ad_stats": 35, "fx_rates": 7, "results": 35}
-    assert doc["facts"] == 18  # the clock, asset, action and dimension facts only: nothing on the frontier
+    assert doc["facts"] == 4  # the rules read key/4 only: the asset facts, and nothing on the frontier
 
 
 def test_deleted_results_rows_rebuild_exactly_that_day(cli, ads: Path) -> None:

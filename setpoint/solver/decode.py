@@ -102,12 +102,29 @@ def _reasons(frontier: Frontier, result: SolveResult) -> dict[tuple[str, str], t
     """Every partition's reasons, top reason first."""
     sources = {o.asset: o.source for o in frontier.observations}
     parts = {(a, p.key): p for a, af in frontier.assets.items() for p in af.partitions}
+    statuses = result.statuses
+    shared: dict[tuple, Reason] = {}  # reasons that do not depend on the partition itself are made once
     out = {}
     for node, raw in result.reasons.items():
-        rs = [_reason(k, x, result.statuses, sources, node[0], parts.get(node)) for k, x in raw]
-        rs.sort(key=lambda r: (_ORDER.index(r.kind) if r.kind in _ORDER else 99, r.upstream or "", r.text or ""))
+        rs = []
+        for k, x in raw:
+            if k in _OWN:
+                rs.append(_reason(k, x, statuses, sources, node[0], parts.get(node)))
+                continue
+            memo = (k, x, node[0])
+            r = shared.get(memo)
+            if r is None:
+                r = shared[memo] = _reason(k, x, statuses, sources, node[0])
+            rs.append(r)
+        if len(rs) > 1:
+            rs.sort(key=lambda r: (_RANK.get(r.kind, 99), r.upstream or "", r.text or ""))
         out[node] = tuple(rs)
     return out
+
+
+#: reasons whose details come from the partition's own record
+_OWN = frozenset({"expired", "failed", "retrying", "backoff", "leased", "superseded"})
+_RANK = {kind: i for i, kind in enumerate(_ORDER)}
 
 
 def _statuses(project: Project, frontier: Frontier, result: SolveResult,

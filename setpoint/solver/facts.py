@@ -112,61 +112,87 @@ class FactWriter:
 
 
 def write_facts(project: Project, frontier: Frontier,
-                keys: set[tuple[str | None, str | None]] | None = None) -> FactWriter:
+                keys: set[tuple[str | None, str | None]] | None = None, only: set[str] | None = None) -> FactWriter:
     """All solver input for one plan, in a deterministic order.
 
     ``keys`` names the (asset, dimension) pairs rules read through key/4 (None
     for any); key facts are written for those only, as nothing else reads them.
     ``frontier/2`` is written only for partitions that are neither absent,
     outdated nor superseded: the shipped rules derive it for the others.
+
+    ``only``: for grounding the user's rules alone, the input predicates they
+    read (besides ``asset/1``, always written); ``frontier/2`` is then written
+    for every frontier partition.
     """
     keys = keys or set()
     w = FactWriter()
+
+    def want(name: str) -> bool:
+        return only is None or name in only
+
     local = frontier.now.astimezone(ZoneInfo(project.timezone))
-    w.now_local(local.isoweekday(), local.hour, local.minute)
+    if want("now_local"):
+        w.now_local(local.isoweekday(), local.hour, local.minute)
+    per_partition = only is None or bool(only & {"frontier", "absent", "outdated", "expired", "superseded", "failed",
+                                                 "backoff", "leased", "key", "unit"})
     for asset in project.assets.values():
         a = asset.name
         w.asset(a)
         pause = frontier.paused.get(a) or frontier.paused.get("*")
-        if pause is not None:
+        if pause is not None and want("paused"):
             w.paused(a, describe_pause(pause))
-        for d in asset.dims:
-            w.dimension(a, d)
+        if want("dimension"):
+            for d in asset.dims:
+                w.dimension(a, d)
         coarse = asset.action is not None and asset.action.grain != asset.dims
         if asset.action is not None:
-            w.has_action(a)
-            if any(part.failures for part in frontier.assets[a].partitions):
+            if want("has_action"):
+                w.has_action(a)
+            if want("max_attempts") and any(part.failures for part in frontier.assets[a].partitions):
                 w.max_attempts(a, asset.action.max_attempts)
-        if coarse:
+        if coarse and want("coarse"):
             w.coarse(a)
+        if not per_partition:
+            continue
         read = [i for i, d in enumerate(asset.dims)
-                if (None, None) in keys or (a, None) in keys or (None, d) in keys or (a, d) in keys]
+                if (None, None) in keys or (a, None) in keys or (None, d) in keys or (a, d) in keys] \
+            if want("key") else []
+        every = only is not None and "frontier" in only
         for part in frontier.assets[a].partitions:
             p = part.key
             if part.absent:
-                w.absent(a, p)
+                if want("absent"):
+                    w.absent(a, p)
             elif part.outdated_by is not None:
-                w.outdated(a, p, *part.outdated_by)
+                if want("outdated"):
+                    w.outdated(a, p, *part.outdated_by)
             elif part.expired:
-                w.expired(a, p)
-            elif part.superseded is None:
+                if want("expired"):
+                    w.expired(a, p)
+            elif part.superseded is None and not every:
                 w.frontier(a, p)
-            if part.superseded is not None:
+            if every:
+                w.frontier(a, p)
+            if part.superseded is not None and want("superseded"):
                 w.superseded(a, p)
             if part.failures:
-                w.failed(a, p, part.failures)
-                if part.retry_at is not None and part.retry_at > frontier.now:
+                if want("failed"):
+                    w.failed(a, p, part.failures)
+                if part.retry_at is not None and part.retry_at > frontier.now and want("backoff"):
                     w.backoff(a, p)
-            if part.lease is not None:
+            if part.lease is not None and want("leased"):
                 w.leased(a, p)
             for i in read:
                 w.key(a, p, asset.dims[i], part.values[i])
-            if coarse:
+            if coarse and want("unit"):
                 w.unit(a, p, part.unit)
-    for a, p, b, q in frontier.edges:
-        w.depends(a, p, b, q)
-    for b, q in sorted(frontier.not_due):
-        w.not_due(b, q)
-    for a, b in frontier.needs_all:
-        w.needs_all(a, b)
+    if want("depends"):
+        for a, p, b, q in frontier.edges:
+            w.depends(a, p, b, q)
+    if want("not_due"):
+        for b, q in sorted(frontier.not_due):
+            w.not_due(b, q)
+    if want("needs_all"):
+        for a, b in frontier.needs_all:
+            w.needs_all(a, b)
     return w

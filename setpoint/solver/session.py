@@ -23,10 +23,10 @@ from ..errors import Problem, RuleError, SolveError
 from ..project.model import SolverLimits as Limits
 from .provenance import load_traced, read_origins
 from .readout import SHOWN, NotAString, read_atoms
-from .userrules import check_rule_files, parse_message
+from .userrules import check_rule_files, constraints, parse_message
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
-SHIPPED = ("status.lp",)
+SHIPPED = ("inputs.lp", "status.lp")
 
 
 @dataclass
@@ -44,6 +44,9 @@ class SolveResult:
     #: from the rules, for the schedule: priorities (highest wins) and reasons not to start a partition now
     priorities: dict[tuple[str, str], int] = field(default_factory=dict)
     forbidden: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: with only the user's rules grounded (see :func:`solve_rules`): their block/3 and unrecoverable/3 reasons
+    blocks: dict[tuple[str, str], list[object]] = field(default_factory=dict)
+    unrecoverable: dict[tuple[str, str], list[object]] = field(default_factory=dict)
 
 
 def reason_text(sym: clingo.Symbol) -> str:
@@ -80,7 +83,7 @@ def _named_wrong(atoms: clingo.SymbolicAtoms, rule_files: list[str], display: di
 
 
 def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str], consistent: bool,
-                     origins: bool = False) -> SolveResult | list[Problem]:
+                     origins: bool = False, shipped: tuple[str, ...] = SHIPPED) -> SolveResult | list[Problem]:
     messages: list[tuple[clingo.MessageCode, str]] = []
 
     def log(code: clingo.MessageCode, message: str) -> None:
@@ -91,7 +94,7 @@ def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str],
     problems: list[Problem] = []
     places: list[tuple[str, int]] = []
     try:
-        for name in SHIPPED:
+        for name in shipped:
             ctl.load(str(RULES_DIR / name))
         if origins and rule_files:
             places = load_traced(ctl, rule_files, display, log)
@@ -99,7 +102,10 @@ def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str],
             for f in rule_files:
                 ctl.load(f)
         ctl.add("base", [], facts)
-        ctl.add("setpoint_show", [], "".join(f"#show {s}." for s in SHOWN))
+        if "status.lp" in shipped:
+            ctl.add("setpoint_show", [], "".join(f"#show {s}." for s in SHOWN))
+        else:
+            ctl.add("setpoint_show", [], "")
         ctl.ground([("base", []), ("setpoint_show", [])])
     except RuntimeError as exc:
         problems = [parse_message(m, display) for _, m in messages] or [Problem(f"grounding failed: {exc}")]
@@ -128,15 +134,18 @@ def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str],
                                 file=", ".join(display[f] for f in rule_files) or None,
                                 hint='write keys as strings, e.g. "2024-03-01" or "campaign=501,day=2024-03-01"')]
     if rule_files:  # the shipped rules are stratified; a user's rule may not be (reported by solve())
-        for name, arity in (("status", 3), ("priority", 3), ("forbid", 3)):
-            result.not_facts += [str(sa.symbol) for sa in atoms.by_signature(name, arity) if not sa.is_fact]
+        decided = ("status", "priority", "forbid") if "status.lp" in shipped else \
+            ("block", "unrecoverable", "priority", "forbid")
+        for name in decided:
+            result.not_facts += [str(sa.symbol) for sa in atoms.by_signature(name, 3) if not sa.is_fact]
         if result.not_facts:
             return result
+    if "status.lp" not in shipped:
+        return _read_rules(ctl, result, consistent, rule_files, display)
     printed: list[str] = []
     answer = ctl.solve(on_model=lambda m: printed.extend(map(str, m.symbols(shown=True))))
     if consistent and not answer.satisfiable:
-        return [Problem("the rules admit no answer: an integrity constraint (:- ...) in them is violated",
-                        hint="check the constraints in " + ", ".join(display[f] for f in rule_files))]
+        return _unsatisfiable(rule_files, display)
     try:
         read_atoms(printed, result, _value, reason_text)
     except NotAString as exc:
@@ -149,7 +158,37 @@ def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str],
     return result
 
 
-def _child(conn, rule_files, facts, display, memory_mb, origins) -> None:  # pragma: no cover - runs in a fork
+def _read_rules(ctl: clingo.Control, result: SolveResult, consistent: bool, rule_files: list[str],
+                display: dict[str, str]) -> SolveResult | list[Problem]:
+    """What the user's rules alone derived: blocks, unrecoverable partitions, priorities and forbidden starts."""
+    if consistent and not ctl.solve().satisfiable:
+        return _unsatisfiable(rule_files, display)
+    atoms = ctl.symbolic_atoms
+    for name, into in (("block", result.blocks), ("unrecoverable", result.unrecoverable)):
+        for sa in atoms.by_signature(name, 3):
+            a, p, r = sa.symbol.arguments
+            into.setdefault((a.name, p.string), []).append(_value(r))
+    for sa in atoms.by_signature("priority", 3):
+        a, p, n = sa.symbol.arguments
+        node = (a.name, p.string)
+        result.priorities[node] = max(result.priorities.get(node, n.number), n.number)
+    for sa in atoms.by_signature("forbid", 3):
+        a, p, r = sa.symbol.arguments
+        node, text = (a.name, p.string), reason_text(r)
+        result.forbidden[node] = min(result.forbidden.get(node, text), text)
+    return result
+
+
+def _unsatisfiable(rule_files: list[str], display: dict[str, str]) -> list[Problem]:
+    places = constraints([Path(f) for f in rule_files], display)
+    where = ", ".join(f"{f}:{line}" for f, line in places) or ", ".join(display[f] for f in rule_files)
+    return [Problem("the rules admit no answer: an integrity constraint (:- ...) in them is violated",
+                    file=places[0][0] if len(places) == 1 else ", ".join(display[f] for f in rule_files) or None,
+                    line=places[0][1] if len(places) == 1 else None,
+                    hint=f"check the constraints ({where}): one of them holds for this plan's facts")]
+
+
+def _child(conn, rule_files, facts, display, memory_mb, origins, shipped) -> None:  # pragma: no cover - fork
     try:
         _, hard = resource.getrlimit(resource.RLIMIT_AS)
         with open("/proc/self/statm") as f:
@@ -157,7 +196,7 @@ def _child(conn, rule_files, facts, display, memory_mb, origins) -> None:  # pra
         limit = current + memory_mb * 1024 * 1024
         if hard == resource.RLIM_INFINITY or limit < hard:
             resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
-        conn.send(_ground_and_read(rule_files, facts, display, consistent=True, origins=origins))
+        conn.send(_ground_and_read(rule_files, facts, display, consistent=True, origins=origins, shipped=shipped))
     except MemoryError:
         conn.send("memory")
     except BaseException as exc:  # noqa: BLE001 - report anything to the parent
@@ -180,11 +219,12 @@ def _budget(limits: Limits, facts: str) -> tuple[int, float]:
 
 
 def _guarded(rule_files: list[str], facts: str, display: dict[str, str], limits: Limits,
-             origins: bool = False) -> SolveResult | list[Problem]:
+             origins: bool = False, shipped: tuple[str, ...] = SHIPPED) -> SolveResult | list[Problem]:
     memory_mb, timeout_s = _budget(limits, facts)
     ctx = multiprocessing.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, rule_files, facts, display, memory_mb, origins), daemon=True)
+    proc = ctx.Process(target=_child, args=(child, rule_files, facts, display, memory_mb, origins, shipped),
+                       daemon=True)
     proc.start()
     child.close()
     shown = ", ".join(display[f] for f in rule_files)
@@ -240,6 +280,24 @@ def check_rules(rule_files: list[Path], display: dict[str, str], limits: Limits 
         raise RuleError(problems[0].message, problems=problems)
 
 
+def solve_rules(facts: str, rule_files: list[Path], display: dict[str, str], limits: Limits | None = None,
+                assets: set[str] | None = None) -> SolveResult:
+    """Ground only the user's rules (with inputs.lp) over the facts they read, and read what they derive:
+    blocks, unrecoverable partitions, priorities and forbidden starts. For rules that read input facts
+    only (see :func:`setpoint.solver.userrules.input_reads`); the statuses come from
+    :mod:`setpoint.solver.evaluate`."""
+    limits = limits or Limits()
+    files = [str(f) for f in rule_files]
+    result = SolveResult()
+    if files:
+        problems = check_rule_files(list(rule_files), display, assets)
+        if problems:
+            raise RuleError(problems[0].message, problems=problems)
+        result = _raise(_guarded(files, facts, display, limits, shipped=("inputs.lp",)))
+    _not_facts(result, files, display)
+    return result
+
+
 def solve(facts: str, rule_files: list[Path], display: dict[str, str], limits: Limits | None = None,
           assets: set[str] | None = None, origins: bool = False) -> SolveResult:
     """Ground shipped + user rules over the facts and read statuses, reasons and runs.
@@ -256,6 +314,11 @@ def solve(facts: str, rule_files: list[Path], display: dict[str, str], limits: L
         out = _raise(_guarded(files, facts, display, limits, origins))
     else:
         out = _raise(_ground_and_read([], facts, display, consistent=False))
+    _not_facts(out, files, display)
+    return out
+
+
+def _not_facts(out: SolveResult, files: list[str], display: dict[str, str]) -> None:
     if out.not_facts:
         raise RuleError(
             "the rules make statuses depend on a choice or on non-stratified negation "
@@ -265,4 +328,3 @@ def solve(facts: str, rule_files: list[Path], display: dict[str, str], limits: L
                  "choice, or derive block/3, unrecoverable/3 or depends/4 from status/3 "
                  "or through `not` of something that depends on them",
         )
-    return out

@@ -447,6 +447,45 @@ def _statements(files: list[Path]) -> list[ast.AST]:
     return out
 
 
+def constraints(files: list[Path], display: dict[str, str]) -> list[tuple[str, int]]:
+    """Where the rules' integrity constraints (``:- …``) are: (file as shown, line)."""
+    out = []
+    for stm in _statements(files):
+        if stm.ast_type == ast.ASTType.Rule and stm.head.ast_type == ast.ASTType.Literal \
+                and stm.head.atom.ast_type == ast.ASTType.BooleanConstant and not stm.head.atom.value:
+            begin = stm.location.begin
+            out.append((display.get(begin.filename, begin.filename), begin.line))
+    return out
+
+
+def input_reads(files: list[Path]) -> set[str] | None:
+    """The input predicates the rules read, if that is all they read of setpoint's; None otherwise.
+
+    Rules that read only input facts (and their own predicates) and define no
+    dependency cannot see or change what the status rules derive except through
+    block/3, unrecoverable/3, priority/3 and forbid/3: setpoint then grounds them
+    alone and evaluates the status rules itself. Files that do not parse: None
+    (the full grounding reports their errors).
+    """
+    rules: list[RuleInfo] = []
+    for path in files:
+        if _parse(path, str(path), {}, rules, set()):
+            return None
+    names: set[str] = set()
+    for rule in rules:
+        if any(sig == ("depends", 4) for sig, _ in rule.defines):
+            return None
+        for (name, arity), _negative in rule.reads:
+            predicate = BY_SIGNATURE.get(f"{name}/{arity}")
+            if predicate is None:
+                continue
+            if predicate.role == "output":
+                return None
+            if predicate.role == "input":
+                names.add(name)
+    return names
+
+
 def constants(files: list[Path]) -> set[str]:
     """Names the rules define with ``#const``: they stand for other terms, so a name seen in a rule
     may not be what grounding sees."""

@@ -70,6 +70,7 @@ def test_every_known_partition_has_exactly_one_status() -> None:
     ctl = clingo.Control()
     from setpoint.solver.session import RULES_DIR
 
+    ctl.load(str(RULES_DIR / "inputs.lp"))
     ctl.load(str(RULES_DIR / "status.lp"))
     ctl.add("base", [], FACTS)
     ctl.ground([("base", [])])

@@ -254,3 +254,12 @@ def test_a_block_on_a_key_that_is_not_a_string(waiting, cli) -> None:
     assert result.exit_code == 2
     assert result.stderr == ('error: rules/r.lp: the rules block the partition 5 of a, but partition keys are strings '
                              '(write keys as strings, e.g. "2024-03-01" or "campaign=501,day=2024-03-01")\n')
+
+
+def test_a_violated_constraint_names_its_file_and_line(waiting, cli) -> None:
+    waiting.write("rules/r.lp", '% nothing may be missing\n:- frontier(b, P).\n')
+    with pytest.raises(RuleError) as caught:
+        controller.plan(waiting.root, now=WHEN, record=False)
+    hint = "check the constraints (rules/r.lp:2): one of them holds for this plan's facts"
+    assert caught.value.problems == [Problem("the rules admit no answer: an integrity constraint (:- ...) in them "
+                                             "is violated", "rules/r.lp", 2, hint)]

@@ -1,0 +1,96 @@
+"""The status rules evaluated two ways give one answer.
+
+When a project's rules read only input facts, setpoint grounds them alone and
+evaluates status.lp in Python (:mod:`setpoint.solver.evaluate`); otherwise
+clingo grounds status.lp too. Here both run on every golden case and on random
+projects, and every status, condition, reason, run, priority and forbidden
+start must be the same.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from setpoint.frontier import Workspace
+from setpoint.project.loader import load_project
+from setpoint.solver.evaluate import evaluate
+from setpoint.solver.facts import write_facts
+from setpoint.solver.session import SolveResult, solve, solve_rules
+from setpoint.solver.userrules import input_reads, key_reads
+from tests.solver.test_golden import CASES, GOLDEN, NOW, materialize
+from tests.test_project_oracle import EXAMPLES, NOW as ORACLE_NOW, worlds, write
+
+#: golden cases whose rules add dependencies: clingo grounds everything there
+FULL_ONLY = {"rule_cycle", "rule_dependency"}
+
+
+def both(root: Path, now) -> tuple[SolveResult, SolveResult] | None:
+    project = load_project(root)
+    reads = input_reads(list(project.rule_files))
+    if reads is None:
+        return None
+    keys = key_reads(list(project.rule_files))
+    display = {str(f): project.display(f) for f in project.rule_files}
+    with Workspace(project) as ws:
+        frontier = ws.compute(now)
+    files = list(project.rule_files)
+    full = solve(write_facts(project, frontier, keys).text(), files, display, project.limits, set(project.assets))
+    ruled = solve_rules(write_facts(project, frontier, keys, only=reads).text(), files, display, project.limits,
+                        set(project.assets))
+    return full, evaluate(project, frontier, ruled)
+
+
+def assert_same(full: SolveResult, fast: SolveResult) -> None:
+    assert fast.statuses == full.statuses
+    assert fast.conditions == full.conditions
+    assert fast.reasons == full.reasons
+    assert fast.runs == full.runs
+    assert fast.priorities == full.priorities
+    assert fast.forbidden == full.forbidden
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_both_engines_agree_on_the_golden_cases(case: str, tmp_path: Path) -> None:
+    root = materialize(GOLDEN / case, tmp_path / case)
+    out = both(root, NOW)
+    if case in FULL_ONLY:
+        assert out is None
+        return
+    assert out is not None
+    full, fast = out
+    assert full.statuses, "a golden case has statuses to compare"
+    assert_same(full, fast)
+
+
+@settings(max_examples=max(5, EXAMPLES // 2), deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(worlds())
+def test_both_engines_agree_on_random_projects(w) -> None:
+    root = Path(tempfile.mkdtemp(prefix="setpoint-engines-")) / "project"
+    try:
+        write(w, root)
+        out = both(root, ORACLE_NOW)
+        assert out is not None  # block facts only read nothing
+        assert_same(*out)
+    finally:
+        shutil.rmtree(root.parent, ignore_errors=True)
+
+
+@pytest.mark.parametrize("text, reads", [
+    ("", set()),
+    ('block(A,P,"x") :- key(A,P,day,"2024-03-02").\n', {"key"}),
+    ('retired("7").\nblock(csv,P,R) :- key(csv,P,campaign,C), retired(C), R = ("campaign ", C).\n', {"key"}),
+    ('priority(A,P,3) :- frontier(A,P), failed(A,P,_).\nforbid(A,P,"night") :- frontier(A,P), now_local(_,H,_), '
+     'H < 6.\n', {"frontier", "failed", "now_local"}),
+    ('block(A,P,"up") :- depends(A,P,B,Q), blocked(B,Q).\n', None),        # reads a derived predicate
+    ('depends(b,P,a,P) :- frontier(b,P).\n', None),                          # adds a dependency
+    ('forbid(A,P,"late") :- status(A,P,missing).\n', None),
+])
+def test_which_rules_let_setpoint_evaluate_the_status_rules_itself(tmp_path: Path, text: str, reads) -> None:
+    path = tmp_path / "r.lp"
+    path.write_text(text)
+    assert input_reads([path]) == reads
