@@ -520,27 +520,34 @@ class Workspace:
         gidx = [dims.index(g) for g in grain]
         parts = []
         keyof = self.keys.setdefault(n, {})
+        units: dict[tuple[str, ...], str] = {}  # grain values → unit key (many partitions share a unit)
+        unit_values = frontier.unit_values
+        nk = len(kc)
         for row in rows:
-            values = tuple(row[: len(kc)]) if dims else ()
+            values = tuple(row[:nk]) if dims else ()
             key = format_key(dims, values) if dims else ""
             keyof[values] = key
             outdated = None
             if row[-2]:
                 b = self.project.assets[row[-2]]
-                outdated = (b.name, format_key(list(b.dims), row[-1]) if b.dims else "")
+                outdated = (b.name, format_key(b.dims, row[-1]) if b.dims else "")
             unit = key
             if coarse:
-                gv = [values[i] for i in gidx]
-                unit = format_key(list(grain), gv) if grain else ""
-                frontier.unit_values.setdefault((n, unit), dict(zip(grain, gv)))
-            elif asset.action is not None:
-                frontier.unit_values.setdefault((n, unit), dict(zip(dims, values)))
-            old, failures, error, run, retry_at, lease_run, lease_start, lease_end = row[len(kc) : len(kc) + 8]
+                gv = tuple(values[i] for i in gidx)
+                unit = units.get(gv)
+                if unit is None:
+                    unit = units[gv] = format_key(grain, gv) if grain else ""
+                    if (n, unit) not in unit_values:
+                        unit_values[(n, unit)] = dict(zip(grain, gv))
+            elif asset.action is not None and (n, unit) not in unit_values:
+                unit_values[(n, unit)] = dict(zip(dims, values))
+            old, failures, error, run, retry_at, lease_run, lease_start, lease_end = row[nk : nk + 8]
             lease = (lease_run, _aware(lease_start), _aware(lease_end)) if lease_run else None
-            outdated_at, expires, expired = row[len(kc) + 9 : len(kc) + 12]
-            parts.append(FrontierPartition(key, values, bool(row[len(kc) + 8]), outdated, unit, old,
-                                           failures or 0, error, run, _aware(retry_at), lease,
-                                           _aware(outdated_at), _aware(expires), bool(expired)))
+            outdated_at, expires, expired = row[nk + 9 : nk + 12]
+            parts.append(FrontierPartition(key, values, bool(row[nk + 8]), outdated, unit, old,
+                                           failures or 0, error, run, retry_at and _aware(retry_at), lease,
+                                           outdated_at and _aware(outdated_at), expires and _aware(expires),
+                                           bool(expired)))
         cleared = con.execute(f"SELECT key FROM fl_{n} WHERE vals IN (SELECT [{_cols(asset)}] FROM p_{n}) "
                               f"AND vals NOT IN (SELECT [{_cols(asset)}] FROM f_{n}) ORDER BY key").fetchall()
         if cleared:

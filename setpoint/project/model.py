@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 
 from .timewindows import TimeWindows
@@ -257,7 +258,7 @@ class Asset:
     slo: Slo | None = None
     limits: Limits = Limits()
 
-    @property
+    @cached_property
     def dims(self) -> tuple[str, ...]:
         return tuple(d.name for d in self.dimensions)
 

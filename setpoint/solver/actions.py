@@ -38,11 +38,15 @@ def batches(asset: Asset, units: list[Unit], limit: int) -> list[list[Unit]]:
     assert isinstance(space, TimeWindows)
     others = [g for g in asset.action.grain if g != bd]
     out: list[list[Unit]] = []
+    following: dict[str, str] = {}  # window → the next one (a backfill asks about the same days again and again)
     for unit in sorted(units, key=lambda u: ([u[1][g] for g in others], u[1][bd])):
         values = unit[1]
         if out:
             last = out[-1][-1][1]
-            nxt = space.value(shift(datetime.strptime(last[bd], space.format), space.grain, 1))
+            nxt = following.get(last[bd])
+            if nxt is None:
+                nxt = following[last[bd]] = space.value(shift(datetime.strptime(last[bd], space.format),
+                                                              space.grain, 1))
             if all(last[g] == values[g] for g in others) and nxt == values[bd] and len(out[-1]) < limit:
                 out[-1].append(unit)
                 continue

@@ -74,14 +74,28 @@ def evaluate(project: Project, frontier: Frontier, ruled: SolveResult) -> SolveR
         known_by_asset[node[0]].append(node)
 
     # the facts as write_facts writes them: absent, else outdated, else expired; superseded besides
-    absent = {n for n, x in parts.items() if x.absent}
-    outdated = {n: x.outdated_by for n, x in parts.items() if not x.absent and x.outdated_by is not None}
-    expired = {n for n, x in parts.items() if not x.absent and x.outdated_by is None and x.expired}
-    superseded = {n for n, x in parts.items() if x.superseded is not None}
-    failed = {n: x.failures for n, x in parts.items() if x.failures}
-    backoff = {n for n, x in parts.items()
-               if x.failures and x.retry_at is not None and x.retry_at > frontier.now}
-    leased = {n for n, x in parts.items() if x.lease is not None}
+    absent: set[Node] = set()
+    outdated: dict[Node, tuple[str, str]] = {}
+    expired: set[Node] = set()
+    superseded: set[Node] = set()
+    failed: dict[Node, int] = {}
+    backoff: set[Node] = set()
+    leased: set[Node] = set()
+    for n, x in parts.items():
+        if x.absent:
+            absent.add(n)
+        elif x.outdated_by is not None:
+            outdated[n] = x.outdated_by
+        elif x.expired:
+            expired.add(n)
+        if x.superseded is not None:
+            superseded.add(n)
+        if x.failures:
+            failed[n] = x.failures
+            if x.retry_at is not None and x.retry_at > frontier.now:
+                backoff.add(n)
+        if x.lease is not None:
+            leased.add(n)
     # needs_work(A,P) :- absent(A,P). … outdated, superseded, expired.
     needs_work = absent | set(outdated) | expired | superseded
 
