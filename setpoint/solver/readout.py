@@ -87,6 +87,6 @@ def read_atoms(atoms: Iterable[str], result, value_of, text_of) -> None:
         else:
             text = unquote(rest) if rest.startswith('"') else text_of(clingo.parse_term(rest))
             result.forbidden[node] = min(result.forbidden.get(node, text), text)
-    for v in reasons.values():
-        v.sort(key=repr)
+    for node, v in reasons.items():  # block(A,P,"x") and block(A,P,x) are two atoms but one reason
+        reasons[node] = sorted(set(v), key=repr)
     runs.sort()

@@ -94,6 +94,8 @@ SCHEMA: tuple[Predicate, ...] = (
     Predicate("troubled_asset", ("A",), "output", "Some partition of A is troubled."),
     Predicate("blocked_asset", ("A",), "output", "Some partition of A is blocked."),
     Predicate("pending_asset", ("A",), "output", "Some partition of A is pending."),
+    Predicate("held", ("A", "P"), "output", "A[P] is pending but waits: on something it needs, or a backoff."),
+    Predicate("leased_unit", ("A", "U"), "output", "Some partition of A's run unit U is leased: U does not run."),
 )
 
 BY_SIGNATURE = {p.signature: p for p in SCHEMA}

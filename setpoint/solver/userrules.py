@@ -151,6 +151,11 @@ def _atoms(node: ast.AST, out: list[tuple[str, int, int]]) -> None:
     if sig is not None:
         out.append(sig)
         return
+    if node.ast_type == ast.ASTType.SymbolicAtom and node.symbol.ast_type == ast.ASTType.Pool:
+        for alt in node.symbol.arguments:  # p(X;Y) is p(X) and p(Y)
+            if alt.ast_type == ast.ASTType.Function and not alt.external:
+                out.append((alt.name, len(alt.arguments), alt.location.begin.line))
+        return
     for child in _children(node):
         _atoms(child, out)
 
@@ -471,6 +476,10 @@ def input_reads(files: list[Path]) -> set[str] | None:
     for path in files:
         if _parse(path, str(path), {}, rules, set()):
             return None
+    if any(stm.ast_type in (ast.ASTType.ShowSignature, ast.ASTType.ShowTerm, ast.ASTType.Definition,
+                            ast.ASTType.Script)
+           for stm in _statements(files)):
+        return None  # #show adds to the answer read back, #const may rename the shipped rules' constants
     names: set[str] = set()
     for rule in rules:
         if any(sig == ("depends", 4) for sig, _ in rule.defines):
@@ -481,7 +490,7 @@ def input_reads(files: list[Path]) -> set[str] | None:
                 continue
             if predicate.role == "output":
                 return None
-            if predicate.role == "input":
+            if predicate.role == "input" or name == "depends":
                 names.add(name)
     return names
 

@@ -67,6 +67,23 @@ def test_both_engines_agree_on_the_golden_cases(case: str, tmp_path: Path) -> No
     assert_same(full, fast)
 
 
+@pytest.mark.parametrize("rules", [
+    # reads the declared dependencies: their facts are written for the rules
+    'block(A,P,"retired") :- depends(A,P,feed,Q), key(feed,Q,campaign,"b").\n',
+    # one reason written two ways is one reason
+    'block(A,P,"x") :- key(A,P,campaign,"b").\nblock(A,P,x) :- key(A,P,campaign,"b").\n',
+    # an atom written as a pool reads both alternatives
+    'block(A,P,"b") :- key(A,P,campaign,"b"; A,P,campaign,"a").\n',
+    'priority(A,P,5) :- frontier(A,P), key(A,P,day,"2024-03-02").\nforbid(feed,P,"not now") :- frontier(feed,P).\n',
+])
+def test_both_engines_agree_on_rules_reading_inputs(tmp_path: Path, rules: str) -> None:
+    root = materialize(GOLDEN / "blocked_causes", tmp_path / "case")
+    (root / "rules" / "policy.lp").write_text(rules)
+    out = both(root, NOW)
+    assert out is not None
+    assert_same(*out)
+
+
 @settings(max_examples=max(5, EXAMPLES // 2), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(worlds())
 def test_both_engines_agree_on_random_projects(w) -> None:
@@ -89,6 +106,11 @@ def test_both_engines_agree_on_random_projects(w) -> None:
     ('block(A,P,"up") :- depends(A,P,B,Q), blocked(B,Q).\n', None),        # reads a derived predicate
     ('depends(b,P,a,P) :- frontier(b,P).\n', None),                          # adds a dependency
     ('forbid(A,P,"late") :- status(A,P,missing).\n', None),
+    ('block(A,P,"r") :- depends(A,P,B,Q), key(B,Q,campaign,"b").\n', {"depends", "key"}),
+    ('block(A,P,"b") :- key(A,P,campaign,"b"; A,P,campaign,"a").\n', {"key"}),
+    ('depends(b,P,a,Q; c,P,a,Q) :- key(b,P,day,D), key(a,Q,day,D).\n', None),  # a pool still adds a dependency
+    ('#show status/3.\nblock(A,P,"x") :- frontier(A,P).\n', None),                 # shown atoms are read back
+    ('#const late = 5.\nblock(A,P,late) :- frontier(A,P).\n', None),              # may rename a shipped constant
 ])
 def test_which_rules_let_setpoint_evaluate_the_status_rules_itself(tmp_path: Path, text: str, reads) -> None:
     path = tmp_path / "r.lp"
