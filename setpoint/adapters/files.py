@@ -7,6 +7,7 @@ partition, its modification time the partition's update time.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -99,7 +100,7 @@ def listing(base: Path, dirs: dict[str, DirStamp] | None = None,
     """
     if _gnu_find():
         try:
-            out = subprocess.run(["find", str(base), "(", "-type", "d", "-printf", "d%P\\0%T@\\0%i\\0", ")", "-o",
+            out = subprocess.run(["find", "-H", str(base), "(", "-type", "d", "-printf", "d%P\\0%T@\\0%i\\0", ")", "-o",
                                   "(", "-type", "f", "-o", "-type", "l", "-xtype", "f", ")",
                                   "-printf", "f%P\\0%T@\\0%i\\0"], capture_output=True, check=True).stdout
         except (OSError, subprocess.CalledProcessError):
@@ -169,7 +170,9 @@ class FilesObserver:
             raw, mtimes, _, skipped = _matched(listing(base), pattern, self.asset.dims)
             return Observation(self.asset.name, source, land(con, target, self.asset, raw, mtimes, formats), skipped)
         policy, marks = self.inventory
-        inventory = Inventory(policy, self.asset.name, self.location.template, base, marks)
+        # what a path means: the template, the pattern and formats it compiles to, and the key's columns
+        meaning = json.dumps([self.location.template, pattern.pattern, formats, key_columns(self.asset)])
+        inventory = Inventory(policy, self.asset.name, meaning, base, marks)
         staging = f"{target}_files"
         staging_table(con, staging, self.asset)
         wall, started_ns = wall_clock()

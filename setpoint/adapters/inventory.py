@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import time
 import uuid
 from collections.abc import Iterable
@@ -34,7 +35,7 @@ import duckdb
 from .base import key_columns, quote_ident, sql_literal
 
 #: bumped when the inventory's layout changes; an older one is listed again
-FORMAT = 1
+FORMAT = 2
 #: a directory changed this close to its listing is listed again next time (seconds)
 RACY_S = 2.0
 
@@ -66,11 +67,13 @@ class Manifest:
     marks: Marks
     generation: str
     dirs: dict[str, DirStamp]
+    rows: int = 0
 
     def to_json(self) -> str:
         return json.dumps({"format": FORMAT, "template": self.template, "base": self.base,
                            "listed_at": self.listed_at, "last_run": self.marks.last_run, "busy": self.marks.busy,
-                           "generation": self.generation, "dirs": self.dirs}, separators=(",", ":"))
+                           "generation": self.generation, "rows": self.rows, "dirs": self.dirs},
+                          separators=(",", ":"))
 
     @staticmethod
     def read(path: Path) -> Manifest | None:
@@ -80,7 +83,7 @@ class Manifest:
                 return None
             return Manifest(str(doc["template"]), str(doc["base"]), float(doc["listed_at"]),
                             Marks(int(doc["last_run"]), bool(doc["busy"])), str(doc["generation"]),
-                            {str(k): (int(v[0]), int(v[1])) for k, v in doc["dirs"].items()})
+                            {str(k): (int(v[0]), int(v[1])) for k, v in doc["dirs"].items()}, int(doc["rows"]))
         except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
             return None
 
@@ -95,14 +98,28 @@ def _join(rel_dir: str, name: str) -> str:
     return f"{rel_dir}/{name}" if rel_dir else name
 
 
+def dir_stat(base: Path, rel_dir: str) -> os.stat_result | None:
+    """A directory's own stat: the base is followed if it is a link (as ``find -H``), a directory below it
+    must be a real directory (a link to one is not entered, as by find); None if there is none."""
+    try:
+        st = os.stat(base) if not rel_dir else os.lstat(base / rel_dir)
+    except OSError:
+        return None
+    return st if stat.S_ISDIR(st.st_mode) else None
+
+
 def scan(base: Path, rel_dir: str, started_ns: int, files: list[tuple[str, float | None]],
          dirs: dict[str, DirStamp], known: dict[str, DirStamp]) -> None:
-    """List one directory (files directly in it), and every subdirectory the inventory does not know."""
+    """List one directory (files directly in it), and every subdirectory the inventory does not know.
+    A directory that cannot be read is skipped, as find skips it, and listed again next time."""
     path = base / rel_dir if rel_dir else base
+    st = dir_stat(base, rel_dir)
+    if st is None:
+        return
     try:
-        st = os.stat(path)
         entries = list(os.scandir(path))
-    except (FileNotFoundError, NotADirectoryError):
+    except OSError:
+        dirs[rel_dir] = (-1, st.st_ino)
         return
     dirs[rel_dir] = stamp(st, started_ns)
     for entry in entries:
@@ -111,9 +128,9 @@ def scan(base: Path, rel_dir: str, started_ns: int, files: list[tuple[str, float
             if entry.is_dir(follow_symlinks=False):
                 if rel not in known:
                     scan(base, rel, started_ns, files, dirs, known)
-            elif entry.is_file():  # a link to a file counts; a directory behind a link is not entered
-                files.append((rel, entry.stat().st_mtime))
-        except FileNotFoundError:  # gone while we looked
+            elif entry.is_file():  # a link to a file counts, with its own time as find gives it
+                files.append((rel, entry.stat(follow_symlinks=False).st_mtime))
+        except OSError:  # gone while we looked
             continue
 
 
@@ -125,9 +142,8 @@ def changes(base: Path, manifest: Manifest, started_ns: int) -> tuple[set[str], 
     dirs: dict[str, DirStamp] = {}
     changed = []
     for rel_dir, (mtime, ino) in manifest.dirs.items():
-        try:
-            st = os.stat(base / rel_dir if rel_dir else base)
-        except (FileNotFoundError, NotADirectoryError):
+        st = dir_stat(base, rel_dir)
+        if st is None:
             stale.add(rel_dir)
             continue
         if mtime < 0 or st.st_mtime_ns != mtime or st.st_ino != ino:
@@ -147,7 +163,7 @@ class Inventory:
 
     def __init__(self, policy: InventoryPolicy, asset_name: str, template: str, base: Path, marks: Marks) -> None:
         self.policy = policy
-        self.template = template
+        self.template = template  # with everything else that decides what a path means (see files.py)
         self.base = base
         self.marks = marks
         self.rows = policy.directory / f"{asset_name}.parquet"
@@ -169,28 +185,33 @@ class Inventory:
         return m
 
     def load(self, con: duckdb.DuckDBPyConnection, staging: str, manifest: Manifest, drop: Iterable[str]) -> bool:
-        """Fill ``staging`` with the inventory's rows, less those of ``drop`` directories; False if unreadable."""
+        """Fill ``staging`` with the inventory's rows, less those of ``drop`` directories; False if unreadable
+        or not of the manifest's generation (every row carries it, so one read sees one file)."""
+        keep = sorted(d for d in drop if _encodable(d))  # a name that is not UTF-8 holds no partition
         try:
-            meta = con.execute("SELECT value FROM parquet_kv_metadata(?) WHERE decode(key) = 'generation'",
-                               [str(self.rows)]).fetchall()
-            if [decode(v) for (v,) in meta] != [manifest.generation]:
+            con.execute("CREATE TEMP TABLE _inventory AS SELECT * FROM read_parquet(?)", [str(self.rows)])
+            gens, count = con.execute("SELECT list(DISTINCT _gen), count(*) FROM _inventory").fetchone()
+            if count != manifest.rows or (count and gens != [manifest.generation]):
                 return False
-            con.execute(f"INSERT INTO {staging} SELECT * FROM read_parquet(?) "
-                        f"WHERE _dir NOT IN (SELECT unnest(CAST(? AS VARCHAR[])))", [str(self.rows), sorted(drop)])
+            con.execute(f"INSERT INTO {staging} BY NAME SELECT * EXCLUDE (_gen) FROM _inventory "
+                        f"WHERE _dir NOT IN (SELECT unnest(CAST(? AS VARCHAR[])))", [keep])
             return True
         except duckdb.Error:
             con.execute(f"DELETE FROM {staging}")
             return False
+        finally:
+            con.execute("DROP TABLE IF EXISTS _inventory")
 
     def save(self, con: duckdb.DuckDBPyConnection, staging: str, dirs: dict[str, DirStamp], listed_at: float) -> None:
         """Write the rows and the manifest, each atomically; a reader checks that both are of one generation."""
         generation = uuid.uuid4().hex
-        manifest = Manifest(self.template, str(self.base), listed_at, self.marks, generation, dirs)
         try:
+            rows = con.execute(f"SELECT count(*) FROM {staging}").fetchone()[0]
+            manifest = Manifest(self.template, str(self.base), listed_at, self.marks, generation, dirs, rows)
             self.policy.directory.mkdir(parents=True, exist_ok=True)
             tmp = self.rows.with_name(f".{self.rows.name}.{os.getpid()}.tmp")
-            con.execute(f"COPY {staging} TO {sql_literal(str(tmp))} "
-                        f"(FORMAT parquet, KV_METADATA {{generation: {sql_literal(generation)}}})")
+            con.execute(f"COPY (SELECT *, {sql_literal(generation)} AS _gen FROM {staging}) TO {sql_literal(str(tmp))} "
+                        f"(FORMAT parquet)")
             os.replace(tmp, self.rows)
             tmp_m = self.manifest_path.with_name(f".{self.manifest_path.name}.{os.getpid()}.tmp")
             tmp_m.write_text(manifest.to_json(), encoding="utf-8")
@@ -199,8 +220,12 @@ class Inventory:
             pass  # a read-only project lists every time; nothing is lost
 
 
-def decode(value: object) -> str:
-    return value.decode() if isinstance(value, (bytes, bytearray)) else str(value)
+def _encodable(name: str) -> bool:
+    try:
+        name.encode()
+        return True
+    except UnicodeEncodeError:
+        return False
 
 
 def staging_table(con: duckdb.DuckDBPyConnection, name: str, asset) -> None:

@@ -196,3 +196,41 @@ def test_after_any_changes_the_inventory_sees_what_a_full_listing_sees(tmp_path_
             age(root, region, clock)
         age(root, "", clock)
         assert observed(root) == observed(root, relist_s=0)
+
+
+def test_a_directory_replaced_by_a_link_is_not_entered_as_a_full_listing_would_not(tree: Path, tmp_path: Path) -> None:
+    observed(tree)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "2024-03-05.csv").write_text("x\n")
+    for f in (tree / "data" / "us").iterdir():
+        f.unlink()
+    (tree / "data" / "us").rmdir()
+    (tree / "data" / "us").symlink_to(elsewhere, target_is_directory=True)
+    age(tree, "", time.time() - HOUR)
+    assert observed(tree) == observed(tree, relist_s=0)
+    assert [r[0] for r in observed(tree)] == ["eu", "eu"]
+
+
+def test_another_meaning_of_the_same_template_is_listed_again(tree: Path) -> None:
+    observed(tree)
+    yaml = tree / "assets" / "raw.yaml"  # the same template, the dimensions in another order
+    yaml.write_text(yaml.read_text().replace("  region: [eu, us, asia]\n  day: {daily: {start: 2024-03-01, end: "
+                                             "2024-03-09}}\n", "  day: {daily: {start: 2024-03-01, end: 2024-03-09}}"
+                                             "\n  region: [eu, us, asia]\n"))
+    p = load_project(tree)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE o (day VARCHAR, region VARCHAR, updated_at TIMESTAMP)")
+    policy = InventoryPolicy(p.state.parent / "inventory", HOUR)
+    FilesObserver(p.assets["raw"], p.assets["raw"].location, (policy, Marks())).observe(con, "o")
+    assert con.execute("SELECT region, day FROM o ORDER BY ALL").fetchall() == [
+        ("eu", "2024-03-01"), ("eu", "2024-03-02"), ("us", "2024-03-01")]
+
+
+def test_a_linked_data_directory_is_listed(tmp_path: Path) -> None:
+    root = project(tmp_path / "p")
+    real = tmp_path / "disk"
+    (real / "eu").mkdir(parents=True)
+    (real / "eu" / "2024-03-01.csv").write_text("x\n")
+    (root / "data").symlink_to(real, target_is_directory=True)
+    assert [r[:2] for r in observed(root)] == [("eu", "2024-03-01")] == [r[:2] for r in observed(root, relist_s=0)]
