@@ -137,7 +137,7 @@ def _windows_sql(col: str, space: TimeWindows, bounds: tuple[datetime, datetime]
         return f"SELECT CAST(NULL AS VARCHAR) AS {col} WHERE FALSE", []
     first, last = bounds
     if space.grain == "hourly" and space.timezone != "UTC":
-        return f"SELECT unnest(CAST(? AS VARCHAR[])) AS {col}", [local_hours(space, first, last)]
+        return f"SELECT DISTINCT unnest(CAST(? AS VARCHAR[])) AS {col}", [local_hours(space, first, last)]
     return (f"SELECT strftime(ts, {sql_literal(space.format)}) AS {col} FROM generate_series("
             f"CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP), INTERVAL 1 {SQL_UNITS[space.grain]}) t(ts)", [first, last])
 
@@ -318,9 +318,11 @@ class Workspace:
         return out
 
     def _create_product(self, name: str, parts: list[tuple[str, list]]) -> None:
+        """The product of the dimensions' value relations; each is distinct (listings and static values are
+        deduplicated, tables read with DISTINCT, local hours too), so their product is without a DISTINCT."""
         sql = " CROSS JOIN ".join(f"({s})" for s, _ in parts)
         params = [p for _, ps in parts for p in ps]
-        self.con.execute(f"CREATE TABLE {name} AS SELECT DISTINCT * FROM {sql}", params)
+        self.con.execute(f"CREATE TABLE {name} AS SELECT * FROM {sql}", params)
 
     def _expected(self, asset: Asset, now: datetime, warnings: list[str],
                   horizon: dict[str, datetime]) -> None:
@@ -605,7 +607,7 @@ def _read_listing(space: FileValues, asset: Asset, dim: str, warnings: list[str]
     seen: dict[str, None] = {}
     for line in text.splitlines():
         value = line.strip()
-        if value and not value.startswith("#"):
+        if value and not value.startswith("#") and "\0" not in value:  # NUL cannot reach a command
             seen.setdefault(value)
     return list(seen)
 

@@ -92,7 +92,8 @@ def distinct_values(con: duckdb.DuckDBPyConnection, table: str, column: str,
     _, _, ref = table_ref(table)
     col = quote_ident(column)
     try:
-        rows = con.execute(f"SELECT DISTINCT CAST({col} AS VARCHAR) FROM {ref} WHERE {col} IS NOT NULL ORDER BY 1").fetchall()
+        rows = con.execute(f"SELECT DISTINCT CAST({col} AS VARCHAR) AS v FROM {ref} WHERE {col} IS NOT NULL "
+                           f"AND NOT contains(v, chr(0)) ORDER BY 1").fetchall()
     except duckdb.Error as exc:
         what, file, line = where
         raise ObserveError(f"cannot read the values of {what or 'a dimension'} from column {column!r} of table "

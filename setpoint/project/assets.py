@@ -205,6 +205,9 @@ def _space(body: object, r: Reader, root: Path, timezone: str, where: str, line:
 def _static(values: list[str], r: Reader, where: str, at: object) -> StaticValues:
     """Static values; one listed twice would be two names for one partition."""
     twice = sorted(v for v, n in Counter(values).items() if n > 1)
+    if any("\0" in v for v in values):
+        r.problem(f"{where} lists a value with a NUL character", at,
+                  hint="a partition value reaches commands as an argument or variable, which cannot hold NUL")
     if twice:
         r.problem(f"{where} lists {', '.join(repr(v) for v in twice)} twice", at,
                   hint="each value names one partition; list it once")

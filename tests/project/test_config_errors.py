@@ -142,6 +142,14 @@ def test_bad_duration_for_lag(project, cli) -> None:
                      "of asset 'a' (write e.g. 6h, 30m, 2d or 1d12h)")
 
 
+def test_a_static_value_with_a_nul_character(project) -> None:
+    project.write("assets/a.yaml", 'name: a\ntable: a\npartitions:\n  region: [eu, "u\\0s"]\n')
+    assert problems_of(project) == [
+        Problem("dimension 'region' of asset 'a' lists a value with a NUL character", "assets/a.yaml", 4,
+                "a partition value reaches commands as an argument or variable, which cannot hold NUL")
+    ]
+
+
 def test_a_static_value_listed_twice(project) -> None:
     project.write("assets/a.yaml", "name: a\ntable: a\npartitions:\n  region: [eu, us, eu]\n")
     assert problems_of(project) == [
