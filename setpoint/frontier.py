@@ -38,9 +38,10 @@ from .project.model import Asset, Dependency, FileValues, Mapping, Project, Stat
 from .project.timewindows import SQL_UNITS, TimeWindows, floor, local_hours, shift
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class FrontierPartition:
-    """One partition on the frontier, with what DuckDB found wrong with it."""
+    """One partition on the frontier, with what DuckDB found wrong with it (not frozen, so that tens of
+    thousands are cheap to make; nothing changes one after :meth:`Workspace._collect`)."""
 
     key: str
     values: tuple[str, ...]

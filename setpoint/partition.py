@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 
 from .errors import UsageError
 
 _PLAIN = re.compile(r"[^\s,=\[\]\"\\]+")
 
 
+@lru_cache(maxsize=65536)  # a plan formats the same campaign ids and days tens of thousands of times
 def quote_value(value: str) -> str:
     """Quote a value when it holds a separator, a quote, whitespace or nothing."""
     if _PLAIN.fullmatch(value):

@@ -91,9 +91,13 @@ class Reason:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PartitionStatus:
-    """Exactly one status for one expected partition, with what caused it."""
+    """Exactly one status for one expected partition, with what caused it.
+
+    Not frozen: a plan makes one for every unsatisfied partition, and a frozen
+    dataclass costs several times as much to create. Treat it as immutable
+    (``dataclasses.replace`` for a changed copy)."""
 
     asset: str
     key: str
