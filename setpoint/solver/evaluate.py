@@ -20,6 +20,7 @@ Each block below names the status.lp rules it evaluates.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 
 from ..frontier import Frontier, FrontierPartition
 from ..project.model import Project
@@ -115,7 +116,8 @@ def evaluate(project: Project, frontier: Frontier, ruled: SolveResult) -> SolveR
             or (n[0] in paused and n not in leased)}
     root |= {n for n in needs_work if n[0] not in has_action}
     root |= exhausted
-    # blocked(A,P) :- root_blocked(A,P). / depends(A,P,B,Q), blocked(B,Q). / needs_all(A,B), known(A,P), blocked_asset(B).
+    # blocked(A,P) :- root_blocked(A,P). / depends(A,P,B,Q), blocked(B,Q).
+    # blocked(A,P) :- needs_all(A,B), known(A,P), blocked_asset(B).
     blocked, blocked_assets = _closure(list(root), dependents, all_by, known_by_asset)
     # pending(A,P) :- troubled(A,P), not blocked(A,P).
     pending = troubled - blocked
@@ -148,13 +150,8 @@ def evaluate(project: Project, frontier: Frontier, ruled: SolveResult) -> SolveR
                     why.add(("no_action", "none"))
                 if n in exhausted:
                     why.add(("failed", str(failed[n])))
-                if n not in needs_work:
-                    for u in needs.get(n, ()):
-                        if u in troubled:
-                            why.add(("needs", ("up", *u)))
-                        if u in not_due:
-                            why.add(("not_due", ("up", *u)))
-                    why.update(("needs_all", b) for b in all_of.get(n[0], ()) if b in troubled_assets)
+                if n not in needs_work:  # reason(A,P,needs|not_due|needs_all,…) :- root_blocked(A,P), not needs_work(A,P)
+                    _upstream(why, needs.get(n, ()), all_of.get(n[0], ()), troubled, troubled_assets, not_due)
             else:
                 why.update(("upstream_blocked", ("up", *u)) for u in needs.get(n, ()) if u in blocked)
                 why.update(("upstream_all_blocked", b) for b in all_of.get(n[0], ()) if b in blocked_assets)
@@ -167,12 +164,7 @@ def evaluate(project: Project, frontier: Frontier, ruled: SolveResult) -> SolveR
             statuses[n] = "waiting"
             if n in backoff and n in failed:
                 why.add(("backoff", str(failed[n])))
-            for u in needs.get(n, ()):
-                if u in pending:
-                    why.add(("needs", ("up", *u)))
-                if u in not_due:
-                    why.add(("not_due", ("up", *u)))
-            why.update(("needs_all", b) for b in all_of.get(n[0], ()) if b in pending_assets)
+            _upstream(why, needs.get(n, ()), all_of.get(n[0], ()), pending, pending_assets, not_due)
         elif n in absent:
             statuses[n] = "missing"
             why.add(("absent", "none"))
@@ -204,6 +196,18 @@ def evaluate(project: Project, frontier: Frontier, ruled: SolveResult) -> SolveR
             runs.add(unit)
     result.runs = sorted(runs)
     return result
+
+
+def _upstream(why: set[tuple[str, object]], ups: Iterable[Node], all_ups: Iterable[str], among: set[Node],
+              among_assets: set[str], not_due: set[Node]) -> None:
+    """The needs, not_due and needs_all reasons: what a partition needs that is among ``among`` (troubled
+    ones for a root-blocked partition, pending ones for a waiting one), or not due yet."""
+    for u in ups:
+        if u in among:
+            why.add(("needs", ("up", *u)))
+        if u in not_due:
+            why.add(("not_due", ("up", *u)))
+    why.update(("needs_all", b) for b in all_ups if b in among_assets)
 
 
 def _closure(seeds: list[Node], dependents: dict[Node, list[Node]], all_by: dict[str, list[str]],
