@@ -65,12 +65,12 @@ def _solve_to_fixpoint(ws: Workspace, project: Project, frontier: Frontier, keys
     frontier it was solved on."""
     seeds: dict[str, set[tuple[str, ...]]] = {}
     timings["solve"] = 0.0
-    reads = None if origins else input_reads(list(project.rule_files))
+    reads = input_reads(list(project.rule_files))
     if reads is not None:  # the rules read inputs only: ground them alone, evaluate the status rules here
         t = time.perf_counter()
         facts = write_facts(project, frontier, keys, only=reads)
         ruled = solve_rules(facts.text(), list(project.rule_files), _display(project), project.limits,
-                            set(project.assets))
+                            set(project.assets), origins)
         result = evaluate(project, frontier, ruled)
         result.facts = facts.count
         timings["solve"] += time.perf_counter() - t

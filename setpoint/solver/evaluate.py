@@ -10,8 +10,8 @@ rest, rule for rule, in a few passes over the frontier's partitions and edges:
 at 60,000 unsatisfied partitions that is a tenth of a second instead of the
 seconds that handing 170,000 facts to clingo and reading 185,000 atoms back
 costs. Rules that read derived predicates (``status/3``, ``blocked/2`` …) or
-add dependencies keep the full grounding, and so does ``why`` (it traces which
-rule derived what). ``tests/solver/test_engines.py`` holds both to the same
+add dependencies keep the full grounding. ``why`` takes the same path as
+``plan`` (the user's rules are traced either way). ``tests/solver/test_engines.py`` holds both to the same
 answer on every golden case and on random projects.
 
 Each block below names the status.lp rules it evaluates.

@@ -141,7 +141,10 @@ def _ground_and_read(rule_files: list[str], facts: str, display: dict[str, str],
         if result.not_facts:
             return result
     if "status.lp" not in shipped:
-        return _read_rules(ctl, result, consistent, rule_files, display)
+        out = _read_rules(ctl, result, consistent, rule_files, display)
+        if places and isinstance(out, SolveResult):
+            out.origins = read_origins(atoms, places, reason_text)
+        return out
     printed: list[str] = []
     answer = ctl.solve(on_model=lambda m: printed.extend(map(str, m.symbols(shown=True))))
     if consistent and not answer.satisfiable:
@@ -281,11 +284,12 @@ def check_rules(rule_files: list[Path], display: dict[str, str], limits: Limits 
 
 
 def solve_rules(facts: str, rule_files: list[Path], display: dict[str, str], limits: Limits | None = None,
-                assets: set[str] | None = None) -> SolveResult:
+                assets: set[str] | None = None, origins: bool = False) -> SolveResult:
     """Ground only the user's rules (with inputs.lp) over the facts they read, and read what they derive:
     blocks, unrecoverable partitions, priorities and forbidden starts. For rules that read input facts
     only (see :func:`setpoint.solver.userrules.input_reads`); the statuses come from
-    :mod:`setpoint.solver.evaluate`."""
+    :mod:`setpoint.solver.evaluate`. ``origins`` records which rule derived each block and
+    unrecoverable atom, as :func:`solve` does."""
     limits = limits or Limits()
     files = [str(f) for f in rule_files]
     result = SolveResult()
@@ -293,7 +297,7 @@ def solve_rules(facts: str, rule_files: list[Path], display: dict[str, str], lim
         problems = check_rule_files(list(rule_files), display, assets)
         if problems:
             raise RuleError(problems[0].message, problems=problems)
-        result = _raise(_guarded(files, facts, display, limits, shipped=("inputs.lp",)))
+        result = _raise(_guarded(files, facts, display, limits, origins, shipped=("inputs.lp",)))
     _not_facts(result, files, display)
     return result
 

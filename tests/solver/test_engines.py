@@ -116,3 +116,18 @@ def test_which_rules_let_setpoint_evaluate_the_status_rules_itself(tmp_path: Pat
     path = tmp_path / "r.lp"
     path.write_text(text)
     assert input_reads([path]) == reads
+
+
+def test_both_engines_name_the_same_rules_behind_blocks(tmp_path: Path) -> None:
+    root = materialize(GOLDEN / "blocked_causes", tmp_path / "case")
+    project = load_project(root)
+    keys, files = key_reads(list(project.rule_files)), list(project.rule_files)
+    display = {str(f): project.display(f) for f in files}
+    with Workspace(project) as ws:
+        frontier = ws.compute(NOW)
+    full = solve(write_facts(project, frontier, keys).text(), files, display, project.limits, set(project.assets),
+                 origins=True)
+    reads = input_reads(files)
+    ruled = solve_rules(write_facts(project, frontier, keys, only=reads).text(), files, display, project.limits,
+                        set(project.assets), origins=True)
+    assert full.origins and ruled.origins == full.origins
