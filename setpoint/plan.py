@@ -20,9 +20,12 @@ def _clock(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S UTC") if moment else "?"
 
 
-@dataclass(frozen=True)
+@dataclass(unsafe_hash=True, slots=True)
 class Reason:
-    """One fact behind a status. ``upstream`` is a partition (``csv[...]``) or an asset for *_all kinds."""
+    """One fact behind a status. ``upstream`` is a partition (``csv[...]``) or an asset for *_all kinds.
+
+    Hashable but not frozen (a frozen dataclass costs several times as much to create, and a plan makes
+    one per waiting partition): treat it as immutable."""
 
     kind: str
     upstream: str | None = None

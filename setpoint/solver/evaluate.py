@@ -33,13 +33,8 @@ Node = tuple[str, str]
 def evaluate(project: Project, frontier: Frontier, ruled: SolveResult) -> SolveResult:
     """Statuses, conditions, reasons and runs of every known partition; ``ruled`` holds what the user's
     rules derived (blocks, unrecoverable partitions, priorities, forbidden starts) and is filled in."""
-    parts: dict[Node, FrontierPartition] = {}
-    by_asset: dict[str, list[Node]] = defaultdict(list)
-    for a, af in frontier.assets.items():
-        for part in af.partitions:
-            node = (a, part.key)
-            parts[node] = part
-            by_asset[a].append(node)
+    parts: dict[Node, FrontierPartition] = {(a, part.key): part for a, af in frontier.assets.items()
+                                            for part in af.partitions}
     assets = project.assets
     has_action = {a for a, x in assets.items() if x.action is not None}
     coarse = {a for a, x in assets.items() if x.action is not None and x.action.grain != x.dims}
@@ -185,7 +180,7 @@ def evaluate(project: Project, frontier: Frontier, ruled: SolveResult) -> SolveR
             if n in failed:
                 why.add(("retrying", str(failed[n])))
         if why:
-            reasons[n] = sorted(why, key=repr)
+            reasons[n] = sorted(why, key=repr) if len(why) > 1 else list(why)
     # unit(A,P,P) :- runnable(A,P), not coarse(A).  leased_unit(A,U) :- leased(A,P), unit(A,P,U).
     # run(A,U) :- runnable(A,P), unit(A,P,U), not leased_unit(A,U).
     leased_units = {(n[0], parts[n].unit) for n in leased if n[0] in coarse}
