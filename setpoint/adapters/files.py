@@ -1,4 +1,5 @@
-"""Observe a set of files by walking the directory under a path template once.
+"""Observe a set of files by walking the directory under a path template once, or with the file
+inventory (:mod:`.inventory`) only the directories that changed since.
 
 ``data/csv/{day:%Y/%m/%d}/{campaign}.csv`` → a regular expression over paths
 relative to the template's fixed prefix; each matching file is a present

@@ -5,13 +5,14 @@ few minutes should not pay it when nothing changed. Creating, deleting or
 renaming a file changes the time of the directory holding it, so a plan stats
 only the directories it knows and lists again just those whose time (or inode)
 changed, plus new ones below them. The rest of the rows come from the
-inventory, a Parquet file beside the state store.
+inventory: a Parquet file and a JSON manifest per asset, in ``inventory/``
+beside the state store.
 
 What a directory's time does not show is a file rewritten in place. Two things
 cover it: an asset's files are listed in full again after any run of its action
 (its own work may rewrite files in place) and at least every ``observe.relist``
-(one hour by default; ``--relist`` forces it, ``relist: 0`` turns the inventory
-off). A hand edit of an existing file is therefore seen within that period.
+(one hour by default; ``--relist`` forces it, ``relist: 0s`` turns the inventory
+off), and on every plan while a run holds a lease on the asset. A hand edit of an existing file is therefore seen within that period.
 
 A directory changed within the last two seconds of a listing is not trusted
 next time (its time may not yet show a change made in the same tick), and the

@@ -169,7 +169,7 @@ def write_facts(project: Project, frontier: Frontier,
             elif part.expired:
                 if want("expired"):
                     w.expired(a, p)
-            elif part.superseded is None and not every:
+            elif part.superseded is None and only is None:
                 w.frontier(a, p)
             if every:
                 w.frontier(a, p)

@@ -488,8 +488,8 @@ def input_reads(files: list[Path]) -> set[str] | None:
             predicate = BY_SIGNATURE.get(f"{name}/{arity}")
             if predicate is None:
                 continue
-            if predicate.role == "output":
-                return None
+            if predicate.role == "output" or (name, arity) == ("unit", 3):
+                return None  # the full grounding also derives unit(A,P,P) for runnable fine-grained partitions
             if predicate.role == "input" or name == "depends":
                 names.add(name)
     return names

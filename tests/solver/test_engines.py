@@ -111,6 +111,7 @@ def test_both_engines_agree_on_random_projects(w) -> None:
     ('depends(b,P,a,Q; c,P,a,Q) :- key(b,P,day,D), key(a,Q,day,D).\n', None),  # a pool still adds a dependency
     ('#show status/3.\nblock(A,P,"x") :- frontier(A,P).\n', None),                 # shown atoms are read back
     ('#const late = 5.\nblock(A,P,late) :- frontier(A,P).\n', None),              # may rename a shipped constant
+    ('priority(A,P,9) :- unit(A,P,_).\n', None),  # status.lp adds unit(A,P,P) for runnable fine-grained ones
 ])
 def test_which_rules_let_setpoint_evaluate_the_status_rules_itself(tmp_path: Path, text: str, reads) -> None:
     path = tmp_path / "r.lp"
