@@ -29,7 +29,9 @@ def format_key(dims: Sequence[str], values: Sequence[str]) -> str:
     """The canonical key of one partition: ``v`` for one dimension, ``d=v,e=w`` for more."""
     if len(dims) == 1:
         return quote_value(values[0])
-    return ",".join(f"{d}={quote_value(v)}" for d, v in zip(dims, values))
+    if len(dims) == 2 and len(values) == 2:  # the common product (campaign × day), formatted without a generator
+        return f"{dims[0]}={quote_value(values[0])},{dims[1]}={quote_value(values[1])}"
+    return ",".join([f"{d}={quote_value(v)}" for d, v in zip(dims, values)])
 
 
 def format_partition(asset: str, key: str) -> str:
