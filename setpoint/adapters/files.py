@@ -22,7 +22,7 @@ import duckdb
 from ..project.model import Asset, FilesLocation
 from ..project.timewindows import TimeWindows
 from .base import Observation, key_columns, land, quote_ident
-from .inventory import (RACY_S, DirStamp, Inventory, InventoryPolicy, Marks, changes, stamp, staging_table,
+from .inventory import (DirStamp, Inventory, InventoryPolicy, Marks, changes, stamp, staging_table,
                         wall_clock)
 
 _PLACEHOLDER = re.compile(r"\{([^{}:]*)(?::([^{}]*))?\}")
@@ -120,7 +120,8 @@ def listing(base: Path, dirs: dict[str, DirStamp] | None = None,
         rel_dir = dirpath[base_len:]
         if dirs is not None:
             try:
-                dirs[rel_dir] = stamp(os.stat(dirpath), started_ns)
+                st = os.stat(dirpath)
+                dirs[rel_dir] = stamp(st.st_mtime_ns, st.st_ino, started_ns)
             except FileNotFoundError:
                 continue
         for fn in filenames:
@@ -134,8 +135,7 @@ def listing(base: Path, dirs: dict[str, DirStamp] | None = None,
 def _dir_stamp(text: str, ino: str, started_ns: int) -> DirStamp:
     """A directory's stamp from find's ``%T@`` (seconds with a fraction) and ``%i``."""
     whole, _, frac = text.partition(".")
-    ns = int(whole) * 1_000_000_000 + int((frac[:9] or "0").ljust(9, "0"))
-    return (-1 if ns >= started_ns - int(RACY_S * 1e9) else ns, int(ino))
+    return stamp(int(whole) * 1_000_000_000 + int((frac[:9] or "0").ljust(9, "0")), int(ino), started_ns)
 
 
 def _mtime(text: str) -> float | None:

@@ -89,10 +89,9 @@ class Manifest:
             return None
 
 
-def stamp(st: os.stat_result, started_ns: int) -> DirStamp:
+def stamp(mtime_ns: int, ino: int, started_ns: int) -> DirStamp:
     """A directory's stamp; one changed within RACY_S of the listing is marked to be listed again."""
-    racy = st.st_mtime_ns >= started_ns - int(RACY_S * 1e9)
-    return (-1 if racy else st.st_mtime_ns, st.st_ino)
+    return (-1 if mtime_ns >= started_ns - int(RACY_S * 1e9) else mtime_ns, ino)
 
 
 def _join(rel_dir: str, name: str) -> str:
@@ -122,7 +121,7 @@ def scan(base: Path, rel_dir: str, started_ns: int, files: list[tuple[str, float
     except OSError:
         dirs[rel_dir] = (-1, st.st_ino)
         return
-    dirs[rel_dir] = stamp(st, started_ns)
+    dirs[rel_dir] = stamp(st.st_mtime_ns, st.st_ino, started_ns)
     for entry in entries:
         rel = _join(rel_dir, entry.name)
         try:
