@@ -71,7 +71,7 @@ def _solve_to_fixpoint(ws: Workspace, project: Project, frontier: Frontier, keys
         facts = write_facts(project, frontier, keys, only=reads)
         ruled = solve_rules(facts.text(), list(project.rule_files), _display(project), project.limits,
                             set(project.assets), origins)
-        result = evaluate(project, frontier, ruled)
+        result = evaluate(ws, project, frontier, ruled)
         result.facts = facts.count
         timings["solve"] += time.perf_counter() - t
         return result

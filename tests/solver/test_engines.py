@@ -1,7 +1,7 @@
 """The status rules evaluated two ways give one answer.
 
 When a project's rules read only input facts, setpoint grounds them alone and
-evaluates status.lp in Python (:mod:`setpoint.solver.evaluate`); otherwise
+evaluates status.lp itself in the workspace DuckDB (:mod:`setpoint.solver.evaluate`); otherwise
 clingo grounds status.lp too. Here both run on every golden case and on random
 projects, and every status, condition, reason, run, priority and forbidden
 start must be the same.
@@ -36,13 +36,13 @@ def both(root: Path, now) -> tuple[SolveResult, SolveResult] | None:
         return None
     keys = key_reads(list(project.rule_files))
     display = {str(f): project.display(f) for f in project.rule_files}
+    files = list(project.rule_files)
     with Workspace(project) as ws:
         frontier = ws.compute(now)
-    files = list(project.rule_files)
-    full = solve(write_facts(project, frontier, keys).text(), files, display, project.limits, set(project.assets))
-    ruled = solve_rules(write_facts(project, frontier, keys, only=reads).text(), files, display, project.limits,
-                        set(project.assets))
-    return full, evaluate(project, frontier, ruled)
+        full = solve(write_facts(project, frontier, keys).text(), files, display, project.limits, set(project.assets))
+        ruled = solve_rules(write_facts(project, frontier, keys, only=reads).text(), files, display, project.limits,
+                            set(project.assets))
+        return full, evaluate(ws, project, frontier, ruled)
 
 
 def assert_same(full: SolveResult, fast: SolveResult) -> None:
