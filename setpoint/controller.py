@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -98,10 +101,35 @@ def _solve_to_fixpoint(ws: Workspace, project: Project, frontier: Frontier, keys
     raise AssertionError("unreachable")
 
 
+@contextmanager
+def _no_cycle_collection() -> Iterator[None]:
+    """Keep Python's cyclic garbage collector out of a plan.
+
+    A plan makes a few objects per unsatisfied partition (hundreds of thousands
+    at scale) and keeps all of them until it is decoded; none of them forms a
+    reference cycle. The collector would still walk them again and again as they
+    are made: about a third of a plan's time at 60,000 partitions. Reference
+    counting frees everything as usual; the collector resumes afterwards.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _plan_in(ws: Workspace, project: Project, moment: datetime, include_satisfied: bool = False,
              origins: bool = False, spent: Budget | None = None,
              confirmed: bool = False) -> tuple[Frontier, SolveResult, Plan]:
     """Observe, compute the frontier, solve and decode inside an open workspace."""
+    with _no_cycle_collection():
+        return _planned(ws, project, moment, include_satisfied, origins, spent, confirmed)
+
+
+def _planned(ws: Workspace, project: Project, moment: datetime, include_satisfied: bool, origins: bool,
+             spent: Budget | None, confirmed: bool) -> tuple[Frontier, SolveResult, Plan]:
     timings: dict[str, float] = {}
     t1 = time.perf_counter()
     keys = key_reads(list(project.rule_files))

@@ -320,10 +320,13 @@ class Workspace:
 
     def _create_product(self, name: str, parts: list[tuple[str, list]]) -> None:
         """The product of the dimensions' value relations; each is distinct (listings and static values are
-        deduplicated, tables read with DISTINCT, local hours too), so their product is without a DISTINCT."""
-        sql = " CROSS JOIN ".join(f"({s})" for s, _ in parts)
-        params = [p for _, ps in parts for p in ps]
-        self.con.execute(f"CREATE TABLE {name} AS SELECT * FROM {sql}", params)
+        deduplicated, tables read with DISTINCT, local hours too), so their product is without a DISTINCT.
+        Each relation is kept as ``d<i>_<name>``: whether an observed key is expected is then a lookup per
+        dimension in a few hundred values, not a join with the product."""
+        for i, (sql, params) in enumerate(parts):
+            self.con.execute(f"CREATE OR REPLACE TABLE d{i}_{name} AS {sql}", params)
+        self.con.execute(f"CREATE TABLE {name} AS SELECT * FROM "
+                         + " CROSS JOIN ".join(f"d{i}_{name}" for i in range(len(parts))))
 
     def _expected(self, asset: Asset, now: datetime, warnings: list[str],
                   horizon: dict[str, datetime]) -> None:
@@ -347,6 +350,21 @@ class Workspace:
         self.con.execute(f"CREATE TABLE n_{asset.name} AS SELECT * FROM x_{asset.name} "
                          f"ANTI JOIN {name} USING ({_cols(asset)})")
 
+    def _present(self, asset: Asset) -> None:
+        """``p_A``: the observed partitions that are expected, with their update times; ``a_A``: the
+        expected ones not observed. Observed keys are unique (every observer groups by key), so when as
+        many are present as expected, none is absent, and the product is not joined at all."""
+        con, n, cols = self.con, asset.name, _cols(asset)
+        if asset.dims:
+            semi = " ".join(f"SEMI JOIN d{i}_e_{n} USING ({quote_ident(c)})" for i, c in enumerate(asset.dims))
+            con.execute(f"CREATE TABLE p_{n} AS SELECT * FROM o_{n} {semi}")
+        else:
+            con.execute(f"CREATE TABLE p_{n} AS SELECT e.*, o.updated_at FROM e_{n} e JOIN o_{n} o USING ({cols})")
+        expected, present = con.execute(f"SELECT (SELECT count(*) FROM e_{n}), (SELECT count(*) FROM p_{n})").fetchone()
+        gap = f"e_{n} ANTI JOIN p_{n} USING ({cols})" if present < expected else f"e_{n} WHERE FALSE"
+        con.execute(f"CREATE TABLE a_{n} AS SELECT {cols} FROM {gap}")
+        self.counts[n] = (expected, present)
+
     # -- the whole computation ----------------------------------------------------------------
     def compute(self, now: datetime, include_satisfied: bool = False,
                 extra: dict[str, list[tuple[str, ...]]] | None = None) -> Frontier:
@@ -363,6 +381,7 @@ class Workspace:
         assets = project.assets
         later = horizons(project, now)
         self._read_ledger(frontier.warnings, now)
+        self.counts: dict[str, tuple[int, int]] = {}  # expected and present partitions, by asset
         self.estimates = {a.name: estimate_for(project, a, self.durations.get(a.name, []))
                           for a in assets.values() if a.action is not None}
         for asset in assets.values():
@@ -378,7 +397,7 @@ class Workspace:
             frontier.observations.append(seen)
             if seen.skipped and seen.note:
                 frontier.warnings.append(f"{n}: {seen.source}: {seen.note}")
-            con.execute(f"CREATE TABLE p_{n} AS SELECT e.*, o.updated_at FROM e_{n} e JOIN o_{n} o USING ({cols})")
+            self._present(asset)
             # superseded: built by another version of the action; failures: attempts on record
             version = sql_literal(asset.action.version if asset.action else "")
             con.execute(f"CREATE TABLE v_{n} AS SELECT {_cols(asset, 'a')}, l.version AS old FROM p_{n} a "
@@ -443,7 +462,7 @@ class Workspace:
                 con.execute(f"INSERT INTO s_{n} SELECT {unnest}", [list(col) for col in zip(*rows)])
             # seeds: absent, outdated, superseded, leased (being produced: what needs it must wait, even
             # when it is present), extra, and everything mapped onto an upstream frontier partition
-            seeds = [f"SELECT {cols} FROM e_{n} ANTI JOIN o_{n} USING ({cols})", f"SELECT {cols} FROM u_{n}",
+            seeds = [f"SELECT {cols} FROM a_{n}", f"SELECT {cols} FROM u_{n}",
                      f"SELECT {cols} FROM age_{n} WHERE expired",
                      f"SELECT {cols} FROM v_{n}", f"SELECT {cols} FROM e_{n} SEMI JOIN s_{n} USING ({cols})",
                      f"SELECT {cols} FROM e_{n} e WHERE [{_cols(asset, 'e')}] IN "
@@ -555,8 +574,7 @@ class Workspace:
                               f"AND vals NOT IN (SELECT [{_cols(asset)}] FROM f_{n}) ORDER BY key").fetchall()
         if cleared:
             frontier.cleared[n] = [k for (k,) in cleared]
-        expected = con.execute(f"SELECT count(*) FROM e_{n}").fetchone()[0]
-        present = con.execute(f"SELECT count(*) FROM p_{n}").fetchone()[0]
+        expected, present = self.counts[n]
         frontier.assets[n] = AssetFrontier(n, expected, present, parts)
         for dep in asset.dependencies:
             b = self.project.assets[dep.asset]
