@@ -60,7 +60,7 @@ def validate(path: str | Path = ".") -> Project:
 MAX_ROUNDS = 1000
 
 
-def _solve_to_fixpoint(ws: Workspace, project: Project, frontier: Frontier, keys: set, moment: datetime,
+def _solve_to_fixpoint(ws: Workspace, project: Project, frontier: Frontier, keys: set, reads: set[str] | None,
                        timings: dict[str, float], origins: bool = False) -> SolveResult:
     """Solve; when rules' dependencies left partitions off the frontier unsatisfied, seed them so that
     their declared downstream joins the frontier, and solve again until nothing new is reached.
@@ -68,7 +68,6 @@ def _solve_to_fixpoint(ws: Workspace, project: Project, frontier: Frontier, keys
     frontier it was solved on."""
     seeds: dict[str, set[tuple[str, ...]]] = {}
     timings["solve"] = 0.0
-    reads = input_reads(list(project.rule_files))
     if reads is not None:  # the rules read inputs only: ground them alone, evaluate the status rules here
         t = time.perf_counter()
         facts = write_facts(project, frontier, keys, only=reads)
@@ -133,11 +132,15 @@ def _planned(ws: Workspace, project: Project, moment: datetime, include_satisfie
     timings: dict[str, float] = {}
     t1 = time.perf_counter()
     keys = key_reads(list(project.rule_files))
-    frontier = ws.compute(moment, include_satisfied)
+    reads = input_reads(list(project.rule_files))
+    # the edges as tuples: for clingo's facts, rules reading them, the SLO forecast and `why`
+    edges = (origins or reads is None or bool(reads & {"depends", "not_due"})
+             or any(a.slo is not None for a in project.assets.values()))
+    frontier = ws.compute(moment, include_satisfied, edges=edges)
     t2 = time.perf_counter()
     timings["observe"] = frontier.observe_s
     timings["frontier"] = (t2 - t1) - frontier.observe_s
-    result = _solve_to_fixpoint(ws, project, frontier, keys, moment, timings, origins)
+    result = _solve_to_fixpoint(ws, project, frontier, keys, reads, timings, origins)
     t3 = time.perf_counter()
     out = decode(project, frontier, result, moment)
     timings["decode"] = time.perf_counter() - t3

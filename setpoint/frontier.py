@@ -215,6 +215,7 @@ class Workspace:
         self.inventory = InventoryPolicy(project.state.parent / "inventory", project.observe.relist.total_seconds(),
                                          force=relist)
         self.marks: dict[str, Marks] = {}
+        self.with_edges = True
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET TimeZone = 'UTC'")  # update times are compared in UTC, whatever the machine's zone
         path = project.warehouse
@@ -367,8 +368,13 @@ class Workspace:
 
     # -- the whole computation ----------------------------------------------------------------
     def compute(self, now: datetime, include_satisfied: bool = False,
-                extra: dict[str, list[tuple[str, ...]]] | None = None) -> Frontier:
-        """Observe everything, then build the frontier (see :meth:`build_frontier`)."""
+                extra: dict[str, list[tuple[str, ...]]] | None = None, edges: bool = True) -> Frontier:
+        """Observe everything, then build the frontier (see :meth:`build_frontier`).
+
+        ``edges=False`` leaves ``edges`` and ``not_due`` empty: the evaluated status rules read the
+        edges in the workspace, and only clingo's facts, the SLO forecast and ``why`` need them as
+        Python tuples (one per edge: tens of thousands at scale)."""
+        self.with_edges = edges
         frontier = Frontier(now=now, satisfied={} if include_satisfied else None)
         self._observe(now, frontier)
         frontier.record_error = self.record_error
@@ -539,37 +545,39 @@ class Workspace:
             f"ORDER BY {cols}").fetchall()
         grain = asset.action.grain if asset.action else tuple(dims)
         coarse = asset.action is not None and grain != tuple(dims)
+        has_action = asset.action is not None
         gidx = [dims.index(g) for g in grain]
+        single, g0 = len(gidx) == 1, (gidx[0] if gidx else 0)
         parts = []
         keyof = self.keys.setdefault(n, {})
-        units: dict[tuple[str, ...], str] = {}  # grain values → unit key (many partitions share a unit)
+        units: dict[object, str] = {}  # grain values → unit key (many partitions share a unit)
         unit_values = frontier.unit_values
+        assets = self.project.assets
         nk = len(kc)
-        for row in rows:
-            values = tuple(row[:nk]) if dims else ()
+        for row in rows:  # one pass per frontier partition: kept lean, it runs tens of thousands of times
+            values = row[:nk] if dims else ()
             key = format_key(dims, values) if dims else ""
             keyof[values] = key
-            outdated = None
-            if row[-2]:
-                b = self.project.assets[row[-2]]
-                outdated = (b.name, format_key(b.dims, row[-1]) if b.dims else "")
-            unit = key
+            ua = row[-2]
+            outdated = (ua, format_key(assets[ua].dims, row[-1]) if assets[ua].dims else "") if ua else None
             if coarse:
-                gv = tuple(values[i] for i in gidx)
-                unit = units.get(gv)
+                gk = values[g0] if single else tuple([values[i] for i in gidx])
+                unit = units.get(gk)
                 if unit is None:
-                    unit = units[gv] = format_key(grain, gv) if grain else ""
+                    gv = (gk,) if single else gk
+                    unit = units[gk] = format_key(grain, gv) if grain else ""
                     if (n, unit) not in unit_values:
                         unit_values[(n, unit)] = dict(zip(grain, gv))
-            elif asset.action is not None and (n, unit) not in unit_values:
-                unit_values[(n, unit)] = dict(zip(dims, values))
-            old, failures, error, run, retry_at, lease_run, lease_start, lease_end = row[nk : nk + 8]
-            lease = (lease_run, _aware(lease_start), _aware(lease_end)) if lease_run else None
-            outdated_at, expires, expired = row[nk + 9 : nk + 12]
-            parts.append(FrontierPartition(key, values, bool(row[nk + 8]), outdated, unit, old,
-                                           failures or 0, error, run, retry_at and _aware(retry_at), lease,
-                                           outdated_at and _aware(outdated_at), expires and _aware(expires),
-                                           bool(expired)))
+            else:
+                unit = key
+                if has_action and (n, unit) not in unit_values:
+                    unit_values[(n, unit)] = dict(zip(dims, values))
+            old, failures, error, run, retry_at, lease_run, lease_start, lease_end, absent, outdated_at, expires, \
+                expired = row[nk : nk + 12]
+            parts.append(FrontierPartition(
+                key, values, bool(absent), outdated, unit, old, failures or 0, error, run,
+                retry_at and _aware(retry_at), (lease_run, _aware(lease_start), _aware(lease_end)) if lease_run else None,
+                outdated_at and _aware(outdated_at), expires and _aware(expires), bool(expired)))
         cleared = con.execute(f"SELECT key FROM fl_{n} WHERE vals IN (SELECT [{_cols(asset)}] FROM p_{n}) "
                               f"AND vals NOT IN (SELECT [{_cols(asset)}] FROM f_{n}) ORDER BY key").fetchall()
         if cleared:
@@ -581,6 +589,8 @@ class Workspace:
             if dep.mapping.kind == "all":
                 if parts:
                     frontier.needs_all.append((n, b.name))
+                continue
+            if not self.with_edges:
                 continue
             cond_from, cond = mapping_join(asset, b, dep)
             edges = con.execute(

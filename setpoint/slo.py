@@ -169,6 +169,8 @@ def forecast(project: Project, frontier: Frontier, statuses: list[PartitionStatu
     confirmation), so neither it nor what needs it gets a prediction. Costs
     nothing when no asset declares an SLO.
     """
+    if all(a.slo is None for a in project.assets.values()):
+        return Forecast({}, {})
     parts = {(a, p.key): p for a, af in frontier.assets.items() for p in af.partitions}
     fresh = [n for n in parts if (s := project.assets[n[0]].slo) is not None and s.freshness is not None]
     changed = unreflected(project, frontier, fresh) if fresh else {}

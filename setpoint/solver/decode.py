@@ -130,30 +130,64 @@ _RANK = {kind: i for i, kind in enumerate(_ORDER)}
 def _statuses(project: Project, frontier: Frontier, result: SolveResult,
               reasons: dict[tuple[str, str], tuple[Reason, ...]]) -> tuple[list[PartitionStatus], list[str]]:
     """The non-satisfied statuses in asset then key order, and the partitions rules named outside any space."""
-    values = {(a, p.key): dict(zip(project.assets[a].dims, p.values))
-              for a, af in frontier.assets.items() for p in af.partitions}
+    of = result.statuses
+    # a whole-asset reason is followed to its first blocked (or first pending) partition in key order
     representative: dict[tuple[str, bool], tuple[str, str]] = {}
-    for node in sorted(result.statuses):
-        if result.statuses[node] != "satisfied":
-            representative.setdefault((node[0], result.statuses[node] == "blocked"), node)
-    order = {name: i for i, name in enumerate(project.assets)}
+    for node, s in of.items():
+        if s != "satisfied":
+            k = (node[0], s == "blocked")
+            first = representative.get(k)
+            if first is None or node < first:
+                representative[k] = node
     memo: dict = {}
     statuses: list[PartitionStatus] = []
-    unexpected: list[str] = []
-    for a, p in sorted(result.statuses, key=lambda n: (order[n[0]], n[1])):
-        s = result.statuses[(a, p)]
-        vals = values.get((a, p))
-        if vals is None:  # a partition only a rule's dependency mentions
+    seen = 0
+    for name, asset in project.assets.items():
+        af = frontier.assets.get(name)
+        if af is None:
+            continue
+        dims = asset.dims
+        for part in sorted(af.partitions, key=_by_key):  # the frontier comes in value order
+            node = (name, part.key)
+            s = of.get(node)
+            if s is None:
+                continue
+            seen += 1
+            if s == "satisfied":
+                continue
+            cause = at = None
+            if s == "blocked" or s == "waiting":
+                rs = reasons.get(node)
+                up = rs[0].node if rs and rs[0].kind in ("needs", "upstream_blocked") else None
+                hit = memo.get(up) if up is not None and up != node else None
+                if hit is not None and hit[0] is not None:  # the upstream's root, found already
+                    memo[node] = hit
+                    cause, at = hit
+                else:
+                    cause, at = _root(name, part.key, reasons, memo, representative)
+            statuses.append(PartitionStatus(name, part.key, dict(zip(dims, part.values)), s,
+                                            result.conditions.get(node, "absent"), reasons.get(node, ()), cause, at))
+    unexpected: list[tuple[str, str]] = []
+    if seen < len(of):  # partitions only a rule's dependency mentions, off the frontier
+        on = {(a, p.key) for a, af in frontier.assets.items() for p in af.partitions}
+        for (a, p), s in of.items():
+            if (a, p) in on:
+                continue
             vals = frontier.named.get((a, p))
             if vals is None:
-                unexpected.append(format_partition(a, p))
-                continue
-        if s == "satisfied":
-            continue
-        cause, at = _root(a, p, reasons, memo, representative) if s in ("blocked", "waiting") else (None, None)
-        statuses.append(PartitionStatus(a, p, vals, s, result.conditions.get((a, p), "absent"),
-                                        reasons.get((a, p), ()), cause, at))
-    return statuses, unexpected
+                unexpected.append((a, p))
+            elif s != "satisfied":
+                cause, at = _root(a, p, reasons, memo, representative) if s in ("blocked", "waiting") else (None, None)
+                statuses.append(PartitionStatus(a, p, vals, s, result.conditions.get((a, p), "absent"),
+                                                reasons.get((a, p), ()), cause, at))
+        order = {name: i for i, name in enumerate(project.assets)}
+        statuses.sort(key=lambda st: (order[st.asset], st.key))
+        unexpected.sort(key=lambda n: (order[n[0]], n[1]))
+    return statuses, [format_partition(a, p) for a, p in unexpected]
+
+
+def _by_key(part: FrontierPartition) -> str:
+    return part.key
 
 
 def _summary(frontier: Frontier, statuses: list[PartitionStatus]) -> dict[str, dict[str, int]]:
@@ -234,8 +268,18 @@ def family(st: PartitionStatus, root: bool = False) -> str:
 
 def _groups(statuses: list[PartitionStatus]) -> list[Group]:
     seen: dict[tuple[str, str, str], list] = {}
+    # reasons are shared objects, so many partitions have the same family: work it out once for each
+    families: dict[tuple, str] = {}
     for st in statuses:
-        fam = family(st)
-        entry = seen.setdefault((st.asset, st.status, fam), [0, st.partition])
+        by_root = st.cause is not None and st.status == "blocked"  # as family() chooses its reason
+        r = st.cause if by_root else (st.reasons[0] if st.reasons else None)
+        at = st.cause_at.split("[")[0] if by_root and st.cause_at and st.cause_at != st.partition else None
+        memo = (id(r), st.status, st.condition, by_root, at)
+        fam = families.get(memo)
+        if fam is None:
+            fam = families[memo] = family(st)
+        entry = seen.get((st.asset, st.status, fam))
+        if entry is None:
+            entry = seen[(st.asset, st.status, fam)] = [0, st.partition]
         entry[0] += 1
     return [Group(a, s, f, n, ex) for (a, s, f), (n, ex) in seen.items()]
