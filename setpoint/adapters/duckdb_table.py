@@ -48,9 +48,12 @@ class DuckDBTableObserver:
         _, _, ref = table_ref(loc.table)
         updated = f"max(CAST({quote_ident(loc.updated_at)} AS TIMESTAMP))" if loc.updated_at else "CAST(NULL AS TIMESTAMP)"
         if self.asset.dims:
+            # one pass: rows grouped by their normalized key, those without a valid key kept aside and counted
             keys = [normalize_sql(quote_ident(loc.columns[d]), self.asset.dimension(d)) for d in self.asset.dims]
-            where = " AND ".join(f"({k}) IS NOT NULL" for k in keys)
-            sql = f"INSERT INTO {target} SELECT {', '.join(keys)}, {updated} FROM {ref} WHERE {where} GROUP BY ALL"
+            valid = " AND ".join(f"_k{i} IS NOT NULL" for i in range(len(keys)))
+            sql = (f"CREATE OR REPLACE TEMP TABLE _observed AS SELECT "
+                   f"{', '.join(f'{k} AS _k{i}' for i, k in enumerate(keys))}, {updated} AS _u, count(*) AS _n "
+                   f"FROM {ref} GROUP BY ALL")
         else:
             sql = f"INSERT INTO {target} SELECT '', {updated} FROM {ref} HAVING count(*) > 0"
         try:
@@ -63,20 +66,26 @@ class DuckDBTableObserver:
                 line=self.asset.origin.line,
                 hint="check the table's column names; map dimensions to columns with `table: {name: ..., columns: {dim: column}}`",
             ) from exc
+        skipped, note = 0, ""
+        if self.asset.dims:
+            names = ", ".join(f"_k{i}" for i in range(len(keys)))
+            con.execute(f"INSERT INTO {target} SELECT {names}, _u FROM _observed WHERE {valid}")
+            bad = con.execute(f"SELECT coalesce(sum(_n), 0) FROM _observed WHERE NOT ({valid})").fetchone()[0]
+            con.execute("DROP TABLE _observed")
+            if bad:
+                skipped, note = self._unreadable(con, ref, bad)
         present = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
-        skipped, note = self._unreadable(con, ref) if self.asset.dims else (0, "")
         return Observation(self.asset.name, source, present, skipped, note)
 
-    def _unreadable(self, con: duckdb.DuckDBPyConnection, ref: str) -> tuple[int, str]:
-        """Rows whose key is not a partition of the asset (NULL, or not a time for a time dimension)."""
+    def _unreadable(self, con: duckdb.DuckDBPyConnection, ref: str, count: int) -> tuple[int, str]:
+        """The note on ``count`` rows whose key is not a partition of the asset (NULL, or not a time for a
+        time dimension), with one of them as an example."""
         loc, dims = self.location, self.asset.dims
         keys = {d: normalize_sql(quote_ident(loc.columns[d]), self.asset.dimension(d)) for d in dims}
         bad = " OR ".join(f"({k}) IS NULL" for k in keys.values())
         example = " || ', ' || ".join(
             f"{sql_literal(d + '=')} || coalesce(CAST({quote_ident(loc.columns[d])} AS VARCHAR), 'NULL')" for d in dims)
-        count, sample = con.execute(f"SELECT count(*), any_value({example}) FROM {ref} WHERE {bad}").fetchone()
-        if not count:
-            return 0, ""
+        sample = con.execute(f"SELECT any_value({example}) FROM {ref} WHERE {bad}").fetchone()[0]
         rows = "1 row has" if count == 1 else f"{count:,} rows have"
         return count, f"{rows} no valid partition key (e.g. {sample}) and count for no partition"
 

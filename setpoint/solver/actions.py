@@ -8,6 +8,7 @@ consecutive windows are merged into batches of at most the action's
 from __future__ import annotations
 
 from datetime import datetime
+from operator import itemgetter
 
 from ..frontier import Frontier
 from ..partition import format_key, format_partition, quote_value
@@ -37,20 +38,24 @@ def batches(asset: Asset, units: list[Unit], limit: int) -> list[list[Unit]]:
     space = asset.dimension(bd).space
     assert isinstance(space, TimeWindows)
     others = [g for g in asset.action.grain if g != bd]
+    group = itemgetter(*others) if others else (lambda values: ())  # the values that must be equal
     out: list[list[Unit]] = []
     following: dict[str, str] = {}  # window → the next one (a backfill asks about the same days again and again)
-    for unit in sorted(units, key=lambda u: ([u[1][g] for g in others], u[1][bd])):
+    last_group: object = None
+    for unit in sorted(units, key=lambda u: (group(u[1]), u[1][bd])):
         values = unit[1]
+        mine = group(values)
         if out:
             last = out[-1][-1][1]
             nxt = following.get(last[bd])
             if nxt is None:
                 nxt = following[last[bd]] = space.value(shift(datetime.strptime(last[bd], space.format),
                                                               space.grain, 1))
-            if all(last[g] == values[g] for g in others) and nxt == values[bd] and len(out[-1]) < limit:
+            if last_group == mine and nxt == values[bd] and len(out[-1]) < limit:
                 out[-1].append(unit)
                 continue
         out.append([unit])
+        last_group = mine
     return out
 
 

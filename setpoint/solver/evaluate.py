@@ -61,7 +61,6 @@ class _Tables:
 
     def __init__(self, ws: Workspace, project: Project, frontier: Frontier, ruled: SolveResult) -> None:
         self.con, self.project, self.frontier, self.ruled = ws.con, project, frontier, ruled
-        self.keys = ws.keys
         self.blocked_any: dict[str, bool] = {}
         self.pending_any: dict[str, bool] = {}
         self.troubled_any: dict[str, bool] = {}
@@ -159,13 +158,19 @@ class _Tables:
             found = con.execute(
                 f"SELECT DISTINCT t.rn, CASE WHEN t.code = 4 OR (t.root AND NOT t.nw) THEN "
                 f"(CASE WHEN e.nd THEN 'not_due' WHEN t.code = 4 AND s.blocked THEN NULL ELSE 'needs' END) "
-                f"WHEN NOT t.root AND NOT e.nd AND s.blocked THEN 'upstream_blocked' END AS kind, {ucols} "
+                f"WHEN NOT t.root AND NOT e.nd AND s.blocked THEN 'upstream_blocked' END AS kind, s.rn AS un, {ucols} "
                 f"FROM sx_{n}_{i} e JOIN st_{n} t USING ({_cols(asset)}) LEFT JOIN st_{b.name} s "
                 f"ON {_on_upstream(b, 'e', 's')} WHERE t.code IN (4, 5) AND kind IS NOT NULL").fetchall()
-            theirs, bdims = self.keys.get(b.name, {}), list(b.dims)
-            for rn, kind, *values in found:
-                q = (theirs.get(tuple(values)) or format_key(bdims, values)) if bdims else ""
-                edges.setdefault(rn, []).append((kind, ("up", b.name, q)))
+            # an upstream on the frontier is found by its row number; one not due yet is not on it
+            theirs, bdims = self.frontier.assets[b.name].partitions, list(b.dims)
+            for row in found:
+                un = row[2]
+                q = theirs[un].key if un is not None else format_key(bdims, row[3:]) if bdims else ""
+                mine = edges.get(row[0])
+                if mine is None:
+                    edges[row[0]] = [(row[1], ("up", b.name, q))]
+                else:
+                    mine.append((row[1], ("up", b.name, q)))
         return rows, edges
 
 
