@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -219,7 +219,7 @@ def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan
     held |= {(s.asset, unit_of.get((s.asset, s.key), s.key)) for s in plan.statuses
              if s.asset in unconfirmed and s.condition == "outdated"}
     fc = forecast(project, frontier, plan.statuses, now, job_priority, free, set(holding), held)
-    candidates: list[Candidate] = []
+    unranked: list[tuple[Action, str, float, float | None, int, int]] = []  # Candidate's fields but the rank
     for action in plan.actions:
         keys = [k for k, _ in action.targets]
         forbidden = sorted(result.forbidden[(action.asset, k)] for k in keys if (action.asset, k) in result.forbidden)
@@ -238,12 +238,11 @@ def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan
         seconds = estimate.seconds(action.covers, len(action.units)) if estimate else 0.0
         out.seconds[action.label] = seconds
         level = prio * LEVELS + urgency(slack)
-        candidates.append(Candidate(action, out.pool_of.get(action.asset, "default"), seconds, slack, prio, level))
+        unranked.append((action, out.pool_of.get(action.asset, "default"), seconds, slack, prio, level))
     times = time_names(project)
-    candidates.sort(key=lambda c: (-c.level, c.slack if c.slack is not None else float("inf"),
-                                   age(times[c.action.asset], c.action.units[0] if c.action.units else {}),
-                                   c.action.label))
-    candidates = [replace(c, rank=i) for i, c in enumerate(candidates)]
+    unranked.sort(key=lambda c: (-c[5], c[3] if c[3] is not None else float("inf"),
+                                 age(times[c[0].asset], c[0].units[0] if c[0].units else {}), c[0].label))
+    candidates = [Candidate(*c, rank=i) for i, c in enumerate(unranked)]
     out.candidates = len(candidates)
     taken = _solve(project, candidates, free, spent, out) if candidates else set()
     _settle(project, candidates, taken, spent, out)
@@ -341,6 +340,9 @@ def _settle(project: Project, candidates: list[Candidate], taken: set[int], spen
         if c.rank in taken:
             out.start.append(c.action)
             budget = budget.add(c.action.asset, c.action.covers, c.seconds)
+    if not _limits(project.schedule.limits) and not any(_limits(a.limits) for a in project.assets.values()):
+        out.queued.extend(c.action for c in candidates if c.rank not in taken)  # no guardrail defers anything
+        return
     for c in candidates:
         if c.rank in taken:
             continue
