@@ -11,7 +11,7 @@ import click
 
 from . import controller
 from .errors import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, SetpointError, UsageError
-from .render import (ProgressLog, render_apply, render_error, render_history, render_misses, render_plan,
+from .render import (ProgressLog, json_document, render_apply, render_error, render_history, render_misses, render_plan,
                      render_status, render_why)
 
 project_option = click.option("-p", "--project", "project_dir", default=".", show_default=True,
@@ -75,7 +75,7 @@ def plan(project_dir: Path, as_json: bool, now: str | None, include_satisfied: b
     """Observe, solve and show what would run — a dry run: nothing is executed."""
     result = controller.plan(project_dir, now=_parse_now(now), include_satisfied=include_satisfied, relist=relist)
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2, sort_keys=False))
+        click.echo(json_document(result.to_json()))
     else:
         click.echo(render_plan(result, max_actions=max_actions))
     sys.exit(EXIT_OK)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TextIO
+import json
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .errors import SetpointError
 from .explain import Cause, Explanation
@@ -12,6 +13,23 @@ if TYPE_CHECKING:
     from .apply import ApplyResult, Progress
     from .status import Status
     from .state import Event, RunRecord
+
+
+def json_document(doc: dict[str, Any]) -> str:
+    """A JSON document as ``plan --json`` prints it: the top level indented, each element of a top-level
+    list compact on a line of its own (one status, action or group per line).
+
+    Python's C encoder writes each element; indentation needs the pure-Python encoder, which takes
+    seconds over 60,000 statuses.
+    """
+    lines = []
+    for k, v in doc.items():
+        if isinstance(v, list) and v:
+            body = ",\n    ".join(json.dumps(x) for x in v)
+            lines.append(f"  {json.dumps(k)}: [\n    {body}\n  ]")
+        else:
+            lines.append(f"  {json.dumps(k)}: " + json.dumps(v, indent=2).replace("\n", "\n  "))
+    return "{\n" + ",\n".join(lines) + "\n}" if lines else "{}"
 
 
 def _table(rows: list[list[str]]) -> list[str]:

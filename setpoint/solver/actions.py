@@ -76,7 +76,9 @@ def label(asset: Asset, batch: list[Unit]) -> str:
 def plan_actions(project: Project, frontier: Frontier, runs: list[tuple[str, str]],
                  statuses: list[PartitionStatus]) -> list[Action]:
     """One action per batch of the units the solver chose to run, with the partitions each covers."""
-    unit_of = {(a, p.key): p.unit for a, af in frontier.assets.items() for p in af.partitions}
+    # a partition's unit is its key unless one run produces several (then it is the grain's values)
+    unit_of = {(a, p.key): p.unit for a, af in frontier.assets.items() for p in af.partitions
+               if p.unit != p.key}
     targets: dict[tuple[str, str], list[tuple[str, dict[str, str]]]] = {}
     for st in statuses:
         if st.runnable:

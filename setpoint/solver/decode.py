@@ -101,7 +101,7 @@ def decode(project: Project, frontier: Frontier, result: SolveResult, now: datet
 def _reasons(frontier: Frontier, result: SolveResult) -> dict[tuple[str, str], tuple[Reason, ...]]:
     """Every partition's reasons, top reason first."""
     sources = {o.asset: o.source for o in frontier.observations}
-    parts = {(a, p.key): p for a, af in frontier.assets.items() for p in af.partitions}
+    parts: dict[tuple[str, str], FrontierPartition] = {}  # indexed once a reason needs a partition's record
     statuses = result.statuses
     shared: dict[tuple, Reason] = {}  # reasons that do not depend on the partition itself are made once
     out = {}
@@ -109,6 +109,8 @@ def _reasons(frontier: Frontier, result: SolveResult) -> dict[tuple[str, str], t
         rs = []
         for k, x in raw:
             if k in _OWN:
+                if not parts:
+                    parts = {(a, p.key): p for a, af in frontier.assets.items() for p in af.partitions}
                 rs.append(_reason(k, x, statuses, sources, node[0], parts.get(node)))
                 continue
             memo = (k, x, node[0])

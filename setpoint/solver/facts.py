@@ -6,6 +6,7 @@ constants; partition keys and values are strings, escaped here and nowhere else.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from ..errors import ObserveError
@@ -24,6 +25,10 @@ def lp_string(text: str) -> str:
         raise ObserveError(f"partition value {text!r} contains a NUL character, which setpoint cannot represent",
                            hint="remove the NUL from the value")
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+#: values repeat across partitions (a campaign id on every day): each is quoted once
+_lp_value = lru_cache(maxsize=65536)(lp_string)
 
 
 def describe_pause(pause: Pause) -> str:
@@ -84,7 +89,7 @@ class FactWriter:
         self._add(f"max_attempts({a},{n}).")
 
     def key(self, a: str, p: str, d: str, v: str) -> None:
-        self._add(f"key({a},{lp_string(p)},{d},{lp_string(v)}).")
+        self._add(f"key({a},{lp_string(p)},{d},{_lp_value(v)}).")
 
     def depends(self, a: str, p: str, b: str, q: str) -> None:
         self._add(f"depends({a},{lp_string(p)},{b},{lp_string(q)}).")
@@ -158,33 +163,40 @@ def write_facts(project: Project, frontier: Frontier,
                 if (None, None) in keys or (a, None) in keys or (None, d) in keys or (a, d) in keys] \
             if want("key") else []
         every = only is not None and "frontier" in only
+        # asked once per asset, not once per partition (tens of thousands at scale)
+        absent, outdated, expired, superseded = want("absent"), want("outdated"), want("expired"), want("superseded")
+        failed, backoff, leased, units = want("failed"), want("backoff"), want("leased"), coarse and want("unit")
+        if not (read or every or only is None or absent or outdated or expired or superseded or failed or backoff
+                or leased or units):
+            continue
+        now = frontier.now
         for part in frontier.assets[a].partitions:
             p = part.key
             if part.absent:
-                if want("absent"):
+                if absent:
                     w.absent(a, p)
             elif part.outdated_by is not None:
-                if want("outdated"):
+                if outdated:
                     w.outdated(a, p, *part.outdated_by)
             elif part.expired:
-                if want("expired"):
+                if expired:
                     w.expired(a, p)
             elif part.superseded is None and only is None:
                 w.frontier(a, p)
             if every:
                 w.frontier(a, p)
-            if part.superseded is not None and want("superseded"):
+            if part.superseded is not None and superseded:
                 w.superseded(a, p)
             if part.failures:
-                if want("failed"):
+                if failed:
                     w.failed(a, p, part.failures)
-                if part.retry_at is not None and part.retry_at > frontier.now and want("backoff"):
+                if part.retry_at is not None and part.retry_at > now and backoff:
                     w.backoff(a, p)
-            if part.lease is not None and want("leased"):
+            if part.lease is not None and leased:
                 w.leased(a, p)
             for i in read:
                 w.key(a, p, asset.dims[i], part.values[i])
-            if coarse and want("unit"):
+            if units:
                 w.unit(a, p, part.unit)
     if want("depends"):
         for a, p, b, q in frontier.edges:
