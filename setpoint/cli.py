@@ -73,11 +73,11 @@ def validate(project_dir: Path) -> None:
 def plan(project_dir: Path, as_json: bool, now: str | None, include_satisfied: bool, max_actions: int,
          relist: bool) -> None:
     """Observe, solve and show what would run — a dry run: nothing is executed."""
-    result = controller.plan(project_dir, now=_parse_now(now), include_satisfied=include_satisfied, relist=relist)
-    if as_json:
-        click.echo(json_document(result.to_json()))
-    else:
-        click.echo(render_plan(result, max_actions=max_actions))
+    with controller.no_cycle_collection():  # the plan is printed and freed before the collector resumes
+        result = controller.plan(project_dir, now=_parse_now(now), include_satisfied=include_satisfied,
+                                 relist=relist)
+        click.echo(json_document(result.to_json()) if as_json else render_plan(result, max_actions=max_actions))
+        del result
     sys.exit(EXIT_OK)
 
 
@@ -313,11 +313,11 @@ def why(target: str, project_dir: Path, as_json: bool, expand: bool, now: str | 
     TARGET is a partition, e.g. results[2024-03-25] or csv[campaign=501,day=2024-03-25],
     or an asset (its partitions that are not satisfied, grouped by reason). Read-only.
     """
-    explanation = controller.why(project_dir, target, now=_parse_now(now), expand=expand)
-    if as_json:
-        click.echo(json.dumps(explanation.to_json(), indent=2, ensure_ascii=False))
-    else:
-        click.echo(render_why(explanation))
+    with controller.no_cycle_collection():
+        explanation = controller.why(project_dir, target, now=_parse_now(now), expand=expand)
+        click.echo(json.dumps(explanation.to_json(), indent=2, ensure_ascii=False) if as_json
+                   else render_why(explanation))
+        del explanation
 
 
 @main.command()
