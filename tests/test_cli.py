@@ -67,6 +67,12 @@ def test_plan_json(cli, quickstart: Path) -> None:
                                  "range": "daily_totals[2024-03-01]", "covers": 1}
     report = [s for s in doc["statuses"] if s["asset"] == "report"][0]
     assert report["cause"] == {"kind": "absent", "source": "table daily_totals", "at": "daily_totals[2024-03-01]"}
+    # each status, action and group on a line of its own, between the indented top-level keys
+    lines = result.output.splitlines()
+    assert lines[0] == "{" and lines[-1] == "}" and lines[1] == '  "project": "quickstart",'
+    start = lines.index('  "statuses": [')
+    assert [json.loads(line.strip().rstrip(",")) for line in lines[start + 1:start + 16]] == doc["statuses"]
+    assert lines[start + 16] == "  ],"
 
 
 def test_plan_never_touches_the_warehouse_tables(cli, quickstart: Path) -> None:

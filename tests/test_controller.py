@@ -1,0 +1,33 @@
+"""The loop's own bookkeeping around a plan (the plan itself: test_frontier, solver/, test_cli)."""
+
+from __future__ import annotations
+
+import gc
+from pathlib import Path
+
+import pytest
+
+from setpoint import controller
+from tests.conftest import NOW
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_plan_pauses_the_cyclic_collector_and_leaves_it_as_it_was(quickstart: Path, monkeypatch,
+                                                                    enabled: bool) -> None:
+    seen = []
+    planned = controller._planned
+
+    def spy(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return planned(*args, **kwargs)
+
+    monkeypatch.setattr(controller, "_planned", spy)
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        out = controller.plan(quickstart, now=NOW, record=False)
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+    assert seen == [False]
+    assert out.summary["daily_totals"]["missing"] == 14
