@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
+from itertools import islice
 from pathlib import Path
 
 import duckdb
@@ -108,6 +109,7 @@ def listing(base: Path, dirs: dict[str, DirStamp] | None = None,
             out = None
         if out is not None:
             items = out.decode(sys.getfilesystemencoding(), "surrogateescape").split("\0")  # as os.fsdecode does
+            del out  # tens of megabytes at a million files
             names, times = items[0:-1:3], items[1::3]
             if dirs is not None:
                 for name, t, ino in zip(names, times, items[2::3]):
@@ -167,37 +169,56 @@ class FilesObserver:
         source = f"files {self.location.template}"
         if not base.is_dir():
             return Observation(self.asset.name, source, 0, note=f"directory {prefix or '.'} does not exist")
+        staging = f"{target}_files"  # rows per directory and partition; merged per partition below
+        staging_table(con, staging, self.asset)
         if self.inventory is None or self.inventory[0].relist_s <= 0:
-            raw, mtimes, _, skipped = _matched(listing(base), pattern, self.asset.dims)
-            return Observation(self.asset.name, source, land(con, target, self.asset, raw, mtimes, formats), skipped)
+            return self._merged(con, target, staging, source, self._land(con, staging, listing(base), pattern, formats))
         policy, marks = self.inventory
         # what a path means: the template, the pattern and formats it compiles to, and the key's columns
         meaning = json.dumps([self.location.template, pattern.pattern, formats, key_columns(self.asset)])
         inventory = Inventory(policy, self.asset.name, meaning, base, marks)
-        staging = f"{target}_files"
-        staging_table(con, staging, self.asset)
         wall, started_ns = wall_clock()
         manifest = inventory.usable(wall)
         skipped = 0
         if manifest is not None:
             stale, files, dirs = changes(base, manifest, started_ns)
             if inventory.load(con, staging, manifest, stale):
-                raw, mtimes, in_dirs, skipped = _matched(files, pattern, self.asset.dims)
-                land(con, staging, self.asset, raw, mtimes, formats, in_dirs)
+                skipped = self._land(con, staging, files, pattern, formats)
                 if dirs != manifest.dirs:
                     inventory.save(con, staging, dirs, manifest.listed_at)
             else:
                 manifest = None
         if manifest is None:  # list every file
             dirs = {}
-            raw, mtimes, in_dirs, skipped = _matched(listing(base, dirs, started_ns), pattern, self.asset.dims)
-            land(con, staging, self.asset, raw, mtimes, formats, in_dirs)
+            skipped = self._land(con, staging, listing(base, dirs, started_ns), pattern, formats)
             inventory.save(con, staging, dirs, wall)
+        return self._merged(con, target, staging, source, skipped)
+
+    def _merged(self, con: duckdb.DuckDBPyConnection, target: str, staging: str, source: str,
+                skipped: int) -> Observation:
+        """One row per partition: its newest file's time."""
         cols = ", ".join(quote_ident(c) for c in key_columns(self.asset))
         con.execute(f"INSERT INTO {target} SELECT {cols}, max(updated_at) FROM {staging} GROUP BY ALL")
         con.execute(f"DROP TABLE {staging}")
         landed = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
         return Observation(self.asset.name, source, landed, skipped)
+
+    def _land(self, con: duckdb.DuckDBPyConnection, staging: str, files: Iterable[tuple[str, float | None]],
+              pattern: re.Pattern[str], formats: dict[str, str]) -> int:
+        """Match and land the listed files a chunk at a time (a million paths as Python lists at once would
+        be most of a plan's memory); how many were skipped."""
+        skipped = 0
+        files = iter(files)
+        while chunk := list(islice(files, LAND_CHUNK)):
+            raw, mtimes, in_dirs, gone = _matched(chunk, pattern, self.asset.dims)
+            del chunk
+            land(con, staging, self.asset, raw, mtimes, formats, in_dirs)
+            skipped += gone
+        return skipped
+
+
+#: files matched and landed at a time
+LAND_CHUNK = 100_000
 
 
 def _matched(files: Iterable[tuple[str, float | None]], pattern: re.Pattern[str],

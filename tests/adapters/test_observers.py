@@ -29,6 +29,32 @@ def test_files_template_with_a_format_and_noise(project) -> None:
     assert p.observations == [{"asset": "logs", "source": "files logs/{day:%Y/%m/%d}/{host}.log", "present": 2}]
 
 
+def test_files_are_landed_a_chunk_at_a_time(project, monkeypatch) -> None:
+    from setpoint.adapters import files
+
+    monkeypatch.setattr(files, "LAND_CHUNK", 2)
+    project.write("setpoint.yaml", "name: test\nobserve: {relist: 0s}\n")  # the listing without an inventory
+    project.write("assets/a.yaml", """
+        name: logs
+        files: logs/{day}/{host}.log
+        partitions:
+          host: [web1, web2, web3]
+          day: {daily: {start: 2024-03-30, end: 2024-03-31}}
+        action: {shell: [collect]}
+    """)
+    for day in ("2024-03-30", "2024-03-31"):
+        for host in ("web1", "web2", "web3"):
+            if (day, host) != ("2024-03-31", "web2"):
+                project.touch(f"logs/{day}/{host}.log")
+    project.touch("logs/2024-03-31/noise.txt")
+    p = plan(project.root, now=NOW, record=False)
+    assert [s.partition for s in p.statuses] == ["logs[host=web2,day=2024-03-31]"]
+    assert p.observations == [{"asset": "logs", "source": "files logs/{day}/{host}.log", "present": 5}]
+    project.write("setpoint.yaml", "name: test\n")  # with the inventory: the first listing, then a change
+    assert [s.partition for s in plan(project.root, now=NOW, record=False, relist=True).statuses] == \
+        ["logs[host=web2,day=2024-03-31]"]
+
+
 def test_files_directory_absent_means_nothing_present(project) -> None:
     project.write("assets/a.yaml", """
         name: logs
