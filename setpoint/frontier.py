@@ -442,8 +442,8 @@ class Workspace:
             lead = self.estimates[n].seconds(1) if age is not None and n in self.estimates else 0.0
             refresh = (now - age + timedelta(seconds=lead) + asset.slo.lead).astimezone(timezone.utc) \
                 .replace(tzinfo=None) if age is not None else None
-            con.execute(f"CREATE TABLE age_{n} AS SELECT {cols}, updated_at + to_seconds(?) AS expires, "
-                        f"updated_at <= ? AS expired FROM p_{n} WHERE ? AND updated_at IS NOT NULL",
+            con.execute(f"CREATE TABLE age_{n} AS SELECT {cols}, updated_at + to_seconds(?) AS _expires, "
+                        f"updated_at <= ? AS _expired FROM p_{n} WHERE ? AND updated_at IS NOT NULL",
                         [age.total_seconds() if age else 0, refresh, age is not None])
 
     def build_frontier(self, frontier: Frontier, extra: dict[str, list[tuple[str, ...]]] | None = None) -> Frontier:
@@ -469,7 +469,7 @@ class Workspace:
             # seeds: absent, outdated, superseded, leased (being produced: what needs it must wait, even
             # when it is present), extra, and everything mapped onto an upstream frontier partition
             seeds = [f"SELECT {cols} FROM a_{n}", f"SELECT {cols} FROM u_{n}",
-                     f"SELECT {cols} FROM age_{n} WHERE expired",
+                     f"SELECT {cols} FROM age_{n} WHERE _expired",
                      f"SELECT {cols} FROM v_{n}", f"SELECT {cols} FROM e_{n} SEMI JOIN s_{n} USING ({cols})",
                      f"SELECT {cols} FROM e_{n} e WHERE [{_cols(asset, 'e')}] IN "
                      f"(SELECT vals FROM leases WHERE asset = {sql_literal(n)})"]
@@ -537,7 +537,7 @@ class Workspace:
         cols = _cols(asset, "f")
         rows = con.execute(
             f"SELECT {cols}, v.old, l.attempts, l.last_error, l.last_run, l.retry_at, x.run_id, x.started_at, "
-            f"x.deadline, o.{quote_ident(kc[0])} IS NULL AS absent, u.ut, a.expires, coalesce(a.expired, FALSE), "
+            f"x.deadline, o.{quote_ident(kc[0])} IS NULL AS absent, u.ut, a._expires, coalesce(a._expired, FALSE), "
             f"u.ua, u.uk FROM f_{n} f LEFT JOIN o_{n} o USING ({_cols(asset)}) LEFT JOIN u_{n} u USING "
             f"({_cols(asset)}) LEFT JOIN v_{n} v USING ({_cols(asset)}) LEFT JOIN fl_{n} l ON l.vals = [{cols}] "
             f"LEFT JOIN age_{n} a USING ({_cols(asset)}) "

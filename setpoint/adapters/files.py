@@ -169,7 +169,8 @@ class FilesObserver:
         source = f"files {self.location.template}"
         if not base.is_dir():
             return Observation(self.asset.name, source, 0, note=f"directory {prefix or '.'} does not exist")
-        staging = f"{target}_files"  # rows per directory and partition; merged per partition below
+        staging = f"_files_{target}"  # rows per directory and partition, merged per partition below ("_": no
+        # asset's table is named so)
         staging_table(con, staging, self.asset)
         if self.inventory is None or self.inventory[0].relist_s <= 0:
             return self._merged(con, target, staging, source, self._land(con, staging, listing(base), pattern, formats))

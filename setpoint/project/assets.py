@@ -171,6 +171,12 @@ def _dimensions(doc: Mapping, r: Reader, root: Path, timezone: str, where: str) 
         if not NAME.fullmatch(dim):
             r.problem(f"bad dimension name {dim!r}", line=line, hint="use lowercase letters, digits and _")
             continue
+        if dim == "updated_at":  # beside the key columns, where setpoint keeps each partition's update time
+            r.problem("dimension name 'updated_at' is taken: setpoint keeps each partition's update time under it",
+                      line=line, hint="choose another name, e.g. updated_day; a table column named updated_at "
+                                      "can still hold the dimension: `table: {name: ..., columns: {updated_day: "
+                                      "updated_at}}`")
+            continue
         dwhere = f"dimension {dim!r} of {where}"
         space = _space(body, r, root, timezone, dwhere, line)
         out.append(Dimension(dim, space, Origin(r.file, line)))

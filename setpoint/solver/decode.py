@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime
 
 from ..frontier import Frontier, FrontierPartition
@@ -143,49 +144,51 @@ def _statuses(project: Project, frontier: Frontier, result: SolveResult,
                 representative[k] = node
     memo: dict = {}
     statuses: list[PartitionStatus] = []
-    seen = 0
-    for name, asset in project.assets.items():
-        af = frontier.assets.get(name)
-        if af is None:
-            continue
-        dims = asset.dims
-        for part in sorted(af.partitions, key=_by_key):  # the frontier comes in value order
-            node = (name, part.key)
-            s = of.get(node)
-            if s is None:
-                continue
-            seen += 1
-            if s == "satisfied":
-                continue
-            cause = at = None
-            if s == "blocked" or s == "waiting":
-                rs = reasons.get(node)
-                up = rs[0].node if rs and rs[0].kind in ("needs", "upstream_blocked") else None
-                hit = memo.get(up) if up is not None and up != node else None
-                if hit is not None and hit[0] is not None:  # the upstream's root, found already
-                    memo[node] = hit
-                    cause, at = hit
-                else:
-                    cause, at = _root(name, part.key, reasons, memo, representative)
-            statuses.append(PartitionStatus(name, part.key, dict(zip(dims, part.values)), s,
-                                            result.conditions.get(node, "absent"), reasons.get(node, ()), cause, at))
     unexpected: list[tuple[str, str]] = []
-    if seen < len(of):  # partitions only a rule's dependency mentions, off the frontier
-        on = {(a, p.key) for a, af in frontier.assets.items() for p in af.partitions}
-        for (a, p), s in of.items():
-            if (a, p) in on:
-                continue
-            vals = frontier.named.get((a, p))
-            if vals is None:
-                unexpected.append((a, p))
-            elif s != "satisfied":
-                cause, at = _root(a, p, reasons, memo, representative) if s in ("blocked", "waiting") else (None, None)
-                statuses.append(PartitionStatus(a, p, vals, s, result.conditions.get((a, p), "absent"),
-                                                reasons.get((a, p), ()), cause, at))
-        order = {name: i for i, name in enumerate(project.assets)}
-        statuses.sort(key=lambda st: (order[st.asset], st.key))
-        unexpected.sort(key=lambda n: (order[n[0]], n[1]))
+    for node, values in _in_key_order(project, frontier, of):
+        if values is None:
+            unexpected.append(node)
+            continue
+        s = of[node]
+        if s == "satisfied":
+            continue
+        cause = at = None
+        if s == "blocked" or s == "waiting":
+            rs = reasons.get(node)
+            up = rs[0].node if rs and rs[0].kind in ("needs", "upstream_blocked") else None
+            hit = memo.get(up) if up is not None and up != node else None
+            if hit is not None and hit[0] is not None:  # the upstream's root, found already
+                memo[node] = hit
+                cause, at = hit
+            else:
+                cause, at = _root(node[0], node[1], reasons, memo, representative)
+        statuses.append(PartitionStatus(node[0], node[1], values, s, result.conditions.get(node, "absent"),
+                                        reasons.get(node, ()), cause, at))
     return statuses, [format_partition(a, p) for a, p in unexpected]
+
+
+def _in_key_order(project: Project, frontier: Frontier,
+                  of: dict[tuple[str, str], str]) -> Iterator[tuple[tuple[str, str], dict[str, str] | None]]:
+    """Every partition with a status, and its values (None: outside its asset's space), in asset then key
+    order. Usually all are on the frontier, whose partitions come in value order: each asset's are sorted
+    by key. Partitions only a rule's dependency mentions are sorted in among them."""
+    if not any(n in of for n in (*frontier.named, *frontier.unnamed)):
+        for name, asset in project.assets.items():
+            af = frontier.assets.get(name)
+            if af is None:
+                continue
+            dims = asset.dims
+            for part in sorted(af.partitions, key=_by_key):
+                node = (name, part.key)
+                if node in of:
+                    yield node, dict(zip(dims, part.values))
+        return
+    values = {(a, p.key): dict(zip(project.assets[a].dims, p.values))
+              for a, af in frontier.assets.items() for p in af.partitions}
+    order = {name: i for i, name in enumerate(project.assets)}
+    for node in sorted(of, key=lambda n: (order[n[0]], n[1])):
+        found = values.get(node)
+        yield node, found if found is not None else frontier.named.get(node)
 
 
 def _by_key(part: FrontierPartition) -> str:

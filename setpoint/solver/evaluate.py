@@ -57,7 +57,8 @@ def _on_upstream(b: Asset, left: str, right: str) -> str:
 
 class _Tables:
     """The workspace tables of one evaluation: ``st_A`` (each frontier partition with its flags,
-    ``blocked`` and status code) and ``sx_A_i`` (the edges of each declared dependency)."""
+    ``_blocked`` and status code) and ``sx_A_i`` (the edges of each declared dependency). Every column
+    of setpoint's own starts with ``_``: a dimension name cannot, so the two never collide."""
 
     def __init__(self, ws: Workspace, project: Project, frontier: Frontier, ruled: SolveResult) -> None:
         self.con, self.project, self.frontier, self.ruled = ws.con, project, frontier, ruled
@@ -83,16 +84,16 @@ class _Tables:
         max_attempts = action.max_attempts if action is not None else 0
         first = quote_ident(key_columns(asset)[0])
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE st0_{n} AS SELECT *, (r.rn IS NOT NULL) OR ({paused} AND NOT ls) "
-            f"OR (nw AND NOT {action is not None}) OR (nw AND {action is not None} AND att > 0 AND att >= "
-            f"{int(max_attempts)}) AS root FROM (SELECT row_number() OVER (ORDER BY {fcols}) - 1 AS rn, {fcols}, "
-            f"(o.{first} IS NULL OR u.ua IS NOT NULL OR coalesce(ag.expired, FALSE) OR v.old IS NOT NULL) AS nw, "
-            f"coalesce(l.attempts, 0) AS att, coalesce(l.attempts, 0) > 0 AND coalesce(l.retry_at > ?, FALSE) AS bo, "
-            f"x.vals IS NOT NULL AS ls, o.{first} IS NULL AS ab FROM f_{n} f LEFT JOIN o_{n} o USING ({cols}) "
-            f"LEFT JOIN u_{n} u USING ({cols}) LEFT JOIN v_{n} v USING ({cols}) LEFT JOIN fl_{n} l "
-            f"ON l.vals = [{fcols}] LEFT JOIN age_{n} ag USING ({cols}) LEFT JOIN "
-            f"(SELECT DISTINCT vals FROM leases WHERE asset = {sql_literal(n)}) x ON x.vals = [{fcols}]) t "
-            f"LEFT JOIN (SELECT unnest(CAST(? AS BIGINT[])) AS rn) r USING (rn)", [now, self._ruled_rows(asset)])
+            f"CREATE OR REPLACE TEMP TABLE st0_{n} AS SELECT *, (r._rn IS NOT NULL) OR ({paused} AND NOT _ls) "
+            f"OR (_nw AND NOT {action is not None}) OR (_nw AND {action is not None} AND _att > 0 AND _att >= "
+            f"{int(max_attempts)}) AS _root FROM (SELECT row_number() OVER (ORDER BY {fcols}) - 1 AS _rn, {fcols}, "
+            f"(o.{first} IS NULL OR u.ua IS NOT NULL OR coalesce(ag._expired, FALSE) OR v.old IS NOT NULL) AS _nw, "
+            f"coalesce(l.attempts, 0) AS _att, coalesce(l.attempts, 0) > 0 AND coalesce(l.retry_at > ?, FALSE) "
+            f"AS _bo, x.run_id IS NOT NULL AS _ls, o.{first} IS NULL AS _ab FROM f_{n} f LEFT JOIN o_{n} o "
+            f"USING ({cols}) LEFT JOIN u_{n} u USING ({cols}) LEFT JOIN v_{n} v USING ({cols}) LEFT JOIN fl_{n} l "
+            f"ON l.vals = [{fcols}] LEFT JOIN age_{n} ag USING ({cols}) LEFT JOIN leases x "
+            f"ON x.asset = {sql_literal(n)} AND x.vals = [{fcols}]) t "  # as _collect joins them: row for row
+            f"LEFT JOIN (SELECT unnest(CAST(? AS BIGINT[])) AS _rn) r USING (_rn)", [now, self._ruled_rows(asset)])
         # the declared edges between frontier partitions (and not-due upstream windows): depends(A,P,B,Q)
         deps = []
         all_of = []
@@ -103,11 +104,11 @@ class _Tables:
                 continue
             extra, cond = mapping_join(asset, b, dep)
             con.execute(f"CREATE OR REPLACE TEMP TABLE sx_{n}_{i} AS SELECT DISTINCT {_cols(asset, 'a')}, "
-                        f"{_cols(b, 'b', '_u')}, b._not_due AS nd FROM f_{n} a{extra} JOIN g_{b.name} b ON {cond}")
+                        f"{_cols(b, 'b', '_u')}, b._not_due AS _nd FROM f_{n} a{extra} JOIN g_{b.name} b ON {cond}")
             deps.append((i, b))
         # blocked(A,P) :- root_blocked(A,P).  blocked(A,P) :- depends(A,P,B,Q), blocked(B,Q).
         # blocked(A,P) :- needs_all(A,B), known(A,P), blocked_asset(B).  (an asset's own windows: recursively)
-        parts = [f"SELECT {cols} FROM st0_{n} WHERE root"]
+        parts = [f"SELECT {cols} FROM st0_{n} WHERE _root"]
         if any(self.blocked_any.get(b, False) for b in all_of if b != n):
             parts.append(f"SELECT {cols} FROM st0_{n}")
         own = []
@@ -116,7 +117,7 @@ class _Tables:
                 own.append(i)
             elif self.blocked_any.get(b.name):
                 parts.append(f"SELECT {_cols(asset, 'e')} FROM sx_{n}_{i} e JOIN st_{b.name} s ON "
-                             f"{_on_upstream(b, 'e', 's')} WHERE s.blocked")
+                             f"{_on_upstream(b, 'e', 's')} WHERE s._blocked")
         union = " UNION ".join(parts)
         if own:
             # one recursive term (DuckDB takes no more): the edges of every self-dependency together
@@ -126,29 +127,29 @@ class _Tables:
         con.execute(f"CREATE OR REPLACE TEMP TABLE sb_{n} AS {union}")
         if n in all_of and con.execute(f"SELECT count(*) FROM sb_{n}").fetchone()[0]:
             con.execute(f"INSERT INTO sb_{n} SELECT {cols} FROM st0_{n} ANTI JOIN sb_{n} USING ({cols})")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT t.*, b.{first} IS NOT NULL AS blocked "
+        con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT t.*, b.{first} IS NOT NULL AS _blocked "
                     f"FROM st0_{n} t LEFT JOIN sb_{n} b USING ({cols})")
         self.blocked_any[n] = con.execute(f"SELECT count(*) FROM sb_{n}").fetchone()[0] > 0
-        counts = con.execute(f"SELECT count(*), count(*) FILTER (WHERE NOT blocked) FROM st_{n}").fetchone()
+        counts = con.execute(f"SELECT count(*), count(*) FILTER (WHERE NOT _blocked) FROM st_{n}").fetchone()
         self.troubled_any[n] = counts[0] > 0
         self.pending_any[n] = counts[1] > 0
         # upstream_pending(A,P) :- depends(A,P,B,Q), pending(B,Q).  … depends(A,P,B,Q), not_due(B,Q).
         # … needs_all(A,B), known(A,P), pending_asset(B), not blocked(A,P).
         ups = [f"SELECT {_cols(asset, 'e')} FROM sx_{n}_{i} e LEFT JOIN st_{b.name} s ON {_on_upstream(b, 'e', 's')} "
-               f"WHERE e.nd OR NOT s.blocked" for i, b in deps]
+               f"WHERE e._nd OR NOT s._blocked" for i, b in deps]
         all_pending = any(self.pending_any.get(b, False) for b in all_of)
         up = f"SELECT DISTINCT * FROM ({' UNION ALL '.join(ups)})" if ups else \
             f"SELECT {cols} FROM st0_{n} WHERE FALSE"
         # status(A,P,…): blocked; in_progress (leased); waiting (held: upstream pending, or backoff); missing; stale
-        con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT t.*, CASE WHEN blocked THEN 5 WHEN ls THEN 3 "
-                    f"WHEN p.{first} IS NOT NULL OR {all_pending} OR bo THEN 4 WHEN ab THEN 1 WHEN nw THEN 2 "
-                    f"ELSE 0 END AS code FROM st_{n} t LEFT JOIN ({up}) p USING ({cols})")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT t.*, CASE WHEN _blocked THEN 5 WHEN _ls THEN 3 "
+                    f"WHEN p.{first} IS NOT NULL OR {all_pending} OR _bo THEN 4 WHEN _ab THEN 1 WHEN _nw THEN 2 "
+                    f"ELSE 0 END AS _code FROM st_{n} t LEFT JOIN ({up}) p USING ({cols})")
         self.deps = deps
 
     def read(self, asset: Asset) -> tuple[list[tuple[int, bool]], dict[int, list[tuple[str, object]]]]:
         """Each frontier partition's (status code, root_blocked) in key order, and its reasons through edges."""
         con, n = self.con, asset.name
-        rows = con.execute(f"SELECT code, root FROM st_{n} ORDER BY rn").fetchall()
+        rows = con.execute(f"SELECT _code, _root FROM st_{n} ORDER BY _rn").fetchall()
         edges: dict[int, list[tuple[str, object]]] = {}
         for i, b in self.deps:
             # reason(A,P,needs,up(B,Q)) :- waiting, pending(B,Q); or root_blocked, not needs_work, troubled(B,Q).
@@ -156,11 +157,11 @@ class _Tables:
             # reason(A,P,upstream_blocked,up(B,Q)) :- blocked, not root_blocked, blocked(B,Q).
             ucols = ", ".join(f"e._u{j}" for j in range(len(key_columns(b))))
             found = con.execute(
-                f"SELECT DISTINCT t.rn, CASE WHEN t.code = 4 OR (t.root AND NOT t.nw) THEN "
-                f"(CASE WHEN e.nd THEN 'not_due' WHEN t.code = 4 AND s.blocked THEN NULL ELSE 'needs' END) "
-                f"WHEN NOT t.root AND NOT e.nd AND s.blocked THEN 'upstream_blocked' END AS kind, s.rn AS un, {ucols} "
-                f"FROM sx_{n}_{i} e JOIN st_{n} t USING ({_cols(asset)}) LEFT JOIN st_{b.name} s "
-                f"ON {_on_upstream(b, 'e', 's')} WHERE t.code IN (4, 5) AND kind IS NOT NULL").fetchall()
+                f"SELECT DISTINCT t._rn, CASE WHEN t._code = 4 OR (t._root AND NOT t._nw) THEN "
+                f"(CASE WHEN e._nd THEN 'not_due' WHEN t._code = 4 AND s._blocked THEN NULL ELSE 'needs' END) "
+                f"WHEN NOT t._root AND NOT e._nd AND s._blocked THEN 'upstream_blocked' END AS _kind, s._rn AS _un, "
+                f"{ucols} FROM sx_{n}_{i} e JOIN st_{n} t USING ({_cols(asset)}) LEFT JOIN st_{b.name} s "
+                f"ON {_on_upstream(b, 'e', 's')} WHERE t._code IN (4, 5) AND _kind IS NOT NULL").fetchall()
             # an upstream on the frontier is found by its row number; one not due yet is not on it
             theirs, bdims = self.frontier.assets[b.name].partitions, list(b.dims)
             for row in found:

@@ -55,6 +55,26 @@ def test_files_are_landed_a_chunk_at_a_time(project, monkeypatch) -> None:
         ["logs[host=web2,day=2024-03-31]"]
 
 
+def test_a_files_asset_beside_a_table_asset_named_after_it(project) -> None:
+    """The listing's staging table is setpoint's own: no asset's table can be named like it."""
+    project.write("assets/a.yaml", """
+        assets:
+          - name: logs_files
+            table: logs_files
+            partitions: {day: {daily: {start: 2024-03-30, end: 2024-03-31}}}
+          - name: logs
+            files: logs/{day}.log
+            partitions: {day: {daily: {start: 2024-03-30, end: 2024-03-31}}}
+            depends_on: [logs_files]
+            action: {shell: [collect]}
+    """)
+    project.sql("CREATE TABLE logs_files AS SELECT DATE '2024-03-30' AS day UNION ALL SELECT DATE '2024-03-31'")
+    project.touch("logs/2024-03-30.log")
+    for relist in (True, False):
+        p = plan(project.root, now=NOW, record=False, relist=relist)
+        assert [(s.partition, s.status) for s in p.statuses] == [("logs[2024-03-31]", "missing")]
+
+
 def test_files_directory_absent_means_nothing_present(project) -> None:
     project.write("assets/a.yaml", """
         name: logs

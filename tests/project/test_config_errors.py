@@ -116,6 +116,18 @@ def test_bad_asset_name_suggests_a_good_one(project, cli) -> None:
                      "starting with a letter, e.g. 'events')")
 
 
+def test_a_dimension_named_updated_at_says_how_to_keep_the_column(project, cli) -> None:
+    project.write("assets/a.yaml", "name: a\ntable: a\npartitions:\n  updated_at: [x, y]\n")
+    hint = ("choose another name, e.g. updated_day; a table column named updated_at can still hold the dimension: "
+            "`table: {name: ..., columns: {updated_day: updated_at}}`")
+    assert problems_of(project) == [
+        Problem("dimension name 'updated_at' is taken: setpoint keeps each partition's update time under it",
+                "assets/a.yaml", 4, hint)
+    ]
+    assert_cli_error(cli, project, "error: assets/a.yaml:4: dimension name 'updated_at' is taken: setpoint keeps "
+                                   f"each partition's update time under it ({hint})")
+
+
 def test_bad_timezone_of_a_dimension(project, cli) -> None:
     project.write("assets/a.yaml", "name: a\ntable: a\npartitions:\n  day:\n"
                   "    daily: {start: 2024-03-01, timezone: Mars/Olympus}\n")

@@ -124,6 +124,33 @@ def test_both_engines_agree_on_an_asset_needing_several_of_its_own_windows(proje
     assert_same(full, fast)
 
 
+@pytest.mark.parametrize("dim", ["code", "root", "blocked", "ls", "kind", "rn", "nd", "att", "nw", "ab", "bo",
+                                 "expired", "expires", "old", "absent", "vals"])
+def test_a_dimension_may_share_a_name_with_the_evaluated_engines_columns(project, dim: str) -> None:
+    """The workspace's own columns start with "_" (a dimension name cannot), or are named so that no
+    dimension may be (``updated_at``)."""
+    project.write("assets/a.yaml", f"""
+        assets:
+          - name: a
+            table: a
+            partitions: {{{dim}: [x, y, z]}}
+            action: {{sql: "SELECT 1"}}
+          - name: b
+            table: b
+            partitions: {{{dim}: [x, y, z]}}
+            depends_on: [a]
+            action: {{sql: "SELECT 1"}}
+    """)
+    project.write("rules/policy.lp", f'block(a,P,"no") :- key(a,P,{dim},"z").\n')
+    project.sql(f"CREATE TABLE a AS SELECT 'x' AS {dim}; CREATE TABLE b AS SELECT unnest(['x', 'y', 'z']) AS {dim}")
+    out = both(project.root, CONFTEST_NOW)
+    assert out is not None
+    full, fast = out
+    assert full.statuses == {("a", "y"): "missing", ("a", "z"): "blocked", ("b", "y"): "waiting",
+                             ("b", "z"): "blocked"}
+    assert_same(full, fast)
+
+
 @settings(max_examples=max(5, EXAMPLES // 2), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(worlds())
 def test_both_engines_agree_on_random_projects(w) -> None:
