@@ -73,7 +73,8 @@ class _Tables:
             return []
         return [i for i, part in enumerate(self.frontier.assets[asset.name].partitions) if part.key in named]
 
-    def build(self, asset: Asset) -> None:
+    def build(self, asset: Asset) -> list[tuple[int, Asset]]:
+        """The tables of one asset (its upstream's are built); its dependencies with edges, by index."""
         con, n = self.con, asset.name
         cols, fcols = _cols(asset), _cols(asset, "f")
         action = asset.action
@@ -109,7 +110,7 @@ class _Tables:
         # blocked(A,P) :- root_blocked(A,P).  blocked(A,P) :- depends(A,P,B,Q), blocked(B,Q).
         # blocked(A,P) :- needs_all(A,B), known(A,P), blocked_asset(B).  (an asset's own windows: recursively)
         parts = [f"SELECT {cols} FROM st0_{n} WHERE _root"]
-        if any(self.blocked_any.get(b, False) for b in all_of if b != n):
+        if any(self.blocked_any.get(b, False) for b in all_of):  # never itself: the loader refuses that cycle
             parts.append(f"SELECT {cols} FROM st0_{n}")
         own = []
         for i, b in deps:
@@ -125,8 +126,6 @@ class _Tables:
             union = (f"WITH RECURSIVE r AS ({union} UNION SELECT {_cols(asset, 'e')} FROM ({edges}) e "
                      f"JOIN r ON {_on_upstream(asset, 'e', 'r')}) SELECT * FROM r")
         con.execute(f"CREATE OR REPLACE TEMP TABLE sb_{n} AS {union}")
-        if n in all_of and con.execute(f"SELECT count(*) FROM sb_{n}").fetchone()[0]:
-            con.execute(f"INSERT INTO sb_{n} SELECT {cols} FROM st0_{n} ANTI JOIN sb_{n} USING ({cols})")
         con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT t.*, b.{first} IS NOT NULL AS _blocked "
                     f"FROM st0_{n} t LEFT JOIN sb_{n} b USING ({cols})")
         self.blocked_any[n] = con.execute(f"SELECT count(*) FROM sb_{n}").fetchone()[0] > 0
@@ -144,14 +143,15 @@ class _Tables:
         con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT t.*, CASE WHEN _blocked THEN 5 WHEN _ls THEN 3 "
                     f"WHEN p.{first} IS NOT NULL OR {all_pending} OR _bo THEN 4 WHEN _ab THEN 1 WHEN _nw THEN 2 "
                     f"ELSE 0 END AS _code FROM st_{n} t LEFT JOIN ({up}) p USING ({cols})")
-        self.deps = deps
+        return deps
 
-    def read(self, asset: Asset) -> tuple[list[tuple[int, bool]], dict[int, list[tuple[str, object]]]]:
+    def read(self, asset: Asset, deps: list[tuple[int, Asset]]) -> tuple[list[tuple[int, bool]],
+                                                                         dict[int, list[tuple[str, object]]]]:
         """Each frontier partition's (status code, root_blocked) in key order, and its reasons through edges."""
         con, n = self.con, asset.name
         rows = con.execute(f"SELECT _code, _root FROM st_{n} ORDER BY _rn").fetchall()
         edges: dict[int, list[tuple[str, object]]] = {}
-        for i, b in self.deps:
+        for i, b in deps:
             # reason(A,P,needs,up(B,Q)) :- waiting, pending(B,Q); or root_blocked, not needs_work, troubled(B,Q).
             # reason(A,P,not_due,up(B,Q)) :- waiting or (root_blocked, not needs_work), not_due(B,Q).
             # reason(A,P,upstream_blocked,up(B,Q)) :- blocked, not root_blocked, blocked(B,Q).
@@ -188,9 +188,9 @@ def evaluate(ws: Workspace, project: Project, frontier: Frontier, ruled: SolveRe
         all_of.setdefault(a, []).append(b)
     for asset in project.assets.values():
         n = asset.name
-        tables.build(asset)
+        deps = tables.build(asset)
         parts = frontier.assets[n].partitions
-        rows, edges = tables.read(asset)
+        rows, edges = tables.read(asset, deps)
         if len(rows) != len(parts):  # both are the frontier table in key order
             raise AssertionError(f"{n}: {len(rows)} evaluated partitions for {len(parts)} on the frontier")
         pause = frontier.paused.get(n) or frontier.paused.get("*")
