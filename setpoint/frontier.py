@@ -215,7 +215,6 @@ class Workspace:
         self.inventory = InventoryPolicy(project.state.parent / "inventory", project.observe.relist.total_seconds(),
                                          force=relist)
         self.marks: dict[str, Marks] = {}
-        self.with_edges = True
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET TimeZone = 'UTC'")  # update times are compared in UTC, whatever the machine's zone
         path = project.warehouse
@@ -374,12 +373,11 @@ class Workspace:
         ``edges=False`` leaves ``edges`` and ``not_due`` empty: the evaluated status rules read the
         edges in the workspace, and only clingo's facts, the SLO forecast and ``why`` need them as
         Python tuples (one per edge: tens of thousands at scale)."""
-        self.with_edges = edges
         frontier = Frontier(now=now, satisfied={} if include_satisfied else None)
         self._observe(now, frontier)
         frontier.record_error = self.record_error
         frontier.paused, frontier.leases, frontier.estimates = self.pauses, self.leases, self.estimates
-        return self.build_frontier(frontier, extra)
+        return self.build_frontier(frontier, extra, edges)
 
     def _observe(self, now: datetime, frontier: Frontier) -> None:
         """Per asset: expected (e_), not due yet (n_), observed (o_), present (p_) and outdated (u_)."""
@@ -446,7 +444,8 @@ class Workspace:
                         f"updated_at <= ? AS _expired FROM p_{n} WHERE ? AND updated_at IS NOT NULL",
                         [age.total_seconds() if age else 0, refresh, age is not None])
 
-    def build_frontier(self, frontier: Frontier, extra: dict[str, list[tuple[str, ...]]] | None = None) -> Frontier:
+    def build_frontier(self, frontier: Frontier, extra: dict[str, list[tuple[str, ...]]] | None = None,
+                       edges: bool = True) -> Frontier:
         """Build each asset's frontier (f_) and what dependents look up (g_), then collect the rows.
 
         ``extra`` adds seeds: partitions a rule's dependency made unsatisfied
@@ -495,7 +494,7 @@ class Workspace:
                         f"UNION ALL SELECT *, TRUE FROM n_{n}")
         self.keys: dict[str, dict[tuple, str]] = {}  # each asset's frontier keys by values, for the edges
         for asset in assets.values():
-            self._collect(asset, frontier)
+            self._collect(asset, frontier, edges)
             if frontier.satisfied is not None:
                 cols = _cols(asset)
                 frontier.satisfied[asset.name] = con.execute(
@@ -530,7 +529,7 @@ class Workspace:
                 else:
                     frontier.unnamed.add((a, key))
 
-    def _collect(self, asset: Asset, frontier: Frontier) -> None:
+    def _collect(self, asset: Asset, frontier: Frontier, with_edges: bool = True) -> None:
         """Fetch one asset's frontier rows and its edges into upstream frontier partitions."""
         con, n, dims = self.con, asset.name, list(asset.dims)
         kc = key_columns(asset)
@@ -590,7 +589,7 @@ class Workspace:
                 if parts:
                     frontier.needs_all.append((n, b.name))
                 continue
-            if not self.with_edges:
+            if not with_edges:
                 continue
             cond_from, cond = mapping_join(asset, b, dep)
             edges = con.execute(

@@ -30,7 +30,7 @@ from __future__ import annotations
 from datetime import timezone
 
 from ..adapters.base import key_columns, quote_ident, sql_literal
-from ..frontier import Frontier, Workspace, mapping_join
+from ..frontier import Frontier, Workspace, _cols, mapping_join
 from ..partition import format_key
 from ..project.model import Asset, Project
 from .facts import describe_pause
@@ -40,14 +40,11 @@ Node = tuple[str, str]
 
 #: status codes the workspace computes; 0 is a partition on the frontier with none (never expected)
 _STATUS = (None, "missing", "stale", "in_progress", "waiting", "blocked")
-_CODES = {name: i for i, name in enumerate(_STATUS) if name}
 
 
-def _cols(asset: Asset, alias: str | None = None, prefix: str = "") -> str:
-    cols = key_columns(asset)
-    if prefix:
-        return ", ".join(f"{alias + '.' if alias else ''}{quote_ident(c)} AS {prefix}{i}" for i, c in enumerate(cols))
-    return ", ".join(f"{alias}.{quote_ident(c)}" if alias else quote_ident(c) for c in cols)
+def _upstream_cols(b: Asset) -> str:
+    """An upstream partition's key in an edge table: ``b.<dim> AS _u0, …``."""
+    return ", ".join(f"b.{quote_ident(c)} AS _u{i}" for i, c in enumerate(key_columns(b)))
 
 
 def _on_upstream(b: Asset, left: str, right: str) -> str:
@@ -105,7 +102,7 @@ class _Tables:
                 continue
             extra, cond = mapping_join(asset, b, dep)
             con.execute(f"CREATE OR REPLACE TEMP TABLE sx_{n}_{i} AS SELECT DISTINCT {_cols(asset, 'a')}, "
-                        f"{_cols(b, 'b', '_u')}, b._not_due AS _nd FROM f_{n} a{extra} JOIN g_{b.name} b ON {cond}")
+                        f"{_upstream_cols(b)}, b._not_due AS _nd FROM f_{n} a{extra} JOIN g_{b.name} b ON {cond}")
             deps.append((i, b))
         # blocked(A,P) :- root_blocked(A,P).  blocked(A,P) :- depends(A,P,B,Q), blocked(B,Q).
         # blocked(A,P) :- needs_all(A,B), known(A,P), blocked_asset(B).  (an asset's own windows: recursively)
