@@ -132,6 +132,29 @@ def mapping_join(a: Asset, b: Asset, dep: Dependency, aa: str = "a", ba: str = "
     return extra, " AND ".join(eqs)
 
 
+def _on_vals(asset: Asset, vals: str, keys: str) -> str:
+    """Join condition: a key list ``<vals>.vals`` (ledger, leases) equals the key columns of ``keys``,
+    element by element, so that the large side is hashed on its plain columns (a list recorded for another
+    layout of the asset's dimensions has another length, and matches nothing, as a list comparison)."""
+    kc = key_columns(asset)
+    return " AND ".join([f"len({vals}.vals) = {len(kc)}",
+                         *(f"{vals}.vals[{i + 1}] = {keys}.{quote_ident(c)}" for i, c in enumerate(kc))])
+
+
+def _mapped_forward(asset: Asset, b: Asset, dep: Dependency) -> str:
+    """The expected partitions of ``asset`` an identity or ``on`` mapping joins to an upstream partition
+    on the frontier (``g_B``): the upstream's matched values, kept where each is one of the asset's
+    values, times every value of the asset's other dimensions. It costs what the upstream gap costs;
+    joining the whole product (``e_A``) with it would cost what the history costs."""
+    matched = list(b.dims) if dep.mapping.kind == "identity" else list(dep.mapping.on)
+    index = {c: i for i, c in enumerate(asset.dims)}
+    q = quote_ident
+    inner = f"SELECT DISTINCT {', '.join(q(c) for c in matched)} FROM g_{b.name}"
+    semi = " ".join(f"SEMI JOIN d{index[c]}_e_{asset.name} USING ({q(c)})" for c in matched)
+    cross = " ".join(f"CROSS JOIN d{i}_e_{asset.name}" for i, c in enumerate(asset.dims) if c not in matched)
+    return f"SELECT {_cols(asset)} FROM ({inner}) {semi} {cross}"
+
+
 def _windows_sql(col: str, space: TimeWindows, bounds: tuple[datetime, datetime] | None) -> tuple[str, list]:
     """A relation of window values between two window starts (inclusive), or an empty one."""
     if bounds is None:
@@ -322,10 +345,12 @@ class Workspace:
         """The product of the dimensions' value relations; each is distinct (listings and static values are
         deduplicated, tables read with DISTINCT, local hours too), so their product is without a DISTINCT.
         Each relation is kept as ``d<i>_<name>``: whether an observed key is expected is then a lookup per
-        dimension in a few hundred values, not a join with the product."""
+        dimension in a few hundred values, not a join with the product. The product itself is a view: the
+        gap is usually found without it (see :func:`_mapped_forward`), and generating it where it is read
+        costs less than storing it."""
         for i, (sql, params) in enumerate(parts):
             self.con.execute(f"CREATE OR REPLACE TABLE d{i}_{name} AS {sql}", params)
-        self.con.execute(f"CREATE TABLE {name} AS SELECT * FROM "
+        self.con.execute(f"CREATE VIEW {name} AS SELECT * FROM "
                          + " CROSS JOIN ".join(f"d{i}_{name}" for i in range(len(parts))))
 
     def _expected(self, asset: Asset, now: datetime, warnings: list[str],
@@ -386,6 +411,7 @@ class Workspace:
         later = horizons(project, now)
         self._read_ledger(frontier.warnings, now)
         self.counts: dict[str, tuple[int, int]] = {}  # expected and present partitions, by asset
+        self.failed: dict[str, int] = {}  # partitions with failed attempts on record, by asset
         self.estimates = {a.name: estimate_for(project, a, self.durations.get(a.name, []))
                           for a in assets.values() if a.action is not None}
         for asset in assets.values():
@@ -405,13 +431,14 @@ class Workspace:
             # superseded: built by another version of the action; failures: attempts on record
             version = sql_literal(asset.action.version if asset.action else "")
             con.execute(f"CREATE TABLE v_{n} AS SELECT {_cols(asset, 'a')}, l.version AS old FROM p_{n} a "
-                        f"JOIN ledger l ON l.asset = {sql_literal(n)} AND l.vals = [{_cols(asset, 'a')}] "
+                        f"JOIN ledger l ON l.asset = {sql_literal(n)} AND {_on_vals(asset, 'l', 'a')} "
                         f"WHERE {'TRUE' if asset.action else 'FALSE'} AND l.version IS NOT NULL "
                         f"AND l.version <> {version}")
             # failures of an older version of the action do not count: a changed action starts afresh
             con.execute(f"CREATE TABLE fl_{n} AS SELECT key, vals, attempts, last_error, last_run, retry_at FROM ledger "
                         f"WHERE asset = {sql_literal(n)} AND attempts > 0 AND "
                         f"(failed_version IS NULL OR failed_version = {version})")
+            self.failed[n] = con.execute(f"SELECT count(*) FROM fl_{n}").fetchone()[0]
             # outdated: an upstream partition it maps to was updated after it
             ups = []
             for dep in asset.dependencies:
@@ -468,10 +495,12 @@ class Workspace:
             # seeds: absent, outdated, superseded, leased (being produced: what needs it must wait, even
             # when it is present), extra, and everything mapped onto an upstream frontier partition
             seeds = [f"SELECT {cols} FROM a_{n}", f"SELECT {cols} FROM u_{n}",
-                     f"SELECT {cols} FROM age_{n} WHERE _expired",
-                     f"SELECT {cols} FROM v_{n}", f"SELECT {cols} FROM e_{n} SEMI JOIN s_{n} USING ({cols})",
-                     f"SELECT {cols} FROM e_{n} e WHERE [{_cols(asset, 'e')}] IN "
-                     f"(SELECT vals FROM leases WHERE asset = {sql_literal(n)})"]
+                     f"SELECT {cols} FROM age_{n} WHERE _expired", f"SELECT {cols} FROM v_{n}"]
+            if rows:
+                seeds.append(f"SELECT {cols} FROM e_{n} SEMI JOIN s_{n} USING ({cols})")
+            if any(x.asset == n for x in self.leases):
+                seeds.append(f"SELECT {_cols(asset, 'e')} FROM e_{n} e SEMI JOIN leases x ON x.asset = {sql_literal(n)} "
+                             f"AND {_on_vals(asset, 'x', 'e')}")
             self_deps = []
             for dep in asset.dependencies:
                 b = assets[dep.asset]
@@ -480,6 +509,9 @@ class Workspace:
                     continue
                 if dep.mapping.kind == "all":
                     seeds.append(f"SELECT {cols} FROM e_{n} WHERE EXISTS (SELECT 1 FROM f_{b.name})")
+                    continue
+                if asset.dims and (dep.mapping.kind == "identity" or (dep.mapping.kind == "on" and dep.mapping.on)):
+                    seeds.append(_mapped_forward(asset, b, dep))
                     continue
                 cond_from, cond = mapping_join(asset, b, dep)
                 seeds.append(f"SELECT {_cols(asset, 'a')} FROM e_{n} a{cond_from} SEMI JOIN g_{b.name} b ON {cond}"
@@ -536,11 +568,11 @@ class Workspace:
         cols = _cols(asset, "f")
         rows = con.execute(
             f"SELECT {cols}, v.old, l.attempts, l.last_error, l.last_run, l.retry_at, x.run_id, x.started_at, "
-            f"x.deadline, o.{quote_ident(kc[0])} IS NULL AS absent, u.ut, a._expires, coalesce(a._expired, FALSE), "
-            f"u.ua, u.uk FROM f_{n} f LEFT JOIN o_{n} o USING ({_cols(asset)}) LEFT JOIN u_{n} u USING "
-            f"({_cols(asset)}) LEFT JOIN v_{n} v USING ({_cols(asset)}) LEFT JOIN fl_{n} l ON l.vals = [{cols}] "
+            f"x.deadline, ab.{quote_ident(kc[0])} IS NOT NULL AS absent, u.ut, a._expires, coalesce(a._expired, FALSE), "
+            f"u.ua, u.uk FROM f_{n} f LEFT JOIN a_{n} ab USING ({_cols(asset)}) LEFT JOIN u_{n} u USING "
+            f"({_cols(asset)}) LEFT JOIN v_{n} v USING ({_cols(asset)}) LEFT JOIN fl_{n} l ON {_on_vals(asset, 'l', 'f')} "
             f"LEFT JOIN age_{n} a USING ({_cols(asset)}) "
-            f"LEFT JOIN leases x ON x.asset = {sql_literal(n)} AND x.vals = [{cols}] "
+            f"LEFT JOIN leases x ON x.asset = {sql_literal(n)} AND {_on_vals(asset, 'x', 'f')} "
             f"ORDER BY {cols}").fetchall()
         grain = asset.action.grain if asset.action else tuple(dims)
         coarse = asset.action is not None and grain != tuple(dims)
@@ -577,8 +609,10 @@ class Workspace:
                 key, values, bool(absent), outdated, unit, old, failures or 0, error, run,
                 retry_at and _aware(retry_at), (lease_run, _aware(lease_start), _aware(lease_end)) if lease_run else None,
                 outdated_at and _aware(outdated_at), expires and _aware(expires), bool(expired)))
-        cleared = con.execute(f"SELECT key FROM fl_{n} WHERE vals IN (SELECT [{_cols(asset)}] FROM p_{n}) "
-                              f"AND vals NOT IN (SELECT [{_cols(asset)}] FROM f_{n}) ORDER BY key").fetchall()
+        # failures on record of partitions present and off the frontier (usually none are on record at all)
+        cleared = con.execute(f"SELECT l.key FROM fl_{n} l SEMI JOIN p_{n} p ON {_on_vals(asset, 'l', 'p')} "
+                              f"ANTI JOIN f_{n} f ON {_on_vals(asset, 'l', 'f')} ORDER BY l.key").fetchall() \
+            if self.failed.get(n) else []
         if cleared:
             frontier.cleared[n] = [k for (k,) in cleared]
         expected, present = self.counts[n]

@@ -47,3 +47,61 @@ def test_an_action_without_grain_rebuilds_the_whole_asset(project) -> None:
     p = plan(project.root, now=NOW, record=False)
     assert p.summary["snapshot"]["missing"] == 11
     assert [(a.label, a.covers) for a in p.actions] == [("snapshot", 11)]
+
+
+def test_a_dependent_joins_the_frontier_only_within_its_own_partitions(project) -> None:
+    """The gap of an upstream is mapped forward onto the dependent's space: an upstream day the dependent
+    does not expect, or an upstream region it does not have, adds nothing."""
+    project.write("assets/a.yaml", """
+        assets:
+          - name: rates
+            table: rates
+            partitions: {day: {daily: {start: 2024-02-20, end: 2024-03-10}}}
+            action: {sql: "SELECT 1"}
+          - name: sales
+            table: sales
+            partitions:
+              day: {daily: {start: 2024-03-01, end: 2024-03-10}}
+              region: [eu, us]
+            depends_on: [{asset: rates, mapping: {on: [day]}}]
+            action: {sql: "SELECT 1"}
+          - name: report
+            table: report
+            partitions:
+              region: [eu]
+              day: {daily: {start: 2024-03-01, end: 2024-03-10}}
+            depends_on: [sales]
+    """)
+    project.sql("CREATE TABLE rates AS SELECT DATE '2024-02-20' + CAST(i AS INTEGER) AS day FROM range(20) t(i) "
+                "WHERE i NOT IN (1, 14);"  # 2024-02-21 (before sales' days) and 2024-03-05 are missing
+                "CREATE TABLE sales AS SELECT DATE '2024-03-01' + CAST(i AS INTEGER) AS day, r AS region "
+                "FROM range(10) t(i), (VALUES ('eu'), ('us')) v(r);"
+                "CREATE TABLE report AS SELECT 'eu' AS region, DATE '2024-03-01' + CAST(i AS INTEGER) AS day "
+                "FROM range(10) t(i)")
+    p = plan(project.root, now=NOW, record=False)
+    assert [(s.asset, s.key, s.status) for s in p.statuses] == [
+        ("rates", "2024-02-21", "missing"), ("rates", "2024-03-05", "missing"),
+        ("sales", "day=2024-03-05,region=eu", "waiting"), ("sales", "day=2024-03-05,region=us", "waiting"),
+        ("report", "region=eu,day=2024-03-05", "waiting")]
+
+
+def test_failures_recorded_under_another_layout_of_dimensions_do_not_count(project) -> None:
+    """A ledger row is matched element by element with a partition's values: one written when the asset
+    had more dimensions (a longer list) matches none of its partitions now."""
+    from setpoint.project.loader import load_project
+    from setpoint.state import StateStore
+
+    project.write("assets/a.yaml", f"""
+        name: tx
+        table: tx
+        partitions: {{day: {DAYS}}}
+        action: {{sql: "SELECT 1", max_attempts: 1}}
+    """)
+    project.sql("CREATE TABLE tx AS SELECT DATE '2024-03-01' + CAST(i AS INTEGER) AS day FROM range(10) t(i) "
+                "WHERE i NOT IN (2, 3)")
+    version = load_project(project.root).assets["tx"].action.version
+    with StateStore(project.root / ".setpoint/state.db") as store:
+        store.record_failure("tx", [("day=2024-03-03,region=eu", ["2024-03-03", "eu"])], "r1", "boom", version)
+        store.record_failure("tx", [("2024-03-04", ["2024-03-04"])], "r2", "boom", version)
+    p = plan(project.root, now=NOW, record=False)
+    assert [(s.key, s.status) for s in p.statuses] == [("2024-03-03", "missing"), ("2024-03-04", "blocked")]

@@ -30,7 +30,7 @@ from __future__ import annotations
 from datetime import timezone
 
 from ..adapters.base import key_columns, quote_ident, sql_literal
-from ..frontier import Frontier, Workspace, _cols, mapping_join
+from ..frontier import Frontier, Workspace, _cols, _on_vals, mapping_join
 from ..partition import format_key
 from ..project.model import Asset, Project
 from .facts import describe_pause
@@ -85,12 +85,12 @@ class _Tables:
             f"CREATE OR REPLACE TEMP TABLE st0_{n} AS SELECT *, (r._rn IS NOT NULL) OR ({paused} AND NOT _ls) "
             f"OR (_nw AND NOT {action is not None}) OR (_nw AND {action is not None} AND _att > 0 AND _att >= "
             f"{int(max_attempts)}) AS _root FROM (SELECT row_number() OVER (ORDER BY {fcols}) - 1 AS _rn, {fcols}, "
-            f"(o.{first} IS NULL OR u.ua IS NOT NULL OR coalesce(ag._expired, FALSE) OR v.old IS NOT NULL) AS _nw, "
+            f"(ab.{first} IS NOT NULL OR u.ua IS NOT NULL OR coalesce(ag._expired, FALSE) OR v.old IS NOT NULL) AS _nw, "
             f"coalesce(l.attempts, 0) AS _att, coalesce(l.attempts, 0) > 0 AND coalesce(l.retry_at > ?, FALSE) "
-            f"AS _bo, x.run_id IS NOT NULL AS _ls, o.{first} IS NULL AS _ab FROM f_{n} f LEFT JOIN o_{n} o "
+            f"AS _bo, x.run_id IS NOT NULL AS _ls, ab.{first} IS NOT NULL AS _ab FROM f_{n} f LEFT JOIN a_{n} ab "
             f"USING ({cols}) LEFT JOIN u_{n} u USING ({cols}) LEFT JOIN v_{n} v USING ({cols}) LEFT JOIN fl_{n} l "
-            f"ON l.vals = [{fcols}] LEFT JOIN age_{n} ag USING ({cols}) LEFT JOIN leases x "
-            f"ON x.asset = {sql_literal(n)} AND x.vals = [{fcols}]) t "  # as _collect joins them: row for row
+            f"ON {_on_vals(asset, 'l', 'f')} LEFT JOIN age_{n} ag USING ({cols}) LEFT JOIN leases x "
+            f"ON x.asset = {sql_literal(n)} AND {_on_vals(asset, 'x', 'f')}) t "  # as _collect joins them: row for row
             f"LEFT JOIN (SELECT unnest(CAST(? AS BIGINT[])) AS _rn) r USING (_rn)", [now, self._ruled_rows(asset)])
         # the declared edges between frontier partitions (and not-due upstream windows): depends(A,P,B,Q)
         deps = []
