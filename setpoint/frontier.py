@@ -132,6 +132,25 @@ def mapping_join(a: Asset, b: Asset, dep: Dependency, aa: str = "a", ba: str = "
     return extra, " AND ".join(eqs)
 
 
+#: values that :func:`setpoint.partition.quote_value` leaves as they are (a subset of those, checkable in SQL)
+_PLAIN_SQL = sql_literal("[A-Za-z0-9_.:+/-]+")
+
+
+def _key_sql(asset: Asset, alias: str) -> str:
+    """A partition's canonical key (:func:`setpoint.partition.format_key`), built in DuckDB when every
+    value is plain and NULL otherwise (Python quotes those): tens of thousands of keys cost a few
+    milliseconds there."""
+    if not asset.dims:
+        return "''"
+    q = quote_ident
+    plain = " AND ".join(f"regexp_full_match({alias}.{q(d)}, {_PLAIN_SQL})" for d in asset.dims)
+    if len(asset.dims) == 1:
+        text = f"{alias}.{q(asset.dims[0])}"
+    else:
+        text = " || ',' || ".join(f"{sql_literal(d + '=')} || {alias}.{q(d)}" for d in asset.dims)
+    return f"CASE WHEN {plain} THEN {text} END"
+
+
 def _on_vals(asset: Asset, vals: str, keys: str) -> str:
     """Join condition: a key list ``<vals>.vals`` (ledger, leases) equals the key columns of ``keys``,
     element by element, so that the large side is hashed on its plain columns (a list recorded for another
@@ -567,7 +586,7 @@ class Workspace:
         kc = key_columns(asset)
         cols = _cols(asset, "f")
         rows = con.execute(
-            f"SELECT {cols}, v.old, l.attempts, l.last_error, l.last_run, l.retry_at, x.run_id, x.started_at, "
+            f"SELECT {cols}, {_key_sql(asset, 'f')}, v.old, l.attempts, l.last_error, l.last_run, l.retry_at, x.run_id, x.started_at, "
             f"x.deadline, ab.{quote_ident(kc[0])} IS NOT NULL AS absent, u.ut, a._expires, coalesce(a._expired, FALSE), "
             f"u.ua, u.uk FROM f_{n} f LEFT JOIN a_{n} ab USING ({_cols(asset)}) LEFT JOIN u_{n} u USING "
             f"({_cols(asset)}) LEFT JOIN v_{n} v USING ({_cols(asset)}) LEFT JOIN fl_{n} l ON {_on_vals(asset, 'l', 'f')} "
@@ -580,15 +599,18 @@ class Workspace:
         gidx = [dims.index(g) for g in grain]
         single, g0 = len(gidx) == 1, (gidx[0] if gidx else 0)
         parts = []
-        keyof = self.keys.setdefault(n, {})
+        keyof = self.keys.setdefault(n, {}) if with_edges else None
         units: dict[object, str] = {}  # grain values → unit key (many partitions share a unit)
         unit_values = frontier.unit_values
         assets = self.project.assets
         nk = len(kc)
         for row in rows:  # one pass per frontier partition: kept lean, it runs tens of thousands of times
             values = row[:nk] if dims else ()
-            key = format_key(dims, values) if dims else ""
-            keyof[values] = key
+            key = row[nk]
+            if key is None:
+                key = format_key(dims, values) if dims else ""
+            if keyof is not None:
+                keyof[values] = key
             ua = row[-2]
             outdated = (ua, format_key(assets[ua].dims, row[-1]) if assets[ua].dims else "") if ua else None
             if coarse:
@@ -604,7 +626,7 @@ class Workspace:
                 if has_action and (n, unit) not in unit_values:
                     unit_values[(n, unit)] = dict(zip(dims, values))
             old, failures, error, run, retry_at, lease_run, lease_start, lease_end, absent, outdated_at, expires, \
-                expired = row[nk : nk + 12]
+                expired = row[nk + 1 : nk + 13]
             parts.append(FrontierPartition(
                 key, values, bool(absent), outdated, unit, old, failures or 0, error, run,
                 retry_at and _aware(retry_at), (lease_run, _aware(lease_start), _aware(lease_end)) if lease_run else None,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from setpoint import plan
 from tests.conftest import NOW
 
@@ -105,3 +107,22 @@ def test_failures_recorded_under_another_layout_of_dimensions_do_not_count(proje
         store.record_failure("tx", [("2024-03-04", ["2024-03-04"])], "r2", "boom", version)
     p = plan(project.root, now=NOW, record=False)
     assert [(s.key, s.status) for s in p.statuses] == [("2024-03-03", "missing"), ("2024-03-04", "blocked")]
+
+
+def test_keys_built_in_the_workspace_are_the_canonical_keys(project) -> None:
+    """Plain values are joined into keys by DuckDB, the rest are quoted by Python: both give format_key."""
+    from setpoint.partition import format_key
+
+    odd = ["plain", "with space", "é", 'q"x', "a,b", "x=y", "[1]", "tab\tbed", "back\\slash", "12:00+01/a_b.c-d"]
+    project.write("assets/a.yaml", f"""
+        name: raw
+        files: data/{{kind}}/{{day}}.csv
+        partitions:
+          kind: {json.dumps(odd)}
+          day: {DAYS}
+        action: {{shell: ["true"]}}
+    """)
+    p = plan(project.root, now=NOW, record=False)
+    assert len(p.statuses) == 100
+    assert sorted(s.key for s in p.statuses) == sorted(format_key(["kind", "day"], [k, f"2024-03-{d:02d}"])
+                                                       for k in odd for d in range(1, 11))
