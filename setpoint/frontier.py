@@ -15,6 +15,7 @@ and the edges between frontier partitions: a plan costs what the gap costs.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import time
 from collections.abc import Iterable
@@ -397,14 +398,22 @@ class Workspace:
     def _present(self, asset: Asset) -> None:
         """``p_A``: the observed partitions that are expected, with their update times; ``a_A``: the
         expected ones not observed. Observed keys are unique (every observer groups by key), so when as
-        many are present as expected, none is absent, and the product is not joined at all."""
+        many are present as expected, none is absent, and the product is not joined at all. When every
+        observed partition is expected (usually), ``p_A`` is the observation itself, not a copy of it."""
         con, n, cols = self.con, asset.name, _cols(asset)
         if asset.dims:
             semi = " ".join(f"SEMI JOIN d{i}_e_{n} USING ({quote_ident(c)})" for i, c in enumerate(asset.dims))
-            con.execute(f"CREATE TABLE p_{n} AS SELECT * FROM o_{n} {semi}")
+            counts = con.execute(f"SELECT (SELECT count(*) FROM o_{n}), (SELECT count(*) FROM o_{n} {semi}), "
+                                 + ", ".join(f"(SELECT count(*) FROM d{i}_e_{n})" for i in range(len(asset.dims)))
+                                 ).fetchone()
+            observed, present, expected = counts[0], counts[1], math.prod(counts[2:])
+            if present == observed:
+                con.execute(f"CREATE VIEW p_{n} AS SELECT * FROM o_{n}")
+            else:
+                con.execute(f"CREATE TABLE p_{n} AS SELECT * FROM o_{n} {semi}")
         else:
             con.execute(f"CREATE TABLE p_{n} AS SELECT e.*, o.updated_at FROM e_{n} e JOIN o_{n} o USING ({cols})")
-        expected, present = con.execute(f"SELECT (SELECT count(*) FROM e_{n}), (SELECT count(*) FROM p_{n})").fetchone()
+            expected, present = 1, con.execute(f"SELECT count(*) FROM p_{n}").fetchone()[0]
         gap = f"e_{n} ANTI JOIN p_{n} USING ({cols})" if present < expected else f"e_{n} WHERE FALSE"
         con.execute(f"CREATE TABLE a_{n} AS SELECT {cols} FROM {gap}")
         self.counts[n] = (expected, present)

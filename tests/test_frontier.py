@@ -126,3 +126,28 @@ def test_keys_built_in_the_workspace_are_the_canonical_keys(project) -> None:
     assert len(p.statuses) == 100
     assert sorted(s.key for s in p.statuses) == sorted(format_key(["kind", "day"], [k, f"2024-03-{d:02d}"])
                                                        for k in odd for d in range(1, 11))
+
+
+def test_observed_partitions_outside_the_expected_ones_are_not_counted(project) -> None:
+    project.write("assets/a.yaml", f"""
+        assets:
+          - name: tx
+            table: tx
+            partitions: {{day: {DAYS}}}
+            action: {{sql: "SELECT 1"}}
+          - name: bal
+            table: bal
+            partitions: {{day: {DAYS}}}
+            depends_on: [tx]
+            action: {{sql: "SELECT 1"}}
+    """)
+    project.sql("CREATE TABLE tx AS SELECT DATE '2024-02-25' + CAST(i AS INTEGER) AS day, TIMESTAMP '2024-03-20' AS "
+                "updated_at FROM range(14) t(i);"  # five days before the window, and 2024-03-10 missing
+                "CREATE TABLE bal AS SELECT DATE '2024-02-20' + CAST(i AS INTEGER) AS day, TIMESTAMP '2024-03-21' AS "
+                "updated_at FROM range(20) t(i)")
+    p = plan(project.root, now=NOW, record=False)
+    assert p.summary["tx"] == {"expected": 10, "satisfied": 9, "missing": 1, "stale": 0, "in_progress": 0,
+                               "waiting": 0, "blocked": 0}
+    assert p.summary["bal"]["satisfied"] == 9
+    assert [(s.asset, s.key, s.status) for s in p.statuses] == [("tx", "2024-03-10", "missing"),
+                                                               ("bal", "2024-03-10", "waiting")]
