@@ -137,19 +137,17 @@ def mapping_join(a: Asset, b: Asset, dep: Dependency, aa: str = "a", ba: str = "
 _PLAIN_SQL = sql_literal("[A-Za-z0-9_.:+/-]+")
 
 
-def _key_sql(asset: Asset, alias: str) -> str:
+def _key_sql(asset: Asset, alias: str, plain: bool) -> str:
     """A partition's canonical key (:func:`setpoint.partition.format_key`), built in DuckDB when every
-    value is plain and NULL otherwise (Python quotes those): tens of thousands of keys cost a few
-    milliseconds there."""
+    value of the asset's dimensions is ``plain``; NULL otherwise (Python formats the keys then)."""
     if not asset.dims:
         return "''"
+    if not plain:
+        return "CAST(NULL AS VARCHAR)"
     q = quote_ident
-    plain = " AND ".join(f"regexp_full_match({alias}.{q(d)}, {_PLAIN_SQL})" for d in asset.dims)
     if len(asset.dims) == 1:
-        text = f"{alias}.{q(asset.dims[0])}"
-    else:
-        text = " || ',' || ".join(f"{sql_literal(d + '=')} || {alias}.{q(d)}" for d in asset.dims)
-    return f"CASE WHEN {plain} THEN {text} END"
+        return f"{alias}.{q(asset.dims[0])}"
+    return " || ',' || ".join(f"{sql_literal(d + '=')} || {alias}.{q(d)}" for d in asset.dims)
 
 
 def _on_vals(asset: Asset, vals: str, keys: str) -> str:
@@ -589,13 +587,20 @@ class Workspace:
                 else:
                     frontier.unnamed.add((a, key))
 
+    def _plain(self, asset: Asset) -> bool:
+        """Whether every value of every dimension of the asset is written as it is in a key (a few
+        hundred values are checked, not every partition)."""
+        return all(self.con.execute(f"SELECT coalesce(bool_and(regexp_full_match({quote_ident(d)}, {_PLAIN_SQL})), "
+                                    f"TRUE) FROM d{i}_e_{asset.name}").fetchone()[0]
+                   for i, d in enumerate(asset.dims))
+
     def _collect(self, asset: Asset, frontier: Frontier, with_edges: bool = True) -> None:
         """Fetch one asset's frontier rows and its edges into upstream frontier partitions."""
         con, n, dims = self.con, asset.name, list(asset.dims)
         kc = key_columns(asset)
         cols = _cols(asset, "f")
         rows = con.execute(
-            f"SELECT {cols}, {_key_sql(asset, 'f')}, v.old, l.attempts, l.last_error, l.last_run, l.retry_at, x.run_id, x.started_at, "
+            f"SELECT {cols}, {_key_sql(asset, 'f', self._plain(asset))}, v.old, l.attempts, l.last_error, l.last_run, l.retry_at, x.run_id, x.started_at, "
             f"x.deadline, ab.{quote_ident(kc[0])} IS NOT NULL AS absent, u.ut, a._expires, coalesce(a._expired, FALSE), "
             f"u.ua, u.uk FROM f_{n} f LEFT JOIN a_{n} ab USING ({_cols(asset)}) LEFT JOIN u_{n} u USING "
             f"({_cols(asset)}) LEFT JOIN v_{n} v USING ({_cols(asset)}) LEFT JOIN fl_{n} l ON {_on_vals(asset, 'l', 'f')} "
