@@ -113,9 +113,10 @@ def no_cycle_collection() -> Iterator[None]:
 
     What the plan left alive is then frozen (``gc.freeze``): the collector's next
     passes would otherwise walk all of it once per generation, 0.1 s each at
-    60,000 partitions. The next plan unfreezes it again, so at most one plan's
-    objects are ever out of the collector's reach; a process that froze objects
-    itself keeps its freeze untouched (nothing is frozen or unfrozen then).
+    60,000 partitions. The next plan (or the process's exit) unfreezes it, so at
+    most one plan's objects are out of the collector's reach. A process that had
+    frozen objects itself keeps its freeze (a plan then freezes nothing); one that
+    freezes objects between two plans sees them unfrozen by the second.
     """
     global _frozen
     enabled = gc.isenabled()
@@ -125,23 +126,22 @@ def no_cycle_collection() -> Iterator[None]:
         yield
     finally:
         if enabled:
-            if gc.get_freeze_count() == 0:
+            if gc.get_freeze_count() == 0:  # counting is free when nothing is frozen
                 gc.freeze()
-                _frozen = gc.get_freeze_count()
+                _frozen = True
             gc.enable()
 
 
-#: how many objects the last plan froze (None: none are frozen by a plan now)
-_frozen: int | None = None
+#: whether the objects frozen now are the last plan's (see :func:`no_cycle_collection`)
+_frozen = False
 
 
 @atexit.register  # at exit, the collector sees everything as usual (extension modules report leaks otherwise)
 def _unfreeze() -> None:
-    """Let go of the objects the last plan froze, unless the process froze more since (then keep its freeze)."""
     global _frozen
-    if _frozen is not None and gc.get_freeze_count() <= _frozen:
+    if _frozen:
         gc.unfreeze()
-    _frozen = None
+        _frozen = False
 
 
 def _plan_in(ws: Workspace, project: Project, moment: datetime, include_satisfied: bool = False,

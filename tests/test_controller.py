@@ -35,22 +35,34 @@ def test_a_plan_pauses_the_cyclic_collector_and_leaves_it_as_it_was(quickstart: 
 
 def test_a_plan_freezes_what_it_left_and_the_next_plan_lets_it_go(quickstart: Path) -> None:
     """The objects a plan left alive are out of the collector's reach until the next plan; a freeze the
-    process made itself is left as it is."""
+    process had made itself is left as it is."""
     assert gc.isenabled()
     try:
         controller.plan(quickstart, now=NOW, record=False)
         first = gc.get_freeze_count()
-        assert first > 0
-        controller.plan(quickstart, now=NOW, record=False)
-        assert controller._frozen is not None  # it froze its own: it let go of the first plan's before
+        assert first > 0 and controller._frozen
+        unfrozen = []
+        real = gc.unfreeze
+
+        def spy() -> None:
+            unfrozen.append(gc.get_freeze_count())
+            real()
+
+        gc.unfreeze = spy
+        try:
+            controller.plan(quickstart, now=NOW, record=False)
+        finally:
+            gc.unfreeze = real
+        assert unfrozen and unfrozen[0] <= first  # the first plan's objects, let go before the second plan
+        assert gc.get_freeze_count() > 0 and controller._frozen
     finally:
-        gc.unfreeze()
-        controller._frozen = None
+        controller._unfreeze()
+    assert gc.get_freeze_count() == 0
     gc.freeze()  # the process's own freeze
     try:
         mine = gc.get_freeze_count()
         controller.plan(quickstart, now=NOW, record=False)
         controller.plan(quickstart, now=NOW, record=False)
-        assert gc.get_freeze_count() == mine
+        assert gc.get_freeze_count() <= mine and not controller._frozen  # it froze nothing more
     finally:
         gc.unfreeze()
