@@ -80,8 +80,11 @@ def _root(asset: str, key: str, reasons: dict[tuple[str, str], tuple[Reason, ...
 
 def decode(project: Project, frontier: Frontier, result: SolveResult, now: datetime) -> Plan:
     """Turn the solver's atoms into a plan: statuses, summary, groups, actions and ranges."""
-    reasons = _reasons(frontier, result)
-    statuses, unexpected = _statuses(project, frontier, result, reasons)
+    if result.evaluated is not None:
+        statuses, unexpected = _evaluated_statuses(project, frontier, result.evaluated), []
+    else:
+        reasons = _reasons(frontier, result)
+        statuses, unexpected = _statuses(project, frontier, result, reasons)
     if unexpected:
         frontier.warnings.append(
             f"rules name {len(unexpected)} partition(s) outside their asset's partitions, e.g. {unexpected[0]}; "
@@ -165,6 +168,63 @@ def _statuses(project: Project, frontier: Frontier, result: SolveResult,
         statuses.append(PartitionStatus(node[0], node[1], values, s, result.conditions.get(node, "absent"),
                                         reasons.get(node, ()), cause, at))
     return statuses, [format_partition(a, p) for a, p in unexpected]
+
+
+def _evaluated_statuses(project: Project, frontier: Frontier,
+                        evaluated: list[tuple[str, list[tuple[FrontierPartition, str, str, list]]]]
+                        ) -> list[PartitionStatus]:
+    """What :func:`_reasons` and :func:`_statuses` make of clingo's atoms, made of the evaluated engine's
+    answer: each asset's unsatisfied partitions come in value order with their status, condition and
+    reasons, so nothing is looked up by partition but upstream statuses and reasons."""
+    sources = {o.asset: o.source for o in frontier.observations}
+    status_of = {(n, x.key): status for n, entries in evaluated for x, status, _, _ in entries}
+    shared: dict[tuple, Reason] = {}
+    reasons: dict[tuple[str, str], tuple[Reason, ...]] = {}
+    representative: dict[tuple[str, bool], tuple[str, str]] = {}
+    rows: list[tuple[str, list]] = []
+    for n, entries in evaluated:
+        mine = []
+        for x, status, condition, why in entries:
+            node = (n, x.key)
+            rs: list[Reason] = []
+            for k, d in why:
+                if k in _OWN:
+                    rs.append(_reason(k, d, status_of, sources, n, x))
+                    continue
+                memo = (k, d, n)
+                r = shared.get(memo)
+                if r is None:
+                    r = shared[memo] = _reason(k, d, status_of, sources, n)
+                rs.append(r)
+            if len(rs) > 1:
+                rs.sort(key=lambda r: (_RANK.get(r.kind, 99), r.upstream or "", r.text or ""))
+            reasons[node] = t = tuple(rs)
+            mine.append((x, status, condition, t))
+            first = representative.get((n, status == "blocked"))
+            if first is None or node < first:
+                representative[(n, status == "blocked")] = node
+        mine.sort(key=_by_entry_key)  # value order is usually key order already
+        rows.append((n, mine))
+    memo: dict = {}
+    statuses: list[PartitionStatus] = []
+    for n, mine in rows:
+        dims = project.assets[n].dims
+        for x, status, condition, rs in mine:
+            cause = at = None
+            if status == "blocked" or status == "waiting":
+                up = rs[0].node if rs and rs[0].kind in ("needs", "upstream_blocked") else None
+                hit = memo.get(up) if up is not None and up != (n, x.key) else None
+                if hit is not None and hit[0] is not None:  # the upstream's root, found already
+                    memo[(n, x.key)] = hit
+                    cause, at = hit
+                else:
+                    cause, at = _root(n, x.key, reasons, memo, representative)
+            statuses.append(PartitionStatus(n, x.key, dict(zip(dims, x.values)), status, condition, rs, cause, at))
+    return statuses
+
+
+def _by_entry_key(entry: tuple) -> str:
+    return entry[0].key
 
 
 def _in_key_order(project: Project, frontier: Frontier,

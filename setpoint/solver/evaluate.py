@@ -30,7 +30,7 @@ from __future__ import annotations
 from datetime import timezone
 
 from ..adapters.base import key_columns, quote_ident, sql_literal
-from ..frontier import Frontier, Workspace, _cols, _on_vals, mapping_join
+from ..frontier import Frontier, FrontierPartition, Workspace, _cols, _on_vals, mapping_join
 from ..partition import format_key
 from ..project.model import Asset, Project
 from .facts import describe_pause
@@ -178,7 +178,7 @@ def evaluate(ws: Workspace, project: Project, frontier: Frontier, ruled: SolveRe
     Reads the frontier tables of ``ws``, which must be the workspace ``frontier`` was built in."""
     tables = _Tables(ws, project, frontier, ruled)
     result = ruled
-    statuses, conditions, reasons = result.statuses, result.conditions, result.reasons
+    evaluated: list[tuple[str, list[tuple[FrontierPartition, str, str, list[tuple[str, object]]]]]] = []
     runs: set[Node] = set()
     all_of: dict[str, list[str]] = {}
     for a, b in frontier.needs_all:
@@ -199,18 +199,20 @@ def evaluate(ws: Workspace, project: Project, frontier: Frontier, ruled: SolveRe
         pending_all = [("needs_all", b) for b in mine if tables.pending_any.get(b)]
         blocked_all = [("upstream_all_blocked", b) for b in mine if tables.blocked_any.get(b)]
         leased_units = {x.unit for x in parts if x.lease is not None} if coarse else set()
+        entries: list[tuple[FrontierPartition, str, str, list[tuple[str, object]]]] = []
+        evaluated.append((n, entries))
         for i, (x, (code, root)) in enumerate(zip(parts, rows)):
-            node = (n, x.key)
-            needs_work = x.absent or x.outdated_by is not None or x.expired or x.superseded is not None
-            # condition(A,P,absent|outdated|present)
-            conditions[node] = "absent" if x.absent else "outdated" if needs_work else "present"
             if not code:
                 continue
-            status = statuses[node] = _STATUS[code]
+            needs_work = x.absent or x.outdated_by is not None or x.expired or x.superseded is not None
+            # condition(A,P,absent|outdated|present)
+            condition = "absent" if x.absent else "outdated" if needs_work else "present"
+            status = _STATUS[code]
             why: list[tuple[str, object]]
             if code == 5:  # blocked
                 why = list(edges.get(i, ()))
                 if root:
+                    node = (n, x.key)
                     why += [("rule", r) for r in ruled.blocks.get(node, ())]
                     why += [("unrecoverable", r) for r in ruled.unrecoverable.get(node, ())]
                     if paused is not None:
@@ -245,15 +247,15 @@ def evaluate(ws: Workspace, project: Project, frontier: Frontier, ruled: SolveRe
                     why.append(("retrying", str(x.failures)))
                 # run(A,U) :- runnable(A,P), unit(A,P,U), not leased_unit(A,U).
                 if not coarse:
-                    runs.add(node)
+                    runs.add((n, x.key))
                 elif x.unit not in leased_units:
                     runs.add((n, x.unit))
-            if why:
-                if len(why) > 1:
-                    why = sorted(set(why), key=repr)
-                reasons[node] = why
-            elif status == "waiting":
-                raise AssertionError(f"{node}: waiting without a reason")
+            if len(why) > 1:
+                why = sorted(set(why), key=repr)
+            elif not why and status == "waiting":
+                raise AssertionError(f"{n}[{x.key}]: waiting without a reason")
+            entries.append((x, status, condition, why))
     result.runs = sorted(runs)
+    result.evaluated = evaluated
     return result
 

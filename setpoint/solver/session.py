@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import resource
 from dataclasses import dataclass, field
+from typing import Any
 from pathlib import Path
 
 import clingo
@@ -47,6 +48,10 @@ class SolveResult:
     #: with only the user's rules grounded (see :func:`solve_rules`): their block/3 and unrecoverable/3 reasons
     blocks: dict[tuple[str, str], list[object]] = field(default_factory=dict)
     unrecoverable: dict[tuple[str, str], list[object]] = field(default_factory=dict)
+    #: the evaluated engine's answer (:mod:`setpoint.solver.evaluate`), in place of ``statuses``,
+    #: ``conditions`` and ``reasons``: each asset's unsatisfied partitions in value order, as
+    #: (frontier partition, status, condition, reasons as (kind, detail) pairs)
+    evaluated: list[tuple[str, list[tuple[Any, str, str, list[tuple[str, object]]]]]] | None = None
 
 
 def reason_text(sym: clingo.Symbol) -> str:
