@@ -17,7 +17,7 @@ from .evidence import Evidence
 from .explain import Explainer, Explanation
 from .frontier import Frontier, Workspace
 from .partition import parse_values, split_target
-from .plan import Plan
+from .plan import Plan, Statuses
 from .project.loader import find_root, load_project
 from .project.model import Asset, Project
 from .schedule import Budget, choose
@@ -185,8 +185,8 @@ def _schedule(project: Project, frontier: Frontier, result: SolveResult, out: Pl
     out.actions = schedule.start + schedule.queued
     out.runs = run_ranges(project, out.actions)
     if fc.states:
-        out.statuses = [replace(s, slo=fc.states[(s.asset, s.key)]) if (s.asset, s.key) in fc.states else s
-                        for s in out.statuses]
+        out.statuses = Statuses([replace(s, slo=fc.states[(s.asset, s.key)]) if (s.asset, s.key) in fc.states
+                                 else s for s in out.statuses])
         for (a, _), state in fc.states.items():
             row = out.slo.setdefault(a, {"on_track": 0, "at_risk": 0, "violated": 0})
             row[state.state] += 1

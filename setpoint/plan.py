@@ -7,9 +7,10 @@ asset and status, and the actions that would run, batched into ranges.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 from .partition import format_partition
 
@@ -137,6 +138,69 @@ class PartitionStatus:
         return out
 
 
+class Statuses(Sequence[PartitionStatus]):
+    """A plan's statuses in asset then key order, made on first use when the plan was made lazily.
+
+    At scale most unsatisfied partitions wait for an upstream one; ``plan`` prints
+    counts and groups that are computed without them, and only ``--json``, ``why``
+    and ``apply`` look at them one by one. ``outdated()`` answers what the schedule
+    asks of them without making them.
+    """
+
+    __slots__ = ("_items", "_make", "_count", "_outdated")
+
+    def __init__(self, items: list[PartitionStatus] | None = None) -> None:
+        self._items: list[PartitionStatus] | None = list(items) if items is not None else []
+        self._make: Callable[[], list[PartitionStatus]] | None = None
+        self._count = 0
+        self._outdated: list[tuple[str, str, str]] | None = None
+
+    @classmethod
+    def later(cls, make: Callable[[], list[PartitionStatus]], count: int,
+              outdated: list[tuple[str, str, str]]) -> Statuses:
+        """``count`` statuses that ``make`` makes when they are first looked at."""
+        out = cls()
+        out._items, out._make, out._count, out._outdated = None, make, count, outdated
+        return out
+
+    def _all(self) -> list[PartitionStatus]:
+        if self._items is None:
+            assert self._make is not None
+            self._items, self._make = self._make(), None
+        return self._items
+
+    def __len__(self) -> int:
+        return self._count if self._items is None else len(self._items)
+
+    @overload
+    def __getitem__(self, i: int) -> PartitionStatus: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[PartitionStatus]: ...
+
+    def __getitem__(self, i: int | slice) -> PartitionStatus | list[PartitionStatus]:
+        return self._all()[i]
+
+    def __iter__(self) -> Iterator[PartitionStatus]:
+        return iter(self._all())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str):
+            return self._all() == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Statuses({len(self)}{'' if self._items is not None else ', not made yet'})"
+
+    def outdated(self) -> list[tuple[str, str, str]]:
+        """(asset, key, status) of each partition that exists but is outdated."""
+        if self._items is None and self._outdated is not None:
+            return self._outdated
+        return [(s.asset, s.key, s.status) for s in self._all() if s.condition == "outdated"]
+
+
 @dataclass(frozen=True)
 class Action:
     """One run of an asset's action: the grain units it covers, as values and as a range label."""
@@ -188,7 +252,7 @@ class Group:
 class Plan:
     project: str
     now: datetime
-    statuses: list[PartitionStatus]
+    statuses: Statuses
     actions: list[Action]
     summary: dict[str, dict[str, int]]
     groups: list[Group]
@@ -215,6 +279,8 @@ class Plan:
     @property
     def misses(self) -> list[PartitionStatus]:
         """Partitions whose SLO is violated or at risk: violated first, then by deadline."""
+        if not self.slo:  # no partition has an SLO state: the statuses need not be made
+            return []
         out = [s for s in self.statuses if s.slo is not None and s.slo.state != "on_track"]
         out.sort(key=lambda s: (s.slo.state != "violated", s.slo.deadline, s.asset, s.key))
         return out

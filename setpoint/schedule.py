@@ -165,9 +165,9 @@ def _holding(project: Project, frontier: Frontier) -> dict[str, str]:
 def _rebuilds(project: Project, plan: Plan, frontier: Frontier, confirmed: bool) -> list[Rebuild]:
     s = project.schedule
     counts: dict[str, int] = {}
-    for st in plan.statuses:
-        if st.condition == "outdated" and st.status != "blocked":
-            counts[st.asset] = counts.get(st.asset, 0) + 1
+    for a, _, status in plan.statuses.outdated():
+        if status != "blocked":
+            counts[a] = counts.get(a, 0) + 1
     out = []
     for a, n in counts.items():
         present = frontier.assets[a].present
@@ -214,10 +214,9 @@ def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan
         job_priority[job] = max(job_priority.get(job, n), n)
     out.rebuilds = _rebuilds(project, plan, frontier, confirmed)
     unconfirmed = {r.asset for r in out.unconfirmed}
-    outdated = {(s.asset, s.key) for s in plan.statuses if s.condition == "outdated"}
+    outdated = {(a, k) for a, k, _ in plan.statuses.outdated()}
     held = {(a, unit_of.get((a, k), k)) for (a, k) in result.forbidden}  # cannot start now: no prediction
-    held |= {(s.asset, unit_of.get((s.asset, s.key), s.key)) for s in plan.statuses
-             if s.asset in unconfirmed and s.condition == "outdated"}
+    held |= {(a, unit_of.get((a, k), k)) for a, k in outdated if a in unconfirmed}
     fc = forecast(project, frontier, plan.statuses, now, job_priority, free, set(holding), held)
     unranked: list[tuple[Action, str, float, float | None, int, int]] = []  # Candidate's fields but the rank
     for action in plan.actions:

@@ -12,7 +12,7 @@ from operator import itemgetter
 
 from ..frontier import Frontier
 from ..partition import format_key, format_partition, quote_value
-from ..plan import Action, PartitionStatus, RunRange
+from ..plan import Action, RunRange
 from ..project.model import Asset, Project
 from ..project.timewindows import TimeWindows, shift
 
@@ -74,15 +74,15 @@ def label(asset: Asset, batch: list[Unit]) -> str:
 
 
 def plan_actions(project: Project, frontier: Frontier, runs: list[tuple[str, str]],
-                 statuses: list[PartitionStatus]) -> list[Action]:
-    """One action per batch of the units the solver chose to run, with the partitions each covers."""
+                 runnable: list[tuple[str, str, dict[str, str]]]) -> list[Action]:
+    """One action per batch of the units the solver chose to run, with the partitions each covers
+    (``runnable``: (asset, key, values) of each runnable partition)."""
     # a partition's unit is its key unless one run produces several (then it is the grain's values)
     unit_of = {(a, p.key): p.unit for a, af in frontier.assets.items() for p in af.partitions
                if p.unit != p.key}
     targets: dict[tuple[str, str], list[tuple[str, dict[str, str]]]] = {}
-    for st in statuses:
-        if st.runnable:
-            targets.setdefault((st.asset, unit_of.get((st.asset, st.key), st.key)), []).append((st.key, st.values))
+    for a, key, values in runnable:
+        targets.setdefault((a, unit_of.get((a, key), key)), []).append((key, values))
     chosen: dict[str, list[Unit]] = {}
     for a, u in sorted(runs):
         chosen.setdefault(a, []).append((u, frontier.unit_values[(a, u)]))

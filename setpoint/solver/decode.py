@@ -8,7 +8,7 @@ from datetime import datetime
 
 from ..frontier import Frontier, FrontierPartition
 from ..partition import format_key, format_partition
-from ..plan import STATUSES, Group, PartitionStatus, Plan, Reason
+from ..plan import STATUSES, Group, PartitionStatus, Plan, Reason, Statuses
 from ..project.model import Project
 from .actions import plan_actions
 from .session import SolveResult
@@ -80,20 +80,22 @@ def _root(asset: str, key: str, reasons: dict[tuple[str, str], tuple[Reason, ...
 
 def decode(project: Project, frontier: Frontier, result: SolveResult, now: datetime) -> Plan:
     """Turn the solver's atoms into a plan: statuses, summary, groups, actions and ranges."""
+    unexpected: list[str] = []
     if result.evaluated is not None:
-        statuses, unexpected = _evaluated_statuses(project, frontier, result.evaluated), []
+        statuses, counts, groups, runnable = _evaluated(project, frontier, result.evaluated)
     else:
         reasons = _reasons(frontier, result)
-        statuses, unexpected = _statuses(project, frontier, result, reasons)
+        made, unexpected = _statuses(project, frontier, result, reasons)
+        statuses, counts, groups = Statuses(made), Counter((st.asset, st.status) for st in made), _groups(made)
+        runnable = [(st.asset, st.key, st.values) for st in made if st.runnable]
     if unexpected:
         frontier.warnings.append(
             f"rules name {len(unexpected)} partition(s) outside their asset's partitions, e.g. {unexpected[0]}; "
             "they are left out of the plan (check the depends/4 rules)")
-    summary = _summary(frontier, statuses)
-    actions = plan_actions(project, frontier, result.runs, statuses)
-    groups = _groups(statuses)
+    summary = _summary(frontier, counts)
+    actions = plan_actions(project, frontier, result.runs, runnable)
     if frontier.satisfied is not None:
-        statuses = _with_satisfied(project, frontier, statuses)
+        statuses = Statuses(_with_satisfied(project, frontier, statuses))
     return Plan(project=project.name, now=now, statuses=statuses, actions=actions, summary=summary,
                 groups=groups, runs=[],  # ranged once the schedule has chosen (controller._schedule)
                 observations=[{"asset": o.asset, "source": o.source, "present": o.present,
@@ -170,52 +172,114 @@ def _statuses(project: Project, frontier: Frontier, result: SolveResult,
     return statuses, [format_partition(a, p) for a, p in unexpected]
 
 
-def _evaluated_statuses(project: Project, frontier: Frontier,
+def _evaluated(project: Project, frontier: Frontier, evaluated: list[tuple[str, list[tuple]]]
+               ) -> tuple[Statuses, Counter, list[Group], list[tuple[str, str, dict[str, str]]]]:
+    """The evaluated engine's answer as a plan: counts, groups and runnable partitions now, each
+    status when it is first looked at (:class:`Statuses`).
+
+    A group's reason is its members' top reason with the partition left out, so
+    it is worked out once per kind of top reason: for a partition waiting on one
+    upstream partition (most are), by that upstream's asset and status. A blocked
+    partition's group is its root cause, found through its upstream partitions'
+    reasons: then every status is made now.
+    """
+    for _, entries in evaluated:
+        entries.sort(key=_by_entry_key)  # value order is usually key order already
+    sources = {o.asset: o.source for o in frontier.observations}
+    if any(status == "blocked" for _, entries in evaluated for _, status, _, _ in entries):
+        made = _evaluated_statuses(project, sources, evaluated)
+        return (Statuses(made), Counter((st.asset, st.status) for st in made), _groups(made),
+                [(st.asset, st.key, st.values) for st in made if st.runnable])
+    status_of = {(n, x.key): status for n, entries in evaluated for x, status, _, _ in entries}
+    counts: Counter = Counter()
+    shared: dict[tuple, Reason] = {}
+    families: dict[tuple, str] = {}
+    seen: dict[tuple[str, str, str], list] = {}
+    runnable: list[tuple[str, str, dict[str, str]]] = []
+    outdated: list[tuple[str, str, str]] = []
+    for n, entries in evaluated:
+        dims = project.assets[n].dims
+        counts.update((n, status) for _, status, _, _ in entries)
+        for x, status, condition, why in entries:
+            if status == "missing" or status == "stale":
+                runnable.append((n, x.key, dict(zip(dims, x.values))))
+            if condition == "outdated":
+                outdated.append((n, x.key, status))
+            first = why[0] if len(why) == 1 else None
+            if first is not None and (first[0] == "needs" or first[0] == "not_due"):
+                up = first[1][1:]
+                memo: tuple | None = (status, condition, first[0], up[0],
+                                      status_of.get(up, "satisfied") if first[0] == "needs" else None)
+                top = None
+            else:
+                rs = _made_reasons(n, x, why, status_of, sources, shared)
+                top = rs[0] if rs else None
+                memo = None if top is not None and top.kind in _OWN else (status, condition, id(top))
+            fam = families.get(memo) if memo is not None else None
+            if fam is None:
+                if top is None and first is not None:
+                    top = _made_reasons(n, x, why, status_of, sources, shared)[0]
+                fam = family(PartitionStatus(n, x.key, {}, status, condition, (top,) if top is not None else ()))
+                if memo is not None:
+                    families[memo] = fam
+            entry = seen.get((n, status, fam))
+            if entry is None:
+                entry = seen[(n, status, fam)] = [0, format_partition(n, x.key)]
+            entry[0] += 1
+    groups = [Group(a, s, f, count, example) for (a, s, f), (count, example) in seen.items()]
+    made_later = Statuses.later(lambda: _evaluated_statuses(project, sources, evaluated),
+                                sum(len(entries) for _, entries in evaluated), outdated)
+    return made_later, counts, groups, runnable
+
+
+def _made_reasons(n: str, x: FrontierPartition, why: list[tuple[str, object]], status_of: dict[tuple[str, str], str],
+                  sources: dict[str, str], shared: dict[tuple, Reason]) -> tuple[Reason, ...]:
+    """One partition's reasons, top reason first; those that do not depend on the partition are shared."""
+    rs: list[Reason] = []
+    for k, d in why:
+        if k in _OWN:
+            rs.append(_reason(k, d, status_of, sources, n, x))
+            continue
+        memo = (k, d, n)
+        r = shared.get(memo)
+        if r is None:
+            r = shared[memo] = _reason(k, d, status_of, sources, n)
+        rs.append(r)
+    if len(rs) > 1:
+        rs.sort(key=lambda r: (_RANK.get(r.kind, 99), r.upstream or "", r.text or ""))
+    return tuple(rs)
+
+
+def _evaluated_statuses(project: Project, sources: dict[str, str],
                         evaluated: list[tuple[str, list[tuple[FrontierPartition, str, str, list]]]]
                         ) -> list[PartitionStatus]:
     """What :func:`_reasons` and :func:`_statuses` make of clingo's atoms, made of the evaluated engine's
-    answer: each asset's unsatisfied partitions come in value order with their status, condition and
-    reasons, so nothing is looked up by partition but upstream statuses and reasons."""
-    sources = {o.asset: o.source for o in frontier.observations}
+    answer: each asset's unsatisfied partitions in key order with their status, condition and reasons,
+    so nothing is looked up by partition but upstream statuses and reasons."""
     status_of = {(n, x.key): status for n, entries in evaluated for x, status, _, _ in entries}
     shared: dict[tuple, Reason] = {}
     reasons: dict[tuple[str, str], tuple[Reason, ...]] = {}
     representative: dict[tuple[str, bool], tuple[str, str]] = {}
-    rows: list[tuple[str, list]] = []
     for n, entries in evaluated:
-        mine = []
-        for x, status, condition, why in entries:
+        for x, status, _, why in entries:
             node = (n, x.key)
-            rs: list[Reason] = []
-            for k, d in why:
-                if k in _OWN:
-                    rs.append(_reason(k, d, status_of, sources, n, x))
-                    continue
-                memo = (k, d, n)
-                r = shared.get(memo)
-                if r is None:
-                    r = shared[memo] = _reason(k, d, status_of, sources, n)
-                rs.append(r)
-            if len(rs) > 1:
-                rs.sort(key=lambda r: (_RANK.get(r.kind, 99), r.upstream or "", r.text or ""))
-            reasons[node] = t = tuple(rs)
-            mine.append((x, status, condition, t))
+            reasons[node] = _made_reasons(n, x, why, status_of, sources, shared)
             first = representative.get((n, status == "blocked"))
             if first is None or node < first:
                 representative[(n, status == "blocked")] = node
-        mine.sort(key=_by_entry_key)  # value order is usually key order already
-        rows.append((n, mine))
     memo: dict = {}
     statuses: list[PartitionStatus] = []
-    for n, mine in rows:
+    for n, entries in evaluated:
         dims = project.assets[n].dims
-        for x, status, condition, rs in mine:
+        for x, status, condition, _ in entries:
+            node = (n, x.key)
+            rs = reasons[node]
             cause = at = None
             if status == "blocked" or status == "waiting":
                 up = rs[0].node if rs and rs[0].kind in ("needs", "upstream_blocked") else None
-                hit = memo.get(up) if up is not None and up != (n, x.key) else None
+                hit = memo.get(up) if up is not None and up != node else None
                 if hit is not None and hit[0] is not None:  # the upstream's root, found already
-                    memo[(n, x.key)] = hit
+                    memo[node] = hit
                     cause, at = hit
                 else:
                     cause, at = _root(n, x.key, reasons, memo, representative)
@@ -255,9 +319,9 @@ def _by_key(part: FrontierPartition) -> str:
     return part.key
 
 
-def _summary(frontier: Frontier, statuses: list[PartitionStatus]) -> dict[str, dict[str, int]]:
-    """Counts per asset and status; everything off the frontier is satisfied."""
-    counts = Counter((st.asset, st.status) for st in statuses)
+def _summary(frontier: Frontier, counts: Counter) -> dict[str, dict[str, int]]:
+    """Counts per asset and status (from ``counts`` of (asset, status)); everything off the frontier is
+    satisfied."""
     summary = {}
     for name, af in frontier.assets.items():
         row = {"expected": af.expected, "satisfied": af.expected - sum(counts[(name, s)] for s in STATUSES[1:])}
@@ -280,7 +344,7 @@ def unsettled_by_rules(frontier: Frontier, result: SolveResult) -> dict[str, set
     return out
 
 
-def _with_satisfied(project: Project, frontier: Frontier, statuses: list[PartitionStatus]) -> list[PartitionStatus]:
+def _with_satisfied(project: Project, frontier: Frontier, statuses: Statuses) -> list[PartitionStatus]:
     """Add every satisfied partition (``plan --all``), keeping asset order then key order."""
     known = {(s.asset, s.key) for s in statuses}
     out = list(statuses)
