@@ -72,7 +72,7 @@ def _solve_to_fixpoint(ws: Workspace, project: Project, frontier: Frontier, keys
     if reads is not None:  # the rules read inputs only: ground them alone, evaluate the status rules here
         t = time.perf_counter()
         facts = write_facts(project, frontier, keys, only=reads)
-        ruled = solve_rules(facts.text(), list(project.rule_files), _display(project), project.limits,
+        ruled = solve_rules(facts.program(), list(project.rule_files), _display(project), project.limits,
                             set(project.assets), origins)
         result = evaluate(ws, project, frontier, ruled)
         result.facts = facts.count
@@ -81,8 +81,8 @@ def _solve_to_fixpoint(ws: Workspace, project: Project, frontier: Frontier, keys
     for round_ in range(1, MAX_ROUNDS + 1):
         t = time.perf_counter()
         facts = write_facts(project, frontier, keys)
-        result = solve(facts.text(), list(project.rule_files), _display(project), project.limits, set(project.assets),
-                       origins=origins)
+        result = solve(facts.program(), list(project.rule_files), _display(project), project.limits,
+                       set(project.assets), origins=origins)
         result.facts = facts.count
         timings["solve"] += time.perf_counter() - t
         ws.check_named(frontier, result.statuses)

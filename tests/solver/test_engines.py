@@ -55,8 +55,9 @@ def both(root: Path, now) -> tuple[Answer, Answer] | None:
     files = list(project.rule_files)
     with Workspace(project) as ws:
         frontier = ws.compute(now)
-        full = solve(write_facts(project, frontier, keys).text(), files, display, project.limits, set(project.assets))
-        ruled = solve_rules(write_facts(project, frontier, keys, only=reads).text(), files, display, project.limits,
+        full = solve(write_facts(project, frontier, keys).program(), files, display, project.limits,
+                     set(project.assets))
+        ruled = solve_rules(write_facts(project, frontier, keys, only=reads).program(), files, display, project.limits,
                             set(project.assets))
         fast = evaluate(ws, project, frontier, ruled)
     assert fast.evaluated is not None and full.evaluated is None
@@ -216,9 +217,9 @@ def test_both_engines_name_the_same_rules_behind_blocks(tmp_path: Path) -> None:
     display = {str(f): project.display(f) for f in files}
     with Workspace(project) as ws:
         frontier = ws.compute(NOW)
-    full = solve(write_facts(project, frontier, keys).text(), files, display, project.limits, set(project.assets),
+    full = solve(write_facts(project, frontier, keys).program(), files, display, project.limits, set(project.assets),
                  origins=True)
     reads = input_reads(files)
-    ruled = solve_rules(write_facts(project, frontier, keys, only=reads).text(), files, display, project.limits,
+    ruled = solve_rules(write_facts(project, frontier, keys, only=reads).program(), files, display, project.limits,
                         set(project.assets), origins=True)
     assert full.origins and ruled.origins == full.origins

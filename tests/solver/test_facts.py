@@ -102,3 +102,90 @@ def test_key_reads_through_constants_and_pools_count_as_any(tmp_path) -> None:
     pool.write_text('block(csv, P, "x") :- key(csv, P, campaign, "c1"; csv, P, campaign, "c2").\n')
     assert key_reads([consts]) == {("csv", None)}
     assert key_reads([pool]) == {(None, None)}
+
+
+def _atoms(text: str) -> list[str]:
+    return [f.strip() for f in text.replace("\n", " ").split(".") if f.strip()]
+
+
+def test_the_aspif_program_holds_the_same_facts_as_the_text() -> None:
+    from setpoint.solver.facts import FactWriter
+
+    w = FactWriter()
+    w.asset("raw")
+    w.key("raw", 'a "quoted"\\ key\nwith a newline', "day", "ünïcødé ☃")
+    w.paused("raw", "paused by ada")
+    assert w.count == 3
+    assert w.text().splitlines() == ["asset(raw).",
+                                     'key(raw,"a \\"quoted\\"\\\\ key\\nwith a newline",day,"ünïcødé ☃").',
+                                     'paused(raw,"paused by ada").']
+    lines = w.program().splitlines()
+    assert lines[0] == "asp 1 0 0" and lines[-1] == "0" and lines[1] == "4 10 asset(raw) 0"
+    atom = w.text().splitlines()[1][:-1]
+    assert lines[2] == f"4 {len(atom.encode())} {atom} 0"  # the length counts UTF-8 bytes, not characters
+    assert FactWriter().program() == "asp 1 0 0\n0\n" and FactWriter().text() == ""
+
+
+@settings(deadline=None)
+@given(st.lists(st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"]), max_size=20),
+                min_size=1, max_size=5))
+def test_any_partition_value_reaches_a_user_rule_intact_through_aspif(values: list[str]) -> None:
+    from setpoint.solver.facts import FactWriter
+
+    w = FactWriter()
+    w.asset("csv")
+    for i, v in enumerate(values):
+        w.key("csv", f"{v}|{i}", "campaign", v)
+    ctl = clingo.Control()
+    ctl.add("base", [], w.program())
+    ctl.add("base", [], 'block(csv,P,("campaign ",C)) :- key(csv,P,campaign,C).')
+    ctl.ground([("base", [])])
+    blocks = [a for a in ctl.symbolic_atoms.by_signature("block", 3)]
+    assert all(a.is_fact for a in blocks)
+    got = {(a.symbol.arguments[1].string, a.symbol.arguments[2].arguments[1].string) for a in blocks}
+    assert got == {(f"{v}|{i}", v) for i, v in enumerate(values)}
+
+
+def test_the_statuses_are_the_same_from_aspif_and_from_text() -> None:
+    from setpoint.solver.facts import aspif
+
+    assert _derive(aspif(_atoms(FACTS))) == _derive(FACTS)
+
+
+def test_user_rules_derive_the_same_from_aspif_and_from_text(tmp_path) -> None:
+    from setpoint.solver.facts import aspif
+    from setpoint.solver.session import solve_rules
+
+    rules = tmp_path / "r.lp"
+    rules.write_text('retired("2024-03-02").\n'
+                     'block(A,P,("retired ",V)) :- key(A,P,day,V), retired(V).\n'
+                     'priority(A,P,3) :- absent(A,P), not key(A,P,day,"2024-03-02").\n'
+                     'forbid(A,P,"stale") :- outdated(A,P,_,_).\n'
+                     ':- frontier(A,P), asset(A), not frontier(A,P).\n')
+    display = {str(rules): "rules/r.lp"}
+    assets = {"raw", "clean", "report"}
+    from_text = solve_rules(FACTS, [rules], display, assets=assets, origins=True)
+    from_aspif = solve_rules(aspif(_atoms(FACTS)), [rules], display, assets=assets, origins=True)
+    assert from_aspif.blocks == from_text.blocks == {
+        ("raw", "2024-03-02"): ["retired 2024-03-02"], ("clean", "2024-03-02"): ["retired 2024-03-02"]}
+    assert from_aspif.priorities == from_text.priorities and from_aspif.priorities
+    assert from_aspif.forbidden == from_text.forbidden == {("clean", "2024-03-01"): "stale"}
+    assert from_aspif.origins == from_text.origins and from_aspif.origins
+
+
+def test_the_guard_stops_an_exploding_rule_over_aspif_facts_and_counts_them(tmp_path) -> None:
+    import pytest
+
+    from setpoint.errors import RuleError
+    from setpoint.project.model import SolverLimits
+    from setpoint.solver.facts import aspif
+    from setpoint.solver.session import fact_count, solve_rules
+
+    rules = tmp_path / "explode.lp"
+    rules.write_text('p(X,Y,Z) :- X=1..2000, Y=1..2000, Z=1..2000.\nblock(A,P,"x") :- frontier(A,P), p(1,1,1).\n')
+    program = aspif(_atoms(FACTS))
+    assert fact_count(program) == fact_count("".join(f"{a}.\n" for a in _atoms(FACTS))) == 24
+    stopped = r"^rules/explode\.lp: grounding the rules over 24 facts (needed more than \d+ MiB|took longer than \d+ s)"
+    with pytest.raises(RuleError, match=stopped) as caught:
+        solve_rules(program, [rules], {str(rules): "rules/explode.lp"}, SolverLimits(memory_mb=128, timeout_s=20))
+    assert caught.value.file == "rules/explode.lp"
