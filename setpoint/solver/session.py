@@ -10,7 +10,8 @@ grounding explodes is stopped with a clear error instead of eating the machine.
 The facts come as text: ASP facts, or the same facts as a ground program in
 aspif (:meth:`setpoint.solver.facts.FactWriter.program`, what the controller
 hands over). clingo's parser tells the two apart by aspif's first line; aspif
-facts cost about half as much to read, and nothing to ground.
+facts take about half as long to read (365,000 key facts: about 1 s instead of 2)
+and nothing to ground.
 """
 
 from __future__ import annotations
@@ -227,7 +228,7 @@ def _child(conn, rule_files, facts, display, memory_mb, origins, shipped) -> Non
 
 
 #: what grounding the shipped rules costs per byte of fact text, measured on the ad_campaigns
-#: backfill (2.9 M facts): the limits bound what user rules add on top of that
+#: backfill (2.9 M facts; 2.2 M facts as aspif: 32 bytes a byte): the limits bound what user rules add on top
 _BYTES_PER_FACT_BYTE = 40
 _SECONDS_PER_FACT_MB = 2.0
 
