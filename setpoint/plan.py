@@ -212,6 +212,8 @@ class Action:
     covers: int  # runnable partitions this run would satisfy
     #: those partitions: (key, {dimension: value})
     targets: tuple[tuple[str, dict[str, str]], ...] = field(default=(), compare=False, repr=False)
+    #: the units (run keys) of those partitions
+    unit_keys: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         return {"asset": self.asset, "kind": self.kind, "partitions": [dict(u) for u in self.units],

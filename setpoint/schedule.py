@@ -206,7 +206,8 @@ def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan
         running[pool] = running.get(pool, 0) + 1
     pools = sorted({*out.pool_of.values(), *project.schedule.pools, *running})
     free = {p: max(0, project.capacity(p) - running.get(p, 0)) for p in pools}
-    unit_of = {(a, p.key): p.unit for a, af in frontier.assets.items() for p in af.partitions}
+    outdated = {(a, k) for a, k, _ in plan.statuses.outdated()}
+    unit_of = _units(frontier, {*result.priorities, *result.forbidden, *outdated})
     job_priority: dict[tuple[str, str], int] = {}
     for (a, key), n in result.priorities.items():
         job = (a, unit_of.get((a, key), key))
@@ -214,7 +215,6 @@ def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan
         job_priority[job] = max(job_priority.get(job, n), n)
     out.rebuilds = _rebuilds(project, plan, frontier, confirmed)
     unconfirmed = {r.asset for r in out.unconfirmed}
-    outdated = {(a, k) for a, k, _ in plan.statuses.outdated()}
     held = {(a, unit_of.get((a, k), k)) for (a, k) in result.forbidden}  # cannot start now: no prediction
     held |= {(a, unit_of.get((a, k), k)) for a, k in outdated if a in unconfirmed}
     fc = forecast(project, frontier, plan.statuses, now, job_priority, free, set(holding), held)
@@ -229,7 +229,7 @@ def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan
             out.deferred.append(Deferred(action, "a mass rebuild: confirm with `setpoint apply --yes` (or set "
                                                  "guardrails.confirm_rebuild: false)", "rebuild"))
             continue
-        units = {unit_of.get((action.asset, k), k) for k in keys}
+        units = set(action.unit_keys)
         slacks = [fc.slack.get((action.asset, u)) for u in units]
         slack = min((s for s in slacks if s is not None), default=None)
         prio = max((job_priority.get((action.asset, u), 0) for u in units), default=0)  # 0–9
@@ -248,6 +248,14 @@ def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan
     out.pools = {p: (project.capacity(p), running.get(p, 0), sum(1 for a in out.start if out.pool_of.get(a.asset)
                                                                  == p)) for p in pools}
     return out, fc
+
+
+def _units(frontier: Frontier, nodes: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """The unit (run key) of each of these partitions on the frontier (usually none are asked for:
+    the frontier is walked only when some are)."""
+    if not nodes:
+        return {}
+    return {(a, p.key): p.unit for a, af in frontier.assets.items() for p in af.partitions if (a, p.key) in nodes}
 
 
 def time_names(project: Project) -> dict[str, set[str]]:

@@ -74,15 +74,13 @@ def label(asset: Asset, batch: list[Unit]) -> str:
 
 
 def plan_actions(project: Project, frontier: Frontier, runs: list[tuple[str, str]],
-                 runnable: list[tuple[str, str, dict[str, str]]]) -> list[Action]:
+                 runnable: list[tuple[str, str, dict[str, str], str]]) -> list[Action]:
     """One action per batch of the units the solver chose to run, with the partitions each covers
-    (``runnable``: (asset, key, values) of each runnable partition)."""
-    # a partition's unit is its key unless one run produces several (then it is the grain's values)
-    unit_of = {(a, p.key): p.unit for a, af in frontier.assets.items() for p in af.partitions
-               if p.unit != p.key}
+    (``runnable``: (asset, key, values, unit) of each runnable partition; its unit is the key of the
+    run that produces it: its own key, or its grain's values when one run produces several)."""
     targets: dict[tuple[str, str], list[tuple[str, dict[str, str]]]] = {}
-    for a, key, values in runnable:
-        targets.setdefault((a, unit_of.get((a, key), key)), []).append((key, values))
+    for a, key, values, unit in runnable:
+        targets.setdefault((a, unit), []).append((key, values))
     chosen: dict[str, list[Unit]] = {}
     for a, u in sorted(runs):
         chosen.setdefault(a, []).append((u, frontier.unit_values[(a, u)]))
@@ -93,7 +91,7 @@ def plan_actions(project: Project, frontier: Frontier, runs: list[tuple[str, str
         for batch in batches(asset, chosen[name], asset.action.batch_max):
             covered = tuple(t for u, _ in batch for t in targets.get((name, u), ()))
             actions.append(Action(name, asset.action.kind, tuple(v for _, v in batch), label(asset, batch),
-                                  len(covered), covered))
+                                  len(covered), covered, tuple(u for u, _ in batch if (name, u) in targets)))
     return actions
 
 

@@ -87,7 +87,7 @@ def decode(project: Project, frontier: Frontier, result: SolveResult, now: datet
         reasons = _reasons(frontier, result)
         made, unexpected = _statuses(project, frontier, result, reasons)
         statuses, counts, groups = Statuses(made), Counter((st.asset, st.status) for st in made), _groups(made)
-        runnable = [(st.asset, st.key, st.values) for st in made if st.runnable]
+        runnable = _runnable(frontier, made)
     if unexpected:
         frontier.warnings.append(
             f"rules name {len(unexpected)} partition(s) outside their asset's partitions, e.g. {unexpected[0]}; "
@@ -173,7 +173,7 @@ def _statuses(project: Project, frontier: Frontier, result: SolveResult,
 
 
 def _evaluated(project: Project, frontier: Frontier, evaluated: list[tuple[str, list[tuple]]]
-               ) -> tuple[Statuses, Counter, list[Group], list[tuple[str, str, dict[str, str]]]]:
+               ) -> tuple[Statuses, Counter, list[Group], list[tuple[str, str, dict[str, str], str]]]:
     """The evaluated engine's answer as a plan: counts, groups and runnable partitions now, each
     status when it is first looked at (:class:`Statuses`).
 
@@ -188,48 +188,54 @@ def _evaluated(project: Project, frontier: Frontier, evaluated: list[tuple[str, 
     sources = {o.asset: o.source for o in frontier.observations}
     if any(status == "blocked" for _, entries in evaluated for _, status, _, _ in entries):
         made = _evaluated_statuses(project, sources, evaluated)
-        return (Statuses(made), Counter((st.asset, st.status) for st in made), _groups(made),
-                [(st.asset, st.key, st.values) for st in made if st.runnable])
+        return Statuses(made), Counter((st.asset, st.status) for st in made), _groups(made), _runnable(frontier, made)
     status_of = {(n, x.key): status for n, entries in evaluated for x, status, _, _ in entries}
     counts: Counter = Counter()
     shared: dict[tuple, Reason] = {}
-    families: dict[tuple, str] = {}
     seen: dict[tuple[str, str, str], list] = {}
-    runnable: list[tuple[str, str, dict[str, str]]] = []
+    runnable: list[tuple[str, str, dict[str, str], str]] = []
     outdated: list[tuple[str, str, str]] = []
     for n, entries in evaluated:
         dims = project.assets[n].dims
         counts.update((n, status) for _, status, _, _ in entries)
+        slots: dict[tuple, list] = {}  # a kind of top reason → the [count, example] of its group
         for x, status, condition, why in entries:
             if status == "missing" or status == "stale":
-                runnable.append((n, x.key, dict(zip(dims, x.values))))
+                runnable.append((n, x.key, dict(zip(dims, x.values)), x.unit))
             if condition == "outdated":
                 outdated.append((n, x.key, status))
-            first = why[0] if len(why) == 1 else None
-            if first is not None and (first[0] == "needs" or first[0] == "not_due"):
-                up = first[1][1:]
-                memo: tuple | None = (status, condition, first[0], up[0],
-                                      status_of.get(up, "satisfied") if first[0] == "needs" else None)
-                top = None
-            else:
+            memo: tuple | None = None
+            if len(why) == 1:
+                k, d = why[0]
+                if k not in _OWN:  # a reason on an upstream partition says its asset and status in a group
+                    memo = (status, condition, k, d[1], status_of.get(d[1:], "satisfied")) \
+                        if type(d) is tuple and d[0] == "up" else (status, condition, k, d)
+            elif not why:
+                memo = (status, condition)
+            slot = slots.get(memo) if memo is not None else None
+            if slot is None:
                 rs = _made_reasons(n, x, why, status_of, sources, shared)
-                top = rs[0] if rs else None
-                memo = None if top is not None and top.kind in _OWN else (status, condition, id(top))
-            fam = families.get(memo) if memo is not None else None
-            if fam is None:
-                if top is None and first is not None:
-                    top = _made_reasons(n, x, why, status_of, sources, shared)[0]
-                fam = family(PartitionStatus(n, x.key, {}, status, condition, (top,) if top is not None else ()))
-                if memo is not None:
-                    families[memo] = fam
-            entry = seen.get((n, status, fam))
-            if entry is None:
-                entry = seen[(n, status, fam)] = [0, format_partition(n, x.key)]
-            entry[0] += 1
+                if memo is None and rs and rs[0].kind not in _OWN:  # several reasons: the top one is shared
+                    memo = (status, condition, id(rs[0]))
+                    slot = slots.get(memo)
+                if slot is None:
+                    fam = family(PartitionStatus(n, x.key, {}, status, condition, rs[:1]))
+                    slot = seen.get((n, status, fam))
+                    if slot is None:
+                        slot = seen[(n, status, fam)] = [0, format_partition(n, x.key)]
+                    if memo is not None:
+                        slots[memo] = slot
+            slot[0] += 1
     groups = [Group(a, s, f, count, example) for (a, s, f), (count, example) in seen.items()]
     made_later = Statuses.later(lambda: _evaluated_statuses(project, sources, evaluated),
                                 sum(len(entries) for _, entries in evaluated), outdated)
     return made_later, counts, groups, runnable
+
+
+def _runnable(frontier: Frontier, statuses: list[PartitionStatus]) -> list[tuple[str, str, dict[str, str], str]]:
+    """(asset, key, values, unit) of each runnable partition."""
+    unit_of = {(a, p.key): p.unit for a, af in frontier.assets.items() for p in af.partitions if p.unit != p.key}
+    return [(st.asset, st.key, st.values, unit_of.get((st.asset, st.key), st.key)) for st in statuses if st.runnable]
 
 
 def _made_reasons(n: str, x: FrontierPartition, why: list[tuple[str, object]], status_of: dict[tuple[str, str], str],

@@ -68,8 +68,8 @@ def assert_same(full: Answer, fast: Answer) -> None:
     # the evaluated engine counts and groups its partitions before it makes their statuses
     assert fast.plan.summary == full.plan.summary
     assert fast.plan.groups == full.plan.groups
-    assert [(a.label, a.covers, a.targets) for a in fast.plan.actions] == \
-        [(a.label, a.covers, a.targets) for a in full.plan.actions]
+    assert [(a.label, a.covers, a.targets, a.unit_keys) for a in fast.plan.actions] == \
+        [(a.label, a.covers, a.targets, a.unit_keys) for a in full.plan.actions]
     assert fast.statuses.outdated() == full.statuses.outdated()
     assert [(s.asset, s.key, s.status) for s in fast.statuses] == [(s.asset, s.key, s.status) for s in full.statuses]
     assert fast.statuses == full.statuses  # and their values, conditions, reasons and root causes
