@@ -178,31 +178,46 @@ class FilesObserver:
         # what a path means: the template, the pattern and formats it compiles to, and the key's columns
         meaning = json.dumps([self.location.template, pattern.pattern, formats, key_columns(self.asset)])
         inventory = Inventory(policy, self.asset.name, meaning, base, marks)
+        cols = ", ".join(quote_ident(c) for c in key_columns(self.asset))
         wall, started_ns = wall_clock()
         manifest = inventory.usable(wall)
         skipped = 0
         if manifest is not None:
             stale, files, dirs = changes(base, manifest, started_ns)
-            if inventory.load(con, staging, manifest, stale):
+            if not stale and manifest.unique:  # nothing changed: the rows are the observation
+                if inventory.observed(con, target, manifest, cols):
+                    con.execute(f"DROP TABLE {staging}")
+                    return Observation(self.asset.name, source, manifest.rows)
+                manifest = None
+            elif inventory.load(con, staging, manifest, stale, cols):
                 skipped = self._land(con, staging, files, pattern, formats)
+                landed, unique = self._merge(con, target, staging)
                 if dirs != manifest.dirs:
-                    inventory.save(con, staging, dirs, manifest.listed_at)
+                    inventory.save(con, staging, dirs, manifest.listed_at, unique)
             else:
                 manifest = None
         if manifest is None:  # list every file
             dirs = {}
             skipped = self._land(con, staging, listing(base, dirs, started_ns), pattern, formats)
-            inventory.save(con, staging, dirs, wall)
-        return self._merged(con, target, staging, source, skipped)
+            landed, unique = self._merge(con, target, staging)
+            inventory.save(con, staging, dirs, wall, unique)
+        con.execute(f"DROP TABLE {staging}")
+        return Observation(self.asset.name, source, landed, skipped)
 
     def _merged(self, con: duckdb.DuckDBPyConnection, target: str, staging: str, source: str,
                 skipped: int) -> Observation:
-        """One row per partition: its newest file's time."""
-        cols = ", ".join(quote_ident(c) for c in key_columns(self.asset))
-        con.execute(f"INSERT INTO {target} SELECT {cols}, max(updated_at) FROM {staging} GROUP BY ALL")
+        """Without an inventory: merge, drop the staging table, say what was seen."""
+        landed, _ = self._merge(con, target, staging)
         con.execute(f"DROP TABLE {staging}")
-        landed = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
         return Observation(self.asset.name, source, landed, skipped)
+
+    def _merge(self, con: duckdb.DuckDBPyConnection, target: str, staging: str) -> tuple[int, bool]:
+        """One row per partition, its newest file's time: how many rows ``target`` has, and whether no key was
+        in two staged rows (as many merged as staged)."""
+        cols = ", ".join(quote_ident(c) for c in key_columns(self.asset))
+        merged = con.execute(f"INSERT INTO {target} SELECT {cols}, max(updated_at) FROM {staging} GROUP BY ALL").fetchone()[0]
+        staged = con.execute(f"SELECT count(*) FROM {staging}").fetchone()[0]
+        return con.execute(f"SELECT count(*) FROM {target}").fetchone()[0], merged == staged
 
     def _land(self, con: duckdb.DuckDBPyConnection, staging: str, files: Iterable[tuple[str, float | None]],
               pattern: re.Pattern[str], formats: dict[str, str]) -> int:

@@ -6,7 +6,9 @@ renaming a file changes the time of the directory holding it, so a plan stats
 only the directories it knows and lists again just those whose time (or inode)
 changed, plus new ones below them. The rest of the rows come from the
 inventory: a Parquet file and a JSON manifest per asset, in ``inventory/``
-beside the state store.
+beside the state store (see :mod:`.snapshot`). Its rows are per directory and
+key; when no directory changed and no key has two rows (a file per partition,
+the usual case) they are the observation itself and land without a merge.
 
 What a directory's time does not show is a file rewritten in place. Two things
 cover it: an asset's files are listed in full again after any run of its action
@@ -22,11 +24,9 @@ Anything unreadable or from another template is simply listed again.
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,9 +34,8 @@ from pathlib import Path
 import duckdb
 
 from .base import key_columns, quote_ident, sql_literal
+from .snapshot import Snapshot
 
-#: bumped when the inventory's layout changes; an older one is listed again
-FORMAT = 2
 #: a directory changed this close to its listing is listed again next time (seconds)
 RACY_S = 2.0
 
@@ -69,23 +68,21 @@ class Manifest:
     generation: str
     dirs: dict[str, DirStamp]
     rows: int = 0
+    unique: bool = False       # no key in two rows: the rows are the observation as they are
 
-    def to_json(self) -> str:
-        return json.dumps({"format": FORMAT, "template": self.template, "base": self.base,
-                           "listed_at": self.listed_at, "last_run": self.marks.last_run, "busy": self.marks.busy,
-                           "generation": self.generation, "rows": self.rows, "dirs": self.dirs},
-                          separators=(",", ":"))
+    def to_doc(self) -> dict:
+        return {"template": self.template, "base": self.base, "listed_at": self.listed_at,
+                "last_run": self.marks.last_run, "busy": self.marks.busy, "rows": self.rows,
+                "unique": self.unique, "dirs": self.dirs}
 
     @staticmethod
-    def read(path: Path) -> Manifest | None:
+    def from_doc(doc: dict) -> Manifest | None:
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
-            if doc.get("format") != FORMAT:
-                return None
             return Manifest(str(doc["template"]), str(doc["base"]), float(doc["listed_at"]),
                             Marks(int(doc["last_run"]), bool(doc["busy"])), str(doc["generation"]),
-                            {str(k): (int(v[0]), int(v[1])) for k, v in doc["dirs"].items()}, int(doc["rows"]))
-        except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError):
+                            {str(k): (int(v[0]), int(v[1])) for k, v in doc["dirs"].items()}, int(doc["rows"]),
+                            doc["unique"] is True)
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
             return None
 
 
@@ -159,65 +156,66 @@ def changes(base: Path, manifest: Manifest, started_ns: int) -> tuple[set[str], 
 
 
 class Inventory:
-    """One asset's inventory: a Parquet file of (_dir, key columns…, updated_at) rows and a manifest."""
+    """One asset's inventory: rows of (_dir, key columns…, updated_at), one per directory and key, kept as a
+    :class:`~.snapshot.Snapshot` whose manifest also holds the directories' stamps."""
 
     def __init__(self, policy: InventoryPolicy, asset_name: str, template: str, base: Path, marks: Marks) -> None:
         self.policy = policy
         self.template = template  # with everything else that decides what a path means (see files.py)
         self.base = base
         self.marks = marks
-        self.rows = policy.directory / f"{asset_name}.parquet"
-        self.manifest_path = policy.directory / f"{asset_name}.json"
+        self.snapshot = Snapshot(policy.directory, asset_name, "files")
 
     def usable(self, wall: float) -> Manifest | None:
         """The manifest, if the rows it describes may stand in for a listing now."""
         if self.policy.force or self.policy.relist_s <= 0:
             return None
-        m = Manifest.read(self.manifest_path)
+        doc = self.snapshot.read()
+        m = Manifest.from_doc(doc) if doc is not None else None
         if m is None or m.template != self.template or m.base != str(self.base):
             return None
         if not 0 <= wall - m.listed_at < self.policy.relist_s:
             return None
         if m.marks.busy or self.marks.busy or m.marks.last_run != self.marks.last_run:
             return None  # setpoint's own runs may have rewritten files in place
-        if not self.rows.exists():
-            return None
         return m
 
-    def load(self, con: duckdb.DuckDBPyConnection, staging: str, manifest: Manifest, drop: Iterable[str]) -> bool:
-        """Fill ``staging`` with the inventory's rows, less those of ``drop`` directories; False if unreadable
-        or not of the manifest's generation (every row carries it, so one read sees one file)."""
-        keep = sorted(d for d in drop if _encodable(d))  # a name that is not UTF-8 holds no partition
+    def observed(self, con: duckdb.DuckDBPyConnection, target: str, manifest: Manifest, cols: str) -> bool:
+        """Nothing changed and each key has one row: fill ``target`` straight from the rows; False, with
+        ``target`` left empty, if they cannot be read or are not the manifest's."""
+        rows = sql_literal(str(self.snapshot.rows_path(manifest.generation)))
         try:
-            con.execute("CREATE TEMP TABLE _inventory AS SELECT * FROM read_parquet(?)", [str(self.rows)])
-            gens, count = con.execute("SELECT list(DISTINCT _gen), count(*) FROM _inventory").fetchone()
-            if count != manifest.rows or (count and gens != [manifest.generation]):
-                return False
-            con.execute(f"INSERT INTO {staging} BY NAME SELECT * EXCLUDE (_gen) FROM _inventory "
-                        f"WHERE _dir NOT IN (SELECT unnest(CAST(? AS VARCHAR[])))", [keep])
-            return True
+            con.execute(f"INSERT INTO {target} SELECT {cols}, updated_at FROM read_parquet({rows})")
+            if con.execute(f"SELECT count(*) FROM {target}").fetchone()[0] == manifest.rows:
+                return True
         except duckdb.Error:
-            con.execute(f"DELETE FROM {staging}")
-            return False
-        finally:
-            con.execute("DROP TABLE IF EXISTS _inventory")
+            pass
+        con.execute(f"DELETE FROM {target}")
+        return False
 
-    def save(self, con: duckdb.DuckDBPyConnection, staging: str, dirs: dict[str, DirStamp], listed_at: float) -> None:
-        """Write the rows and the manifest, each atomically; a reader checks that both are of one generation."""
-        generation = uuid.uuid4().hex
+    def load(self, con: duckdb.DuckDBPyConnection, staging: str, manifest: Manifest, drop: Iterable[str],
+             cols: str) -> bool:
+        """Fill ``staging`` with the inventory's rows, less those of ``drop`` directories; False, with
+        ``staging`` left empty, if they cannot be read or are not the manifest's."""
+        rows = sql_literal(str(self.snapshot.rows_path(manifest.generation)))
         try:
-            rows = con.execute(f"SELECT count(*) FROM {staging}").fetchone()[0]
-            manifest = Manifest(self.template, str(self.base), listed_at, self.marks, generation, dirs, rows)
-            self.policy.directory.mkdir(parents=True, exist_ok=True)
-            tmp = self.rows.with_name(f".{self.rows.name}.{os.getpid()}.tmp")
-            con.execute(f"COPY (SELECT *, {sql_literal(generation)} AS _gen FROM {staging}) TO {sql_literal(str(tmp))} "
-                        f"(FORMAT parquet)")
-            os.replace(tmp, self.rows)
-            tmp_m = self.manifest_path.with_name(f".{self.manifest_path.name}.{os.getpid()}.tmp")
-            tmp_m.write_text(manifest.to_json(), encoding="utf-8")
-            os.replace(tmp_m, self.manifest_path)
-        except (OSError, duckdb.Error):
-            pass  # a read-only project lists every time; nothing is lost
+            con.execute(f"INSERT INTO {staging} SELECT _dir, {cols}, updated_at FROM read_parquet({rows})")
+            if con.execute(f"SELECT count(*) FROM {staging}").fetchone()[0] == manifest.rows:
+                gone = sorted(d for d in drop if _encodable(d))  # a name that is not UTF-8 holds no partition
+                if gone:
+                    con.execute(f"DELETE FROM {staging} WHERE _dir IN (SELECT unnest(CAST(? AS VARCHAR[])))", [gone])
+                return True
+        except duckdb.Error:
+            pass
+        con.execute(f"DELETE FROM {staging}")
+        return False
+
+    def save(self, con: duckdb.DuckDBPyConnection, staging: str, dirs: dict[str, DirStamp], listed_at: float,
+             unique: bool) -> None:
+        """Write the rows and the manifest (see :mod:`.snapshot`); ``unique``: no key is in two rows."""
+        rows = con.execute(f"SELECT count(*) FROM {staging}").fetchone()[0]
+        manifest = Manifest(self.template, str(self.base), listed_at, self.marks, "", dirs, rows, unique)
+        self.snapshot.write(con, f"SELECT * FROM {staging}", manifest.to_doc())
 
 
 def _encodable(name: str) -> bool:

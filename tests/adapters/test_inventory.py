@@ -9,6 +9,7 @@ a listing is never trusted.
 from __future__ import annotations
 
 import os
+import re
 import time
 from pathlib import Path
 
@@ -75,7 +76,8 @@ def tree(tmp_path: Path) -> Path:
 def test_a_second_plan_reads_the_inventory_and_trusts_unchanged_directories(tree: Path) -> None:
     first = observed(tree)
     assert [r[:2] for r in first] == [("eu", "2024-03-01"), ("eu", "2024-03-02"), ("us", "2024-03-01")]
-    assert sorted(p.name for p in (tree / ".setpoint" / "inventory").iterdir()) == ["raw.json", "raw.parquet"]
+    names = sorted(p.name for p in (tree / ".setpoint" / "inventory").iterdir())
+    assert len(names) == 2 and names[1] == "raw.json" and re.fullmatch(r"raw\.[0-9a-f]{32}\.parquet", names[0])
     # a file rewritten in place leaves its directory's time alone: the inventory still has the old time
     later = time.time() - HOUR
     os.utime(tree / "data" / "eu" / "2024-03-01.csv", (later, later))
@@ -132,11 +134,31 @@ def test_a_directory_changed_just_before_the_listing_is_not_trusted(tree: Path) 
     assert observed(tree) != first and observed(tree) == observed(tree, force=True)
 
 
-@pytest.mark.parametrize("broken", ["raw.parquet", "raw.json"])
+def rows_file(root: Path) -> Path:
+    (path,) = (root / ".setpoint" / "inventory").glob("raw.*.parquet")
+    return path
+
+
+@pytest.mark.parametrize("broken", ["rows", "raw.json", "foreign rows", "fewer rows", "no rows"])
 def test_a_damaged_inventory_is_listed_again(tree: Path, broken: str) -> None:
     first = observed(tree)
-    (tree / ".setpoint" / "inventory" / broken).write_text("not what it was")
-    assert observed(tree) == first
+    rows = rows_file(tree)
+    later = time.time() - HOUR  # an in-place rewrite only a listing sees: proves the inventory was not used
+    os.utime(tree / "data" / "eu" / "2024-03-01.csv", (later, later))
+    if broken == "rows":
+        rows.write_text("not what it was")
+    elif broken == "raw.json":
+        (tree / ".setpoint" / "inventory" / broken).write_text("not what it was")
+    elif broken == "foreign rows":
+        duckdb.sql(f"COPY (SELECT 'eu' AS region, 1 AS n, 2 AS m) TO '{rows}' (FORMAT parquet)")
+    elif broken == "fewer rows":
+        duckdb.sql(f"COPY (SELECT * FROM read_parquet('{rows}') LIMIT 2) TO '{rows}.x' (FORMAT parquet)")
+        os.replace(f"{rows}.x", rows)
+    else:
+        rows.unlink()
+    assert observed(tree) != first and observed(tree) == observed(tree, force=True)
+    assert observed(tree)[0][2] == pytest.approx(later)
+    assert rows_file(tree) != rows  # written again, as a new generation
 
 
 def test_an_inventory_of_another_template_is_not_used(tree: Path) -> None:
@@ -234,3 +256,41 @@ def test_a_linked_data_directory_is_listed(tmp_path: Path) -> None:
     (real / "eu" / "2024-03-01.csv").write_text("x\n")
     (root / "data").symlink_to(real, target_is_directory=True)
     assert [r[:2] for r in observed(root)] == [("eu", "2024-03-01")] == [r[:2] for r in observed(root, relist_s=0)]
+
+
+def test_a_partition_of_files_in_several_directories_keeps_its_newest_time(tmp_path: Path) -> None:
+    """Each day's directory holds files of a monthly partition: a key in two directories is merged on every
+    plan, also when nothing changed, and loses a file's time when the file goes."""
+    root = tmp_path / "p"
+    (root / "assets").mkdir(parents=True)
+    (root / "setpoint.yaml").write_text("name: inv\n")
+    (root / "assets" / "raw.yaml").write_text(
+        "name: raw\nfiles: data/{month:%Y-%m-%d}/{region}.csv\npartitions:\n  region: [eu, us]\n"
+        "  month: {monthly: {start: 2024-01, end: 2024-06}}\n")
+    t = time.time() - 10 * HOUR
+    put(root, "2024-03-01/eu.csv", t)
+    for d in ("2024-03-01", ""):
+        age(root, d, t)
+    assert observed(root) == [("eu", "2024-03", pytest.approx(t))] == observed(root, relist_s=0)
+    put(root, "2024-03-02/eu.csv", t + 60)  # the same partition, newer, in a new directory
+    for d in ("2024-03-02", ""):
+        age(root, d, t + 60)
+    assert observed(root) == [("eu", "2024-03", pytest.approx(t + 60))]
+    assert observed(root) == [("eu", "2024-03", pytest.approx(t + 60))] == observed(root, relist_s=0)  # unchanged
+    (root / "data" / "2024-03-02" / "eu.csv").unlink()
+    age(root, "2024-03-02", t + 120)
+    assert observed(root) == [("eu", "2024-03", pytest.approx(t))] == observed(root, relist_s=0)
+    assert observed(root) == [("eu", "2024-03", pytest.approx(t))]  # unchanged again, one file per key
+
+
+def test_a_second_plan_lands_the_kept_rows_without_a_merge_only_while_nothing_changed(tree: Path, monkeypatch) -> None:
+    """The unchanged case reads the kept rows as the observation; any changed directory goes the long way."""
+    from setpoint.adapters.inventory import Inventory
+
+    first = observed(tree)
+    calls = []
+    original = Inventory.observed
+    monkeypatch.setattr(Inventory, "observed", lambda self, *a: calls.append(1) or original(self, *a))
+    assert observed(tree) == first and calls == [1]
+    (tree / "data" / "us" / "2024-03-01.csv").unlink()  # the directory's time moves: listed again
+    assert [r[:2] for r in observed(tree)] == [("eu", "2024-03-01"), ("eu", "2024-03-02")] and calls == [1]

@@ -1,0 +1,102 @@
+"""Rows one plan keeps for the next: what it observed of an asset, so that an unchanged asset costs
+almost nothing to observe again.
+
+Each asset has a JSON manifest, ``<asset>.json``, and the rows it describes
+in a Parquet file named after a random generation, ``<asset>.<generation>.parquet``,
+both in ``inventory/`` beside the state store. A writer writes a new rows
+file, then replaces the manifest atomically, then removes the asset's other
+rows files. A reader reads the manifest and then the file it names: it either
+gets the rows of that manifest or no file at all (a newer writer removed it),
+never the rows of another one. What to do with the rows, and when they may
+stand in for an observation, is the observer's business (``inventory.py``
+for files, ``duckdb_table.py`` for tables). Anything unreadable, of another
+format or of another kind is ignored: the asset is observed in full and the
+snapshot written again. Deleting the directory is always safe.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from .base import sql_literal
+
+#: bumped when the layout changes; a snapshot of another format is not used
+FORMAT = 3
+
+_GENERATION = re.compile(r"[0-9a-f]{32}")
+
+
+class Snapshot:
+    """One asset's kept rows and their manifest (asset names are ``[a-z][a-z0-9_]*``, so names cannot clash)."""
+
+    def __init__(self, directory: Path, asset_name: str, kind: str) -> None:
+        self.directory = directory
+        self.asset_name = asset_name
+        self.kind = kind  # "files" or "table": an asset that moved from one to the other starts afresh
+        self.manifest_path = directory / f"{asset_name}.json"
+
+    def rows_path(self, generation: str) -> Path:
+        return self.directory / f"{self.asset_name}.{generation}.parquet"
+
+    def read(self) -> dict[str, Any] | None:
+        """The manifest, if it is of this format and kind and names a generation; None otherwise."""
+        try:
+            doc = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT or doc.get("kind") != self.kind:
+            return None
+        generation = doc.get("generation")
+        if not isinstance(generation, str) or not _GENERATION.fullmatch(generation):
+            return None
+        return doc
+
+    def write(self, con: duckdb.DuckDBPyConnection, select: str, doc: dict[str, Any]) -> bool:
+        """Write the rows ``select`` returns and a manifest holding ``doc``; False if it could not be done
+        (a read-only project observes in full every time: nothing is lost)."""
+        generation = uuid.uuid4().hex
+        rows = self.rows_path(generation)
+        full = {**doc, "format": FORMAT, "kind": self.kind, "generation": generation}
+        tmp_rows = rows.with_name(f".{rows.name}.{os.getpid()}.tmp")
+        tmp_manifest = self.manifest_path.with_name(f".{self.manifest_path.name}.{os.getpid()}.tmp")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            con.execute(f"COPY ({select}) TO {sql_literal(str(tmp_rows))} (FORMAT parquet)")
+            os.replace(tmp_rows, rows)
+            tmp_manifest.write_text(json.dumps(full, separators=(",", ":")), encoding="utf-8")
+            os.replace(tmp_manifest, self.manifest_path)
+        except (OSError, duckdb.Error):
+            for path in (tmp_rows, tmp_manifest, rows):
+                _remove(path)
+            return False
+        self._remove_others(generation)
+        return True
+
+    def _remove_others(self, generation: str) -> None:
+        """Remove this asset's rows files of other generations (and the one file of format 2)."""
+        legacy = self.directory / f"{self.asset_name}.parquet"
+        _remove(legacy)
+        try:
+            names = os.listdir(self.directory)
+        except OSError:
+            return
+        prefix = f"{self.asset_name}."
+        for name in names:
+            if name.startswith(prefix) and name.endswith(".parquet"):
+                middle = name[len(prefix):-len(".parquet")]
+                if middle != generation and _GENERATION.fullmatch(middle):
+                    _remove(self.directory / name)
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass
