@@ -21,7 +21,7 @@ def observer_for(asset: Asset, inventory: tuple[InventoryPolicy, Marks] | None =
     """The observer that reads an asset's location (files: with an inventory, only what changed is listed)."""
     loc = asset.location
     if isinstance(loc, TableLocation):
-        return DuckDBTableObserver(asset, loc)
+        return DuckDBTableObserver(asset, loc, inventory[0] if inventory else None)
     if isinstance(loc, FilesLocation):
         return FilesObserver(asset, loc, inventory)
     if isinstance(loc, CommandLocation):

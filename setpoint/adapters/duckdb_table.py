@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import dataclass
+
 import duckdb
 
 from ..errors import ObserveError
 from ..project.model import Asset, TableLocation
-from .base import Observation, normalize_sql, quote_ident, sql_literal
+from .base import Observation, key_columns, normalize_sql, quote_ident, sql_literal
+from .inventory import InventoryPolicy
+from .snapshot import Snapshot
 
 WAREHOUSE = "wh"  # the alias the frontier workspace attaches the warehouse under
 
@@ -18,64 +23,128 @@ def table_ref(table: str) -> tuple[str, str, str]:
     return schema, name, f"{WAREHOUSE}.{quote_ident(schema)}.{quote_ident(name)}"
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+def table_kind(con: duckdb.DuckDBPyConnection, table: str) -> str | None:
+    """"table", "view", or None when the warehouse has neither of that name."""
     schema, name, _ = table_ref(table)
     row = con.execute(
         "SELECT count(*) FROM duckdb_tables() WHERE database_name = ? AND schema_name = ? AND table_name = ?",
         [WAREHOUSE, schema, name],
     ).fetchone()
     if row[0]:
-        return True
+        return "table"
     row = con.execute(
         "SELECT count(*) FROM duckdb_views() WHERE database_name = ? AND schema_name = ? AND view_name = ?",
         [WAREHOUSE, schema, name],
     ).fetchone()
-    return bool(row[0])
+    return "view" if row[0] else None
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return table_kind(con, table) is not None
+
+
+#: column types whose values are equal exactly when their text is (hashed as they are; others as text:
+#: DOUBLE hashes 0.0 and -0.0 alike, yet they are two keys as text)
+_HASHED_AS_IS = {"BOOLEAN", "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                 "UINTEGER", "UBIGINT", "UHUGEINT", "VARCHAR", "DATE", "TIME", "TIMESTAMP", "TIMESTAMP_S",
+                 "TIMESTAMP_MS", "TIMESTAMP_NS", "TIMESTAMP WITH TIME ZONE", "UUID", "DECIMAL"}
 
 
 class DuckDBTableObserver:
-    """``SELECT DISTINCT <partition columns>, max(updated_at)`` — one query per asset."""
+    """``SELECT DISTINCT <partition columns>, max(updated_at)`` — one query per asset.
 
-    def __init__(self, asset: Asset, location: TableLocation) -> None:
+    With a policy (see :mod:`.inventory`), what a pass observed is kept as a
+    :class:`~.snapshot.Snapshot` with the table's fingerprint: its row count and
+    two sums of row hashes, one over the raw key columns and one over the key
+    and ``updated_at`` as the observation reads them. Both come from the same
+    query as the observation, so they describe exactly the rows observed. The
+    next plan computes the fingerprint alone (a scan without grouping, several
+    times cheaper) and reuses the kept rows only when it matches exactly, and
+    the table's columns and types, the SQL that normalizes the keys and the
+    DuckDB version are those the rows were observed with. Any row deleted,
+    added or changed, in its key or its time (later or earlier), changes a sum
+    (but for a 64-bit hash collision). Views are observed in full every time.
+    """
+
+    def __init__(self, asset: Asset, location: TableLocation, policy: InventoryPolicy | None = None) -> None:
         self.asset = asset
         self.location = location
+        self.policy = policy
 
     def observe(self, con: duckdb.DuckDBPyConnection, target: str) -> Observation:
         loc = self.location
         source = f"table {loc.table}"
-        if not table_exists(con, loc.table):
+        kind = table_kind(con, loc.table)
+        if kind is None:
             return Observation(self.asset.name, source, 0, note="table does not exist yet")
         _, _, ref = table_ref(loc.table)
-        updated = f"max(CAST({quote_ident(loc.updated_at)} AS TIMESTAMP))" if loc.updated_at else "CAST(NULL AS TIMESTAMP)"
-        if self.asset.dims:
-            # one pass: rows grouped by their normalized key, those without a valid key kept aside and counted
-            keys = [normalize_sql(quote_ident(loc.columns[d]), self.asset.dimension(d)) for d in self.asset.dims]
-            valid = " AND ".join(f"_k{i} IS NOT NULL" for i in range(len(keys)))
-            sql = (f"CREATE OR REPLACE TEMP TABLE _observed AS SELECT "
-                   f"{', '.join(f'{k} AS _k{i}' for i, k in enumerate(keys))}, {updated} AS _u, count(*) AS _n "
-                   f"FROM {ref} GROUP BY ALL")
-        else:
-            sql = f"INSERT INTO {target} SELECT '', {updated} FROM {ref} HAVING count(*) > 0"
+        stamp = f"CAST({quote_ident(loc.updated_at)} AS TIMESTAMP)" if loc.updated_at else "CAST(NULL AS TIMESTAMP)"
+        updated = f"max({stamp})"
+        if not self.asset.dims:
+            self._run(con, f"INSERT INTO {target} SELECT '', {updated} FROM {ref} HAVING count(*) > 0")
+            return Observation(self.asset.name, source, con.execute(f"SELECT count(*) FROM {target}").fetchone()[0])
+        # one pass: rows grouped by their normalized key, those without a valid key kept aside and counted
+        keys = [normalize_sql(quote_ident(loc.columns[d]), self.asset.dimension(d)) for d in self.asset.dims]
+        kept = self._kept(con, kind, ref, stamp, keys)
+        hashes = f", sum({kept.row_hash}) AS _h, sum({kept.key_hash}) AS _hk" if kept else ""
+        sql = (f"CREATE OR REPLACE TEMP TABLE _observed AS SELECT "
+               f"{', '.join(f'{k} AS _k{i}' for i, k in enumerate(keys))}, {updated} AS _u, count(*) AS _n{hashes} "
+               f"FROM {ref} GROUP BY ALL")
+        cols = ", ".join(quote_ident(c) for c in key_columns(self.asset))
+        if kept and kept.reuse(con, target, cols):
+            return Observation(self.asset.name, source, kept.rows, kept.skipped, kept.note)
+        self._run(con, sql)
+        valid = " AND ".join(f"_k{i} IS NOT NULL" for i in range(len(keys)))
+        names = ", ".join(f"_k{i}" for i in range(len(keys)))
+        con.execute(f"INSERT INTO {target} SELECT {names}, _u FROM _observed WHERE {valid}")
+        bad = con.execute(f"SELECT coalesce(sum(_n), 0) FROM _observed WHERE NOT ({valid})").fetchone()[0]
+        fingerprint = con.execute("SELECT [coalesce(sum(_n), 0), coalesce(sum(_h), 0), coalesce(sum(_hk), 0)] "
+                                  "FROM _observed").fetchone()[0] if kept else None
+        con.execute("DROP TABLE _observed")
+        skipped, note = self._unreadable(con, ref, bad) if bad else (0, "")
+        present = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
+        if kept:
+            kept.keep(con, target, fingerprint, present, skipped, note)
+        return Observation(self.asset.name, source, present, skipped, note)
+
+    def _run(self, con: duckdb.DuckDBPyConnection, sql: str) -> None:
+        """Run the observing query; its error names the asset and the fix."""
         try:
             con.execute(sql)
         except duckdb.Error as exc:
             detail = str(exc).splitlines()[0]
             raise ObserveError(
-                f"cannot observe asset {self.asset.name!r} in table {loc.table}: {detail}",
+                f"cannot observe asset {self.asset.name!r} in table {self.location.table}: {detail}",
                 file=self.asset.origin.file,
                 line=self.asset.origin.line,
                 hint="check the table's column names; map dimensions to columns with `table: {name: ..., columns: {dim: column}}`",
             ) from exc
-        skipped, note = 0, ""
-        if self.asset.dims:
-            names = ", ".join(f"_k{i}" for i in range(len(keys)))
-            con.execute(f"INSERT INTO {target} SELECT {names}, _u FROM _observed WHERE {valid}")
-            bad = con.execute(f"SELECT coalesce(sum(_n), 0) FROM _observed WHERE NOT ({valid})").fetchone()[0]
-            con.execute("DROP TABLE _observed")
-            if bad:
-                skipped, note = self._unreadable(con, ref, bad)
-        present = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
-        return Observation(self.asset.name, source, present, skipped, note)
+
+    def _kept(self, con: duckdb.DuckDBPyConnection, kind: str, ref: str, stamp: str, keys: list[str]) -> Kept | None:
+        """What the last plan kept of this table, to be checked against its fingerprint now; None when
+        nothing is kept (no policy, ``relist: 0s``, a view, or columns the catalog does not show)."""
+        policy = self.policy
+        if policy is None or policy.relist_s <= 0 or kind != "table":
+            return None
+        try:
+            types = {name.lower(): str(t) for name, t, *_ in con.execute(f"DESCRIBE {ref}").fetchall()}
+            zone = con.execute("SELECT current_setting('TimeZone')").fetchone()[0]  # text of TIMESTAMPTZ
+        except duckdb.Error:
+            return None
+        raw = []
+        for d in self.asset.dims:
+            column = self.location.columns[d]
+            kind_of = types.get(column.lower())
+            if kind_of is None:
+                return None  # the observing query reports it
+            col = quote_ident(column)
+            raw.append(col if kind_of.partition("(")[0] in _HASHED_AS_IS else f"CAST({col} AS VARCHAR)")
+        meaning = json.dumps([duckdb.__version__, zone, ref, sorted(types.items()), key_columns(self.asset), keys,
+                              stamp, raw])
+        row_hash = f"hash(hash({', '.join(raw)}, {stamp}))"
+        key_hash = f"hash({', '.join(raw)})"
+        return Kept(Snapshot(policy.directory, self.asset.name, "table"), meaning, ref, row_hash, key_hash,
+                    policy.force)
 
     def _unreadable(self, con: duckdb.DuckDBPyConnection, ref: str, count: int) -> tuple[int, str]:
         """The note on ``count`` rows whose key is not a partition of the asset (NULL, or not a time for a
@@ -88,6 +157,58 @@ class DuckDBTableObserver:
         sample = con.execute(f"SELECT any_value({example}) FROM {ref} WHERE {bad}").fetchone()[0]
         rows = "1 row has" if count == 1 else f"{count:,} rows have"
         return count, f"{rows} no valid partition key (e.g. {sample}) and count for no partition"
+
+
+@dataclass
+class Kept:
+    """What a plan kept of a table's observation, and how to tell whether it still holds."""
+
+    snapshot: Snapshot
+    meaning: str        # the DuckDB version, the table, its columns and types, the SQL of the observation
+    ref: str
+    row_hash: str       # SQL: a row's hash over its raw key and its time as observed
+    key_hash: str       # SQL: a row's hash over its raw key
+    force: bool         # ``--relist``: observe in full (and keep that)
+    rows: int = 0
+    skipped: int = 0
+    note: str = ""
+
+    def fingerprint_sql(self) -> str:
+        return (f"SELECT [count(*), coalesce(sum({self.row_hash}), 0), coalesce(sum({self.key_hash}), 0)] "
+                f"FROM {self.ref}")
+
+    def reuse(self, con: duckdb.DuckDBPyConnection, target: str, cols: str) -> bool:
+        """Fill ``target`` with the kept rows if the table's fingerprint is the one they were kept with; False,
+        with ``target`` left empty, otherwise (or if anything kept cannot be read)."""
+        if self.force:
+            return False
+        doc = self.snapshot.read()
+        if doc is None or doc.get("meaning") != self.meaning:
+            return False
+        try:
+            rows, skipped, note, kept_print = int(doc["rows"]), int(doc["skipped"]), str(doc["note"]), doc["fingerprint"]
+            now = [int(x) for x in con.execute(self.fingerprint_sql()).fetchone()[0]]
+        except (KeyError, TypeError, ValueError, duckdb.Error):
+            return False  # a failing fingerprint: the observing query reports the error
+        if now != kept_print:
+            return False
+        path = sql_literal(str(self.snapshot.rows_path(doc["generation"])))
+        try:
+            con.execute(f"INSERT INTO {target} SELECT {cols}, updated_at FROM read_parquet({path})")
+            if con.execute(f"SELECT count(*) FROM {target}").fetchone()[0] == rows:
+                self.rows, self.skipped, self.note = rows, skipped, note
+                return True
+        except duckdb.Error:
+            pass
+        con.execute(f"DELETE FROM {target}")
+        return False
+
+    def keep(self, con: duckdb.DuckDBPyConnection, target: str, fingerprint: list[int], rows: int, skipped: int,
+             note: str) -> None:
+        """Keep ``target``'s rows with the fingerprint of the rows they were observed from."""
+        self.snapshot.write(con, f"SELECT * FROM {target}", {
+            "meaning": self.meaning, "fingerprint": [int(x) for x in fingerprint], "rows": rows,
+            "skipped": skipped, "note": note})
 
 
 def distinct_values(con: duckdb.DuckDBPyConnection, table: str, column: str,
