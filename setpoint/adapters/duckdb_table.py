@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
@@ -56,14 +58,15 @@ class DuckDBTableObserver:
     With a policy (see :mod:`.inventory`), what a pass observed is kept as a
     :class:`~.snapshot.Snapshot` with the table's fingerprint: its row count and
     two sums of row hashes, one over the raw key columns and one over the key
-    and ``updated_at`` as the observation reads them. Both come from the same
-    query as the observation, so they describe exactly the rows observed. The
-    next plan computes the fingerprint alone (a scan without grouping, several
-    times cheaper) and reuses the kept rows only when it matches exactly, and
-    the table's columns and types, the SQL that normalizes the keys and the
-    DuckDB version are those the rows were observed with. Any row deleted,
-    added or changed, in its key or its time (later or earlier), changes a sum
-    (but for a 64-bit hash collision). Views are observed in full every time.
+    and ``updated_at`` as the observation reads them. The fingerprint is read in
+    the observing pass's transaction, so it describes exactly the rows observed.
+    The next plan computes the fingerprint alone (a scan without grouping, a
+    fraction of the pass) and reuses the kept rows only when it matches exactly
+    and the table's columns and types, the SQL that normalizes the keys, the
+    time zone and the DuckDB version are those the rows were observed with. Any
+    row deleted, added or changed, in its key or its time (later or earlier),
+    changes a sum (but for a 64-bit hash collision). ``--relist`` observes in
+    full; ``relist: 0s`` keeps nothing; views are observed in full every time.
     """
 
     def __init__(self, asset: Asset, location: TableLocation, policy: InventoryPolicy | None = None) -> None:
@@ -86,24 +89,23 @@ class DuckDBTableObserver:
         # one pass: rows grouped by their normalized key, those without a valid key kept aside and counted
         keys = [normalize_sql(quote_ident(loc.columns[d]), self.asset.dimension(d)) for d in self.asset.dims]
         kept = self._kept(con, kind, ref, stamp, keys)
-        hashes = f", sum({kept.row_hash}) AS _h, sum({kept.key_hash}) AS _hk" if kept else ""
-        sql = (f"CREATE OR REPLACE TEMP TABLE _observed AS SELECT "
-               f"{', '.join(f'{k} AS _k{i}' for i, k in enumerate(keys))}, {updated} AS _u, count(*) AS _n{hashes} "
-               f"FROM {ref} GROUP BY ALL")
         cols = ", ".join(quote_ident(c) for c in key_columns(self.asset))
         if kept and kept.reuse(con, target, cols):
             return Observation(self.asset.name, source, kept.rows, kept.skipped, kept.note)
-        self._run(con, sql)
+        sql = (f"CREATE OR REPLACE TEMP TABLE _observed AS SELECT "
+               f"{', '.join(f'{k} AS _k{i}' for i, k in enumerate(keys))}, {updated} AS _u, count(*) AS _n "
+               f"FROM {ref} GROUP BY ALL")
+        with _snapshot_of(con):  # the fingerprint kept is of the very rows observed
+            fingerprint = kept.fingerprint(con) if kept else None
+            self._run(con, sql)
         valid = " AND ".join(f"_k{i} IS NOT NULL" for i in range(len(keys)))
         names = ", ".join(f"_k{i}" for i in range(len(keys)))
         con.execute(f"INSERT INTO {target} SELECT {names}, _u FROM _observed WHERE {valid}")
         bad = con.execute(f"SELECT coalesce(sum(_n), 0) FROM _observed WHERE NOT ({valid})").fetchone()[0]
-        fingerprint = con.execute("SELECT [coalesce(sum(_n), 0), coalesce(sum(_h), 0), coalesce(sum(_hk), 0)] "
-                                  "FROM _observed").fetchone()[0] if kept else None
         con.execute("DROP TABLE _observed")
         skipped, note = self._unreadable(con, ref, bad) if bad else (0, "")
         present = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
-        if kept:
+        if kept and fingerprint is not None:
             kept.keep(con, target, fingerprint, present, skipped, note)
         return Observation(self.asset.name, source, present, skipped, note)
 
@@ -173,9 +175,15 @@ class Kept:
     skipped: int = 0
     note: str = ""
 
-    def fingerprint_sql(self) -> str:
-        return (f"SELECT [count(*), coalesce(sum({self.row_hash}), 0), coalesce(sum({self.key_hash}), 0)] "
-                f"FROM {self.ref}")
+    def fingerprint(self, con: duckdb.DuckDBPyConnection) -> list[int] | None:
+        """The table's fingerprint now: its row count and the two sums of row hashes (one scan, no grouping);
+        None if it cannot be computed (the observing query then reports why)."""
+        try:
+            row = con.execute(f"SELECT [count(*), coalesce(sum({self.row_hash}), 0), "
+                              f"coalesce(sum({self.key_hash}), 0)] FROM {self.ref}").fetchone()
+        except duckdb.Error:
+            return None
+        return [int(x) for x in row[0]]
 
     def reuse(self, con: duckdb.DuckDBPyConnection, target: str, cols: str) -> bool:
         """Fill ``target`` with the kept rows if the table's fingerprint is the one they were kept with; False,
@@ -187,10 +195,9 @@ class Kept:
             return False
         try:
             rows, skipped, note, kept_print = int(doc["rows"]), int(doc["skipped"]), str(doc["note"]), doc["fingerprint"]
-            now = [int(x) for x in con.execute(self.fingerprint_sql()).fetchone()[0]]
-        except (KeyError, TypeError, ValueError, duckdb.Error):
-            return False  # a failing fingerprint: the observing query reports the error
-        if now != kept_print:
+        except (KeyError, TypeError, ValueError):
+            return False
+        if self.fingerprint(con) != kept_print:
             return False
         path = sql_literal(str(self.snapshot.rows_path(doc["generation"])))
         try:
@@ -209,6 +216,23 @@ class Kept:
         self.snapshot.write(con, f"SELECT * FROM {target}", {
             "meaning": self.meaning, "fingerprint": [int(x) for x in fingerprint], "rows": rows,
             "skipped": skipped, "note": note})
+
+
+@contextmanager
+def _snapshot_of(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction around the statements inside: they all read the warehouse as it was when it began
+    (DuckDB's snapshot isolation), whoever writes meanwhile."""
+    try:
+        con.execute("BEGIN TRANSACTION")
+    except duckdb.TransactionException:  # the caller's transaction already reads one snapshot
+        yield
+        return
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
 
 
 def distinct_values(con: duckdb.DuckDBPyConnection, table: str, column: str,
