@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import duckdb
@@ -90,14 +88,24 @@ class DuckDBTableObserver:
         keys = [normalize_sql(quote_ident(loc.columns[d]), self.asset.dimension(d)) for d in self.asset.dims]
         kept = self._kept(con, kind, ref, stamp, keys)
         cols = ", ".join(quote_ident(c) for c in key_columns(self.asset))
-        if kept and kept.reuse(con, target, cols):
-            return Observation(self.asset.name, source, kept.rows, kept.skipped, kept.note)
         sql = (f"CREATE OR REPLACE TEMP TABLE _observed AS SELECT "
                f"{', '.join(f'{k} AS _k{i}' for i, k in enumerate(keys))}, {updated} AS _u, count(*) AS _n "
                f"FROM {ref} GROUP BY ALL")
-        with _snapshot_of(con):  # the fingerprint kept is of the very rows observed
-            fingerprint = kept.fingerprint(con) if kept else None
+        # the fingerprint and the pass in one transaction: what is kept is the fingerprint of the rows observed
+        fingerprint = kept.begin(con) if kept else None
+        if kept and fingerprint is not None and kept.matches(fingerprint):
+            con.execute("COMMIT")  # the kept rows are read outside it: a bad file must not abort it
+            if kept.load(con, target, cols):
+                return Observation(self.asset.name, source, kept.rows, kept.skipped, kept.note)
+            fingerprint = kept.begin(con)
+        try:
             self._run(con, sql)
+        except BaseException:
+            if fingerprint is not None:
+                con.execute("ROLLBACK")
+            raise
+        if fingerprint is not None:
+            con.execute("COMMIT")
         valid = " AND ".join(f"_k{i} IS NOT NULL" for i in range(len(keys)))
         names = ", ".join(f"_k{i}" for i in range(len(keys)))
         con.execute(f"INSERT INTO {target} SELECT {names}, _u FROM _observed WHERE {valid}")
@@ -171,39 +179,48 @@ class Kept:
     row_hash: str       # SQL: a row's hash over its raw key and its time as observed
     key_hash: str       # SQL: a row's hash over its raw key
     force: bool         # ``--relist``: observe in full (and keep that)
-    rows: int = 0
+    rows: int = 0       # what the manifest of a match says: partitions, rows without a valid key, the note
     skipped: int = 0
     note: str = ""
+    generation: str = ""
 
-    def fingerprint(self, con: duckdb.DuckDBPyConnection) -> list[int] | None:
-        """The table's fingerprint now: its row count and the two sums of row hashes (one scan, no grouping);
-        None if it cannot be computed (the observing query then reports why)."""
+    def begin(self, con: duckdb.DuckDBPyConnection) -> list[int] | None:
+        """Begin a transaction and read the table's fingerprint in it: its row count and the two sums of row
+        hashes (one scan, no grouping). None, and no transaction, if either cannot be done (the observing
+        query then reports why, or the caller's transaction is open: nothing is kept then)."""
+        try:
+            con.execute("BEGIN TRANSACTION")
+        except duckdb.Error:
+            return None
         try:
             row = con.execute(f"SELECT [count(*), coalesce(sum({self.row_hash}), 0), "
                               f"coalesce(sum({self.key_hash}), 0)] FROM {self.ref}").fetchone()
         except duckdb.Error:
+            con.execute("ROLLBACK")
             return None
         return [int(x) for x in row[0]]
 
-    def reuse(self, con: duckdb.DuckDBPyConnection, target: str, cols: str) -> bool:
-        """Fill ``target`` with the kept rows if the table's fingerprint is the one they were kept with; False,
-        with ``target`` left empty, otherwise (or if anything kept cannot be read)."""
+    def matches(self, fingerprint: list[int]) -> bool:
+        """Whether the rows kept were observed with this meaning and fingerprint (never with ``--relist``)."""
         if self.force:
             return False
         doc = self.snapshot.read()
-        if doc is None or doc.get("meaning") != self.meaning:
+        if doc is None or doc.get("meaning") != self.meaning or doc.get("fingerprint") != fingerprint:
             return False
         try:
-            rows, skipped, note, kept_print = int(doc["rows"]), int(doc["skipped"]), str(doc["note"]), doc["fingerprint"]
+            self.rows, self.skipped, self.note = int(doc["rows"]), int(doc["skipped"]), str(doc["note"])
         except (KeyError, TypeError, ValueError):
             return False
-        if self.fingerprint(con) != kept_print:
-            return False
-        path = sql_literal(str(self.snapshot.rows_path(doc["generation"])))
+        self.generation = str(doc["generation"])
+        return True
+
+    def load(self, con: duckdb.DuckDBPyConnection, target: str, cols: str) -> bool:
+        """Fill ``target`` with the kept rows; False, with ``target`` left empty, if they cannot be read or are
+        not as many as the manifest says."""
+        path = sql_literal(str(self.snapshot.rows_path(self.generation)))
         try:
             con.execute(f"INSERT INTO {target} SELECT {cols}, updated_at FROM read_parquet({path})")
-            if con.execute(f"SELECT count(*) FROM {target}").fetchone()[0] == rows:
-                self.rows, self.skipped, self.note = rows, skipped, note
+            if con.execute(f"SELECT count(*) FROM {target}").fetchone()[0] == self.rows:
                 return True
         except duckdb.Error:
             pass
@@ -216,23 +233,6 @@ class Kept:
         self.snapshot.write(con, f"SELECT * FROM {target}", {
             "meaning": self.meaning, "fingerprint": [int(x) for x in fingerprint], "rows": rows,
             "skipped": skipped, "note": note})
-
-
-@contextmanager
-def _snapshot_of(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """One transaction around the statements inside: they all read the warehouse as it was when it began
-    (DuckDB's snapshot isolation), whoever writes meanwhile."""
-    try:
-        con.execute("BEGIN TRANSACTION")
-    except duckdb.TransactionException:  # the caller's transaction already reads one snapshot
-        yield
-        return
-    try:
-        yield
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
 
 
 def distinct_values(con: duckdb.DuckDBPyConnection, table: str, column: str,

@@ -16,7 +16,7 @@ import pytest
 
 from setpoint.adapters import observer_for
 from setpoint.adapters.base import Observation, key_columns, quote_ident
-from setpoint.adapters.duckdb_table import Kept
+from setpoint.adapters.duckdb_table import DuckDBTableObserver, Kept
 from setpoint.adapters.inventory import InventoryPolicy, Marks
 from setpoint.project.loader import load_project
 
@@ -54,18 +54,32 @@ def root(tmp_path: Path) -> Path:
 
 
 class Spy:
-    """Records whether each observation reused what was kept."""
+    """Records, for each observation with something kept to check, whether the kept rows were reused."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.reused: list[bool] = []
-        original = Kept.reuse
+        observe, begin, load = DuckDBTableObserver.observe, Kept.begin, Kept.load
+        state: dict[str, bool] = {}
 
-        def reuse(kept: Kept, *args: object) -> bool:
-            result = original(kept, *args)
-            self.reused.append(result)
-            return result
+        def spied_observe(observer: DuckDBTableObserver, *args: object) -> Observation:
+            state.clear()
+            try:
+                return observe(observer, *args)
+            finally:
+                if "checked" in state:
+                    self.reused.append(state.get("loaded", False))
 
-        monkeypatch.setattr(Kept, "reuse", reuse)
+        def spied_begin(kept: Kept, *args: object) -> object:
+            state["checked"] = True
+            return begin(kept, *args)
+
+        def spied_load(kept: Kept, *args: object) -> bool:
+            state["loaded"] = load(kept, *args)
+            return state["loaded"]
+
+        monkeypatch.setattr(DuckDBTableObserver, "observe", spied_observe)
+        monkeypatch.setattr(Kept, "begin", spied_begin)
+        monkeypatch.setattr(Kept, "load", spied_load)
 
     def last(self) -> bool | None:
         return self.reused[-1] if self.reused else None
@@ -238,3 +252,24 @@ def test_a_plan_reuses_what_the_last_plan_kept_and_sees_a_deleted_row(root: Path
     sql(root, "DELETE FROM stats WHERE clicks = 5")
     after = plan(root, now=now, record=False).summary["stats"]
     assert spy.last() is False and after["satisfied"] == summary["satisfied"] - 1
+
+
+def test_a_time_column_that_does_not_read_as_a_time_fails_as_without_a_keep(root: Path, spy: Spy) -> None:
+    from setpoint import ObserveError
+
+    kept_twice(root, spy)
+    sql(root, "ALTER TABLE stats ALTER loaded_at TYPE VARCHAR; UPDATE stats SET loaded_at = 'soon' WHERE clicks = 1")
+    messages = []
+    for relist_s in (HOUR, 0):
+        with pytest.raises(ObserveError) as caught:
+            observe(root, relist_s=relist_s)
+        messages.append(caught.value.message)
+    assert messages[0] == messages[1] and "soon" in messages[0]
+
+
+def test_an_unreadable_keep_falls_back_to_a_pass_whose_fingerprint_is_kept(root: Path, spy: Spy) -> None:
+    before = kept_twice(root, spy)
+    (rows,) = (root / ".setpoint" / "inventory").glob("stats.*.parquet")
+    rows.write_text("not parquet")
+    assert observe(root)[0] == before and spy.last() is False
+    assert observe(root)[0] == before and spy.last() is True
