@@ -1,4 +1,5 @@
-"""Observe a warehouse table with one query: its distinct partition keys and last update."""
+"""Observe a warehouse table with one query: its distinct partition keys and last update; or, when the
+table's fingerprint shows nothing changed since the last plan, reuse what that plan observed."""
 
 from __future__ import annotations
 
