@@ -506,6 +506,7 @@ class Workspace:
         joins the frontier with them. Calling it again replaces the frontier.
         """
         con, assets = self.con, self.project.assets
+        self.sizes: dict[str, int] = {}  # partitions on each asset's frontier
         frontier.assets, frontier.edges, frontier.needs_all = {}, [], []
         frontier.unit_values, frontier.not_due, frontier.cleared = {}, set(), {}
         for asset in assets.values():
@@ -546,7 +547,7 @@ class Workspace:
             union = " UNION ".join(seeds)
             if self_deps:  # a previous window of itself: the closure runs forward through time
                 union = f"WITH RECURSIVE r AS ({union} UNION {_self_step(asset, self_deps)}) SELECT * FROM r"
-            con.execute(f"CREATE TABLE f_{n} AS {union}")
+            self.sizes[n] = con.execute(f"CREATE TABLE f_{n} AS {union}").fetchone()[0]
             # what dependents look up: the frontier, and the windows they need that are not due yet
             con.execute(f"CREATE TABLE g_{n} AS SELECT *, FALSE AS _not_due FROM f_{n} "
                         f"UNION ALL SELECT *, TRUE FROM n_{n}")
@@ -599,7 +600,7 @@ class Workspace:
         con, n, dims = self.con, asset.name, list(asset.dims)
         kc = key_columns(asset)
         cols = _cols(asset, "f")
-        rows = con.execute(
+        rows = [] if not self.sizes[n] else con.execute(
             f"SELECT {cols}, {_key_sql(asset, 'f', self._plain(asset))}, v.old, l.attempts, l.last_error, l.last_run, l.retry_at, x.run_id, x.started_at, "
             f"x.deadline, ab.{quote_ident(kc[0])} IS NOT NULL AS absent, u.ut, a._expires, coalesce(a._expired, FALSE), "
             f"u.ua, u.uk FROM f_{n} f LEFT JOIN a_{n} ab USING ({_cols(asset)}) LEFT JOIN u_{n} u USING "

@@ -177,9 +177,12 @@ def evaluate(ws: Workspace, project: Project, frontier: Frontier, ruled: SolveRe
     """Statuses, conditions, reasons and runs of every known partition; ``ruled`` holds what the user's
     rules derived (blocks, unrecoverable partitions, priorities, forbidden starts) and is filled in.
     Reads the frontier tables of ``ws``, which must be the workspace ``frontier`` was built in."""
-    tables = _Tables(ws, project, frontier, ruled)
     result = ruled
     evaluated: list[tuple[str, list[tuple[FrontierPartition, str, str, list[tuple[str, object]]]]]] = []
+    if not any(af.partitions for af in frontier.assets.values()):  # nothing is unsatisfied
+        result.runs, result.evaluated = [], [(n, []) for n in project.assets]
+        return result
+    tables = _Tables(ws, project, frontier, ruled)
     runs: set[Node] = set()
     all_of: dict[str, list[str]] = {}
     for a, b in frontier.needs_all:
