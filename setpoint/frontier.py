@@ -600,10 +600,16 @@ class Workspace:
         con, n, dims = self.con, asset.name, list(asset.dims)
         kc = key_columns(asset)
         cols = _cols(asset, "f")
+        # most frontier partitions are absent or downstream of the gap, with nothing on record: what a few
+        # have (a version, failures, a lease, an upstream change, an age) comes as one value, else NULL
+        extra = ("v.old, l.attempts, l.last_error, l.last_run, l.retry_at, x.run_id, x.started_at, x.deadline, "
+                 "u.ut, a._expires, a._expired, u.ua, u.uk")
+        rare = ("v.old IS NOT NULL OR l.attempts IS NOT NULL OR x.run_id IS NOT NULL OR u.ua IS NOT NULL "
+                "OR a._expires IS NOT NULL")
         rows = [] if not self.sizes[n] else con.execute(
-            f"SELECT {cols}, {_key_sql(asset, 'f', self._plain(asset))}, v.old, l.attempts, l.last_error, l.last_run, l.retry_at, x.run_id, x.started_at, "
-            f"x.deadline, ab.{quote_ident(kc[0])} IS NOT NULL AS absent, u.ut, a._expires, coalesce(a._expired, FALSE), "
-            f"u.ua, u.uk FROM f_{n} f LEFT JOIN a_{n} ab USING ({_cols(asset)}) LEFT JOIN u_{n} u USING "
+            f"SELECT {cols}, {_key_sql(asset, 'f', self._plain(asset))}, ab.{quote_ident(kc[0])} IS NOT NULL, "
+            f"CASE WHEN {rare} THEN ROW({extra}) END "
+            f"FROM f_{n} f LEFT JOIN a_{n} ab USING ({_cols(asset)}) LEFT JOIN u_{n} u USING "
             f"({_cols(asset)}) LEFT JOIN v_{n} v USING ({_cols(asset)}) LEFT JOIN fl_{n} l ON {_on_vals(asset, 'l', 'f')} "
             f"LEFT JOIN age_{n} a USING ({_cols(asset)}) "
             f"LEFT JOIN leases x ON x.asset = {sql_literal(n)} AND {_on_vals(asset, 'x', 'f')} "
@@ -626,8 +632,6 @@ class Workspace:
                 key = format_key(dims, values) if dims else ""
             if keyof is not None:
                 keyof[values] = key
-            ua = row[-2]
-            outdated = (ua, format_key(assets[ua].dims, row[-1]) if assets[ua].dims else "") if ua else None
             if coarse:
                 gk = values[g0] if single else tuple([values[i] for i in gidx])
                 unit = units.get(gk)
@@ -640,10 +644,15 @@ class Workspace:
                 unit = key
                 if has_action and (n, unit) not in unit_values:
                     unit_values[(n, unit)] = dict(zip(dims, values))
-            old, failures, error, run, retry_at, lease_run, lease_start, lease_end, absent, outdated_at, expires, \
-                expired = row[nk + 1 : nk + 13]
+            extra = row[nk + 2]
+            if extra is None:
+                parts.append(FrontierPartition(key, values, row[nk + 1], None, unit))
+                continue
+            old, failures, error, run, retry_at, lease_run, lease_start, lease_end, outdated_at, expires, expired, \
+                ua, uk = extra
+            outdated = (ua, format_key(assets[ua].dims, uk) if assets[ua].dims else "") if ua else None
             parts.append(FrontierPartition(
-                key, values, bool(absent), outdated, unit, old, failures or 0, error, run,
+                key, values, row[nk + 1], outdated, unit, old, failures or 0, error, run,
                 retry_at and _aware(retry_at), (lease_run, _aware(lease_start), _aware(lease_end)) if lease_run else None,
                 outdated_at and _aware(outdated_at), expires and _aware(expires), bool(expired)))
         # failures on record of partitions present and off the frontier (usually none are on record at all)
