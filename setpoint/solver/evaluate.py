@@ -123,10 +123,13 @@ class _Tables:
             edges = " UNION ALL ".join(f"SELECT * FROM sx_{n}_{i}" for i in own)
             union = (f"WITH RECURSIVE r AS ({union} UNION SELECT {_cols(asset, 'e')} FROM ({edges}) e "
                      f"JOIN r ON {_on_upstream(asset, 'e', 'r')}) SELECT * FROM r")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE sb_{n} AS {union}")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT t.*, b.{first} IS NOT NULL AS _blocked "
-                    f"FROM st0_{n} t LEFT JOIN sb_{n} b USING ({cols})")
-        self.blocked_any[n] = con.execute(f"SELECT count(*) FROM sb_{n}").fetchone()[0] > 0
+        blocked = con.execute(f"CREATE OR REPLACE TEMP TABLE sb_{n} AS {union}").fetchone()[0]
+        if blocked:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT t.*, b.{first} IS NOT NULL AS _blocked "
+                        f"FROM st0_{n} t LEFT JOIN sb_{n} b USING ({cols})")
+        else:  # usually nothing is blocked
+            con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT *, FALSE AS _blocked FROM st0_{n}")
+        self.blocked_any[n] = blocked > 0
         counts = con.execute(f"SELECT count(*), count(*) FILTER (WHERE NOT _blocked) FROM st_{n}").fetchone()
         self.troubled_any[n] = counts[0] > 0
         self.pending_any[n] = counts[1] > 0
@@ -214,7 +217,7 @@ def evaluate(ws: Workspace, project: Project, frontier: Frontier, ruled: SolveRe
             status = _STATUS[code]
             why: list[tuple[str, object]]
             if code == 5:  # blocked
-                why = list(edges.get(i, ()))
+                why = edges.get(i) or []  # this partition's own list
                 if root:
                     node = (n, x.key)
                     why += [("rule", r) for r in ruled.blocks.get(node, ())]
@@ -232,7 +235,7 @@ def evaluate(ws: Workspace, project: Project, frontier: Frontier, ruled: SolveRe
             elif code == 3:  # in_progress
                 why = [("leased", "none"), ("absent", "none")] if x.absent else [("leased", "none")]
             elif code == 4:  # waiting
-                why = list(edges.get(i, ()))
+                why = edges.get(i) or []  # this partition's own list
                 if x.failures and x.retry_at is not None and x.retry_at > frontier.now:
                     why.append(("backoff", str(x.failures)))
                 why += pending_all
