@@ -205,7 +205,31 @@ def measure(root: Path, days: int, process: bool = True) -> dict:
         subprocess.run([sys.executable, "-m", "setpoint.cli", "plan", "-p", str(root), "--json",
                         "--now", now.isoformat()], capture_output=True, check=True)
         out["process_s"] = round(time.perf_counter() - t, 3)
+    _change(root, result)
+    time.sleep(RACY_S)
+    t = time.perf_counter()
+    changed = plan(root, now=now, record=False)
+    out["changed_s"] = round(time.perf_counter() - t, 4)
+    out["changed_timings"] = {k: round(v, 4) for k, v in changed.timings.items()}
+    out["summary"], out["changed_summary"] = result.summary, changed.summary
     return out
+
+
+def _change(root: Path, result) -> None:
+    """What the next cron run finds once the pipeline has done some work: one more CSV downloaded (its
+    directory changed) and one day of ``ad_stats`` loaded again (the table changed; that day's
+    results are then outdated)."""
+    csv = next((values for a in result.actions if a.asset == "csv" for _, values in a.targets), None)
+    if csv is not None:
+        path = root / "data" / "csv" / csv["day"] / f"{csv['campaign']}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("campaign,day,impressions,clicks,spend\n")
+    con = duckdb.connect(str(root / "warehouse.duckdb"))
+    try:
+        con.execute("UPDATE ad_stats SET loaded_at = (SELECT max(built_at) FROM results) + INTERVAL 1 HOUR "
+                    "WHERE day = (SELECT min(day) FROM ad_stats)")
+    finally:
+        con.close()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,7 +265,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = [("plan total", out["total_s"]), ("  load", t["load"]), ("  observe", t["observe"]),
                 ("  frontier", t["frontier"]), ("  solve", t["solve"]), ("  decode", t["decode"]),
                 ("  schedule", t["schedule"]), ("plan, files listed", out["cold_s"]),
-                ("SQL baseline", out["baseline_s"]), ("plan as a process", out.get("process_s"))]
+                ("SQL baseline", out["baseline_s"]), ("plan as a process", out.get("process_s")),
+                ("plan after a change", out["changed_s"])]
         for name, value in rows:
             print(f"{name:<18} {value:>9.3f} s")
         print(f"ratio {out['ratio']}× · facts {out['facts']:,} · peak {out['peak_mib']:,} MiB · runnable "

@@ -34,3 +34,9 @@ def test_setpoint_and_the_sql_baseline_agree_on_what_is_runnable(tmp_path: Path,
         assert out["runnable"] == 0
     if failed or in_progress:
         assert counts["failed"] and counts["in_progress"]  # the gap holds both kinds
+    # the next plan sees what changed since: a CSV downloaded, a day of ad_stats loaded again
+    before, after = out["summary"], out["changed_summary"]
+    if before["csv"]["missing"]:
+        assert after["csv"]["missing"] == before["csv"]["missing"] - 1
+    if before["results"]["satisfied"] and before["ad_stats"]["satisfied"]:  # some results of that day are outdated
+        assert after["results"]["satisfied"] < before["results"]["satisfied"]
