@@ -95,6 +95,14 @@ class Reason:
         return out
 
 
+def _reason_json(r: Reason, written: dict[int, dict[str, Any]]) -> dict[str, Any]:
+    """A reason's JSON, made once per reason object (the objects outlive the document being written)."""
+    out = written.get(id(r))
+    if out is None:
+        out = written[id(r)] = r.to_json()
+    return out
+
+
 @dataclass(slots=True)
 class PartitionStatus:
     """Exactly one status for one expected partition, with what caused it.
@@ -121,7 +129,10 @@ class PartitionStatus:
     def runnable(self) -> bool:
         return self.status in ("missing", "stale")
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, reasons: dict[int, dict[str, Any]] | None = None) -> dict[str, Any]:
+        """``reasons``: the JSON of reasons already written, by ``id`` (many statuses share a reason)."""
+        if reasons is None:
+            reasons = {}
         out: dict[str, Any] = {
             "asset": self.asset,
             "partition": dict(self.values),
@@ -129,10 +140,10 @@ class PartitionStatus:
             "status": self.status,
             "condition": self.condition,
             "runnable": self.runnable,
-            "reasons": [r.to_json() for r in self.reasons],
+            "reasons": [_reason_json(r, reasons) for r in self.reasons],
         }
         if self.cause is not None:
-            out["cause"] = {**self.cause.to_json(), "at": self.cause_at}
+            out["cause"] = {**_reason_json(self.cause, reasons), "at": self.cause_at}
         if self.slo is not None:
             out["slo"] = self.slo.to_json()
         return out
@@ -292,11 +303,12 @@ class Plan:
         return all(s.status == "satisfied" for s in self.statuses)
 
     def to_json(self) -> dict[str, Any]:
+        reasons: dict[int, dict[str, Any]] = {}
         return {
             "project": self.project,
             "now": self.now.isoformat(),
             "summary": self.summary,
-            "statuses": [s.to_json() for s in self.statuses],
+            "statuses": [s.to_json(reasons) for s in self.statuses],
             "actions": [a.to_json() for a in self.actions],
             "groups": [g.to_json() for g in self.groups],
             "runs": [r.to_json() for r in self.runs],

@@ -23,9 +23,10 @@ def json_document(doc: dict[str, Any]) -> str:
     seconds over 60,000 statuses.
     """
     lines = []
+    encode = json.JSONEncoder().encode  # json.dumps' defaults, without its per-call checks
     for k, v in doc.items():
         if isinstance(v, list) and v:
-            body = ",\n    ".join(json.dumps(x) for x in v)
+            body = ",\n    ".join(map(encode, v))
             lines.append(f"  {json.dumps(k)}: [\n    {body}\n  ]")
         else:
             lines.append(f"  {json.dumps(k)}: " + json.dumps(v, indent=2).replace("\n", "\n  "))
