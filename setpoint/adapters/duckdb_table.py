@@ -218,15 +218,7 @@ class Kept:
     def load(self, con: duckdb.DuckDBPyConnection, target: str, cols: str) -> bool:
         """Fill ``target`` with the kept rows; False, with ``target`` left empty, if they cannot be read or are
         not as many as the manifest says."""
-        path = sql_literal(str(self.snapshot.rows_path(self.generation)))
-        try:
-            con.execute(f"INSERT INTO {target} SELECT {cols}, updated_at FROM read_parquet({path})")
-            if con.execute(f"SELECT count(*) FROM {target}").fetchone()[0] == self.rows:
-                return True
-        except duckdb.Error:
-            pass
-        con.execute(f"DELETE FROM {target}")
-        return False
+        return self.snapshot.fill(con, target, cols, self.generation, self.rows)
 
     def keep(self, con: duckdb.DuckDBPyConnection, target: str, fingerprint: list[int], rows: int, skipped: int,
              note: str) -> None:

@@ -183,15 +183,7 @@ class Inventory:
     def observed(self, con: duckdb.DuckDBPyConnection, target: str, manifest: Manifest, cols: str) -> bool:
         """Nothing changed and each key has one row: fill ``target`` straight from the rows; False, with
         ``target`` left empty, if they cannot be read or are not the manifest's."""
-        rows = sql_literal(str(self.snapshot.rows_path(manifest.generation)))
-        try:
-            con.execute(f"INSERT INTO {target} SELECT {cols}, updated_at FROM read_parquet({rows})")
-            if con.execute(f"SELECT count(*) FROM {target}").fetchone()[0] == manifest.rows:
-                return True
-        except duckdb.Error:
-            pass
-        con.execute(f"DELETE FROM {target}")
-        return False
+        return self.snapshot.fill(con, target, cols, manifest.generation, manifest.rows)
 
     def load(self, con: duckdb.DuckDBPyConnection, staging: str, manifest: Manifest, drop: Iterable[str],
              cols: str) -> bool:

@@ -58,6 +58,19 @@ class Snapshot:
             return None
         return doc
 
+    def fill(self, con: duckdb.DuckDBPyConnection, target: str, cols: str, generation: str, rows: int) -> bool:
+        """Fill ``target`` with the rows of ``generation`` (``cols`` and ``updated_at``); False, with ``target``
+        left empty, if they cannot be read or are not the ``rows`` its manifest says."""
+        path = sql_literal(str(self.rows_path(generation)))
+        try:
+            con.execute(f"INSERT INTO {target} SELECT {cols}, updated_at FROM read_parquet({path})")
+            if con.execute(f"SELECT count(*) FROM {target}").fetchone()[0] == rows:
+                return True
+        except duckdb.Error:
+            pass
+        con.execute(f"DELETE FROM {target}")
+        return False
+
     def write(self, con: duckdb.DuckDBPyConnection, select: str, doc: dict[str, Any]) -> bool:
         """Write the rows ``select`` returns and a manifest holding ``doc``; False if it could not be done
         (a read-only project observes in full every time: nothing is lost)."""

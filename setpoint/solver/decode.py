@@ -78,6 +78,18 @@ def _root(asset: str, key: str, reasons: dict[tuple[str, str], tuple[Reason, ...
     return memo[start]
 
 
+def _cause(node: tuple[str, str], rs: tuple[Reason, ...] | None, reasons: dict[tuple[str, str], tuple[Reason, ...]],
+           memo: dict, representative: dict[tuple[str, bool], tuple[str, str]]) -> tuple[Reason | None, str | None]:
+    """A blocked or waiting partition's root cause and where it sits: its upstream's, when that is found
+    already (most are: partitions come upstream first), else by following its first reasons."""
+    up = rs[0].node if rs and rs[0].kind in ("needs", "upstream_blocked") else None
+    hit = memo.get(up) if up is not None and up != node else None
+    if hit is not None and hit[0] is not None:
+        memo[node] = hit
+        return hit
+    return _root(node[0], node[1], reasons, memo, representative)
+
+
 def decode(project: Project, frontier: Frontier, result: SolveResult, now: datetime) -> Plan:
     """Turn the solver's atoms into a plan: statuses, summary, groups, actions and ranges."""
     unexpected: list[str] = []
@@ -157,16 +169,8 @@ def _statuses(project: Project, frontier: Frontier, result: SolveResult,
         s = of[node]
         if s == "satisfied":
             continue
-        cause = at = None
-        if s == "blocked" or s == "waiting":
-            rs = reasons.get(node)
-            up = rs[0].node if rs and rs[0].kind in ("needs", "upstream_blocked") else None
-            hit = memo.get(up) if up is not None and up != node else None
-            if hit is not None and hit[0] is not None:  # the upstream's root, found already
-                memo[node] = hit
-                cause, at = hit
-            else:
-                cause, at = _root(node[0], node[1], reasons, memo, representative)
+        cause, at = _cause(node, reasons.get(node), reasons, memo, representative) \
+            if s == "blocked" or s == "waiting" else (None, None)
         statuses.append(PartitionStatus(node[0], node[1], values, s, result.conditions.get(node, "absent"),
                                         reasons.get(node, ()), cause, at))
     return statuses, [format_partition(a, p) for a, p in unexpected]
@@ -280,15 +284,8 @@ def _evaluated_statuses(project: Project, sources: dict[str, str],
         for x, status, condition, _ in entries:
             node = (n, x.key)
             rs = reasons[node]
-            cause = at = None
-            if status == "blocked" or status == "waiting":
-                up = rs[0].node if rs and rs[0].kind in ("needs", "upstream_blocked") else None
-                hit = memo.get(up) if up is not None and up != node else None
-                if hit is not None and hit[0] is not None:  # the upstream's root, found already
-                    memo[node] = hit
-                    cause, at = hit
-                else:
-                    cause, at = _root(n, x.key, reasons, memo, representative)
+            cause, at = _cause(node, rs, reasons, memo, representative) \
+                if status == "blocked" or status == "waiting" else (None, None)
             statuses.append(PartitionStatus(n, x.key, dict(zip(dims, x.values)), status, condition, rs, cause, at))
     return statuses
 
