@@ -113,14 +113,17 @@ def no_cycle_collection() -> Iterator[None]:
 
     What the plan left alive is then frozen (``gc.freeze``): the collector's next
     passes would otherwise walk all of it once per generation, 0.1 s each at
-    60,000 partitions. The next plan (or the process's exit) unfreezes it, so at
-    most one plan's objects are out of the collector's reach. A process that had
-    frozen objects itself keeps its freeze (a plan then freezes nothing); one that
-    freezes objects between two plans sees them unfrozen by the second.
+    60,000 partitions. The next plan (or the process's exit) unfreezes it and
+    collects once, so garbage cycles made while it was frozen are freed then:
+    at most one plan's objects are out of the collector's reach. A process that
+    had frozen objects itself keeps its freeze (a plan then freezes nothing); one
+    that freezes objects between two plans sees them unfrozen by the second.
     """
     global _frozen
     enabled = gc.isenabled()
-    _unfreeze()  # the previous plan's objects: back to the oldest generation
+    if _frozen:
+        _unfreeze()  # the previous plan's objects: back to the oldest generation,
+        gc.collect()  # and what of them (or of anything since) is garbage in cycles, freed
     gc.disable()
     try:
         yield

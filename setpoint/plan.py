@@ -175,10 +175,20 @@ class Statuses(Sequence[PartitionStatus]):
         return out
 
     def _all(self) -> list[PartitionStatus]:
-        if self._items is None:
-            assert self._make is not None
-            self._items, self._make = self._make(), None
-        return self._items
+        items = self._items
+        if items is None:
+            make = self._make
+            if make is None:  # another thread has just made them
+                return self._items  # type: ignore[return-value]
+            items = make()  # two threads may both make them: the same statuses, one list is kept
+            self._items, self._make = items, None
+        return items
+
+    def __reduce__(self) -> tuple:
+        return Statuses, (self._all(),)
+
+    def __add__(self, other: Sequence[PartitionStatus]) -> list[PartitionStatus]:
+        return self._all() + list(other)
 
     def __len__(self) -> int:
         return self._count if self._items is None else len(self._items)

@@ -66,3 +66,40 @@ def test_a_plan_freezes_what_it_left_and_the_next_plan_lets_it_go(quickstart: Pa
         assert gc.get_freeze_count() <= mine and not controller._frozen  # it froze nothing more
     finally:
         gc.unfreeze()
+
+
+def test_garbage_cycles_a_plan_froze_are_freed_by_the_next_plan(quickstart: Path) -> None:
+    """Cycles still uncollected when a plan ends are frozen with it; the next plan lets them go and collects."""
+    import weakref
+
+    class Node:
+        pass
+
+    def cycles() -> list[weakref.ref]:
+        refs = []
+        for _ in range(50):
+            a, b = Node(), Node()
+            a.other, b.other = b, a
+            refs.append(weakref.ref(a))
+        return refs
+
+    try:
+        gc.disable()  # nothing collects them before the plan freezes what is alive
+        first = cycles()
+        gc.enable()
+        controller.plan(quickstart, now=NOW, record=False)
+        controller.plan(quickstart, now=NOW, record=False)
+        gc.collect()
+        assert sum(r() is not None for r in first) == 0
+    finally:
+        gc.enable()
+        controller._unfreeze()
+
+
+def test_a_lazy_plan_pickles_with_its_statuses(quickstart: Path) -> None:
+    import pickle
+
+    out = controller.plan(quickstart, now=NOW, record=False)
+    again = pickle.loads(pickle.dumps(out))
+    assert again.statuses == out.statuses and len(again.statuses) == 15
+    assert (out.statuses + [])[0] == out.statuses[0]

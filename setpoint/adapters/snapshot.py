@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,7 @@ class Snapshot:
         rows = self.rows_path(generation)
         full = {**doc, "format": FORMAT, "kind": self.kind, "generation": generation}
         tmp_rows = rows.with_name(f".{rows.name}.{os.getpid()}.tmp")
-        tmp_manifest = self.manifest_path.with_name(f".{self.manifest_path.name}.{os.getpid()}.tmp")
+        tmp_manifest = self.manifest_path.with_name(f".{self.manifest_path.name}.{generation}.tmp")
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             con.execute(f"COPY ({select}) TO {sql_literal(str(tmp_rows))} (FORMAT parquet)")
@@ -93,7 +94,8 @@ class Snapshot:
         return True
 
     def _remove_others(self, generation: str) -> None:
-        """Remove this asset's rows files of other generations (and the one file of format 2)."""
+        """Remove this asset's rows files of other generations (and the one file of format 2), and what a
+        writer killed an hour ago or more left half-written."""
         legacy = self.directory / f"{self.asset_name}.parquet"
         _remove(legacy)
         try:
@@ -106,6 +108,12 @@ class Snapshot:
                 middle = name[len(prefix):-len(".parquet")]
                 if middle != generation and _GENERATION.fullmatch(middle):
                     _remove(self.directory / name)
+            elif name.startswith(f".{prefix}") and name.endswith(".tmp"):
+                try:
+                    if time.time() - (self.directory / name).stat().st_mtime >= 3600:
+                        _remove(self.directory / name)
+                except OSError:
+                    pass
 
 
 def _remove(path: Path) -> None:
