@@ -253,6 +253,6 @@ def test_an_applied_shell_command_that_does_not_exist_says_so(project: ProjectDi
 
     from setpoint.apply import apply
 
-    shell_asset(project, ["no-such-program-here"])
+    shell_asset(project, ["no-such-program-here"], "  max_attempts: 1")  # no retries after backoffs to wait for
     result = apply(project.root, now=datetime(2024, 4, 1, tzinfo=timezone.utc))
     assert result.runs[0].outcome.error == "cannot start 'no-such-program-here': No such file or directory"
