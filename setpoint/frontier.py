@@ -33,6 +33,7 @@ from .errors import ObserveError, UsageError
 from .partition import format_key, format_partition, parse_values
 from .lease import LIVE, lease_state
 from .estimate import Estimate, estimate_for
+from .kept_gap import KeptGap
 from .state import Lease, Pause, StateStore
 from .state.legacy import legacy_source
 from .project.model import Asset, Dependency, FileValues, Mapping, Project, StaticValues, TableValues
@@ -381,6 +382,7 @@ class Workspace:
             self.con.execute(f"CREATE TABLE n_{asset.name} ({cols})")
             return
         parts = self._values(asset, now, warnings)
+        self.space[asset.name] = parts
         self._create_product(name, parts)
         later = list(parts)
         for i, dim in enumerate(asset.dimensions):
@@ -393,27 +395,42 @@ class Workspace:
         self.con.execute(f"CREATE TABLE n_{asset.name} AS SELECT * FROM x_{asset.name} "
                          f"ANTI JOIN {name} USING ({_cols(asset)})")
 
-    def _present(self, asset: Asset) -> None:
+    def _present(self, asset: Asset, seen: Observation) -> None:
         """``p_A``: the observed partitions that are expected, with their update times; ``a_A``: the
         expected ones not observed. Observed keys are unique (every observer groups by key), so when as
         many are present as expected, none is absent, and the product is not joined at all. When every
-        observed partition is expected (usually), ``p_A`` is the observation itself, not a copy of it."""
+        observed partition is expected (usually), ``p_A`` is the observation itself, not a copy of it.
+        When the observation is a kept snapshot's rows, the gap found for them is kept too
+        (:mod:`.kept_gap`): the next plan that observes the same rows reads it instead of joining."""
         con, n, cols = self.con, asset.name, _cols(asset)
-        if asset.dims:
-            semi = " ".join(f"SEMI JOIN d{i}_e_{n} USING ({quote_ident(c)})" for i, c in enumerate(asset.dims))
-            counts = con.execute(f"SELECT (SELECT count(*) FROM o_{n}), (SELECT count(*) FROM o_{n} {semi}), "
-                                 + ", ".join(f"(SELECT count(*) FROM d{i}_e_{n})" for i in range(len(asset.dims)))
-                                 ).fetchone()
-            observed, present, expected = counts[0], counts[1], math.prod(counts[2:])
-            if present == observed:
-                con.execute(f"CREATE VIEW p_{n} AS SELECT * FROM o_{n}")
-            else:
-                con.execute(f"CREATE TABLE p_{n} AS SELECT * FROM o_{n} {semi}")
-        else:
+        if not asset.dims:
             con.execute(f"CREATE TABLE p_{n} AS SELECT e.*, o.updated_at FROM e_{n} e JOIN o_{n} o USING ({cols})")
             expected, present = 1, con.execute(f"SELECT count(*) FROM p_{n}").fetchone()[0]
-        gap = f"e_{n} ANTI JOIN p_{n} USING ({cols})" if present < expected else f"e_{n} WHERE FALSE"
-        con.execute(f"CREATE TABLE a_{n} AS SELECT {cols} FROM {gap}")
+            con.execute(f"CREATE TABLE a_{n} AS SELECT {cols} FROM e_{n} WHERE {present} = 0")
+            self.counts[n] = (expected, present)
+            return
+        coldefs = ", ".join(f"{quote_ident(c)} VARCHAR" for c in key_columns(asset))
+        con.execute(f"CREATE TABLE a_{n} ({coldefs})")
+        kept = KeptGap(self.inventory.directory, n, seen.generation, self.space[n], key_columns(asset)) \
+            if seen.generation else None
+        counts = kept.load(con, f"a_{n}", cols) if kept is not None else None
+        semi = " ".join(f"SEMI JOIN d{i}_e_{n} USING ({quote_ident(c)})" for i, c in enumerate(asset.dims))
+        if counts is None:
+            found = con.execute(f"SELECT (SELECT count(*) FROM o_{n}), (SELECT count(*) FROM o_{n} {semi}), "
+                                + ", ".join(f"(SELECT count(*) FROM d{i}_e_{n})" for i in range(len(asset.dims)))
+                                ).fetchone()
+            observed, present, expected = found[0], found[1], math.prod(found[2:])
+        else:
+            observed, present, expected = counts
+        if present == observed:
+            con.execute(f"CREATE VIEW p_{n} AS SELECT * FROM o_{n}")
+        else:
+            con.execute(f"CREATE TABLE p_{n} AS SELECT * FROM o_{n} {semi}")
+        if counts is None:
+            if present < expected:
+                con.execute(f"INSERT INTO a_{n} SELECT {cols} FROM e_{n} ANTI JOIN p_{n} USING ({cols})")
+            if kept is not None:
+                kept.keep(con, f"a_{n}", cols, observed, present, expected)
         self.counts[n] = (expected, present)
 
     # -- the whole computation ----------------------------------------------------------------
@@ -437,6 +454,7 @@ class Workspace:
         later = horizons(project, now)
         self._read_ledger(frontier.warnings, now)
         self.counts: dict[str, tuple[int, int]] = {}  # expected and present partitions, by asset
+        self.space: dict[str, list[tuple[str, list]]] = {}  # each dimension's values (SQL, parameters), by asset
         self.failed: dict[str, int] = {}  # partitions with failed attempts on record, by asset
         self.estimates = {a.name: estimate_for(project, a, self.durations.get(a.name, []))
                           for a in assets.values() if a.action is not None}
@@ -453,7 +471,7 @@ class Workspace:
             frontier.observations.append(seen)
             if seen.skipped and seen.note:
                 frontier.warnings.append(f"{n}: {seen.source}: {seen.note}")
-            self._present(asset)
+            self._present(asset, seen)
             # superseded: built by another version of the action; failures: attempts on record
             version = sql_literal(asset.action.version if asset.action else "")
             con.execute(f"CREATE TABLE v_{n} AS SELECT {_cols(asset, 'a')}, l.version AS old FROM p_{n} a "

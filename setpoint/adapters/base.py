@@ -24,6 +24,9 @@ class Observation:
     present: int         # partitions present (rows landed in the workspace)
     skipped: int = 0     # entries that did not parse as a partition of the asset
     note: str = ""       # e.g. "table does not exist yet"
+    #: the kept snapshot (:mod:`.snapshot`) whose rows are exactly the rows landed, if any: what was
+    #: derived from them may be kept under this name too
+    generation: str = ""
 
 
 class Observer(Protocol):

@@ -97,7 +97,7 @@ class DuckDBTableObserver:
         if kept and fingerprint is not None and kept.matches(fingerprint):
             con.execute("COMMIT")  # the kept rows are read outside it: a bad file must not abort it
             if kept.load(con, target, cols):
-                return Observation(self.asset.name, source, kept.rows, kept.skipped, kept.note)
+                return Observation(self.asset.name, source, kept.rows, kept.skipped, kept.note, kept.generation)
             fingerprint = kept.begin(con)
         try:
             self._run(con, sql)
@@ -114,9 +114,9 @@ class DuckDBTableObserver:
         con.execute("DROP TABLE _observed")
         skipped, note = self._unreadable(con, ref, bad) if bad else (0, "")
         present = con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]
-        if kept and fingerprint is not None:
-            kept.keep(con, target, fingerprint, present, skipped, note)
-        return Observation(self.asset.name, source, present, skipped, note)
+        generation = kept.keep(con, target, fingerprint, present, skipped, note) \
+            if kept and fingerprint is not None else ""
+        return Observation(self.asset.name, source, present, skipped, note, generation)
 
     def _run(self, con: duckdb.DuckDBPyConnection, sql: str) -> None:
         """Run the observing query; its error names the asset and the fix."""
@@ -218,12 +218,13 @@ class Kept:
     def load(self, con: duckdb.DuckDBPyConnection, target: str, cols: str) -> bool:
         """Fill ``target`` with the kept rows; False, with ``target`` left empty, if they cannot be read or are
         not as many as the manifest says."""
-        return self.snapshot.fill(con, target, cols, self.generation, self.rows)
+        return self.snapshot.fill(con, target, f"{cols}, updated_at", self.generation, self.rows)
 
     def keep(self, con: duckdb.DuckDBPyConnection, target: str, fingerprint: list[int], rows: int, skipped: int,
-             note: str) -> None:
-        """Keep ``target``'s rows with the fingerprint of the rows they were observed from."""
-        self.snapshot.write(con, f"SELECT * FROM {target}", {
+             note: str) -> str:
+        """Keep ``target``'s rows with the fingerprint of the rows they were observed from; the generation
+        written, or "" if it could not be."""
+        return self.snapshot.write(con, f"SELECT * FROM {target}", {
             "meaning": self.meaning, "fingerprint": [int(x) for x in fingerprint], "rows": rows,
             "skipped": skipped, "note": note})
 

@@ -181,28 +181,29 @@ class FilesObserver:
         cols = ", ".join(quote_ident(c) for c in key_columns(self.asset))
         wall, started_ns = wall_clock()
         manifest = inventory.usable(wall)
-        skipped = 0
+        skipped, generation = 0, ""
         if manifest is not None:
             stale, files, dirs = changes(base, manifest, started_ns)
             if not stale and manifest.unique:  # nothing changed: the rows are the observation
                 if inventory.observed(con, target, manifest, cols):
                     con.execute(f"DROP TABLE {staging}")
-                    return Observation(self.asset.name, source, manifest.rows)
+                    return Observation(self.asset.name, source, manifest.rows, generation=manifest.generation)
                 manifest = None
             elif inventory.load(con, staging, manifest, stale, cols):
                 skipped = self._land(con, staging, files, pattern, formats)
                 landed, unique = self._merge(con, target, staging)
                 if dirs != manifest.dirs:
-                    inventory.save(con, staging, dirs, manifest.listed_at, unique)
+                    generation = inventory.save(con, staging, dirs, manifest.listed_at, unique)
             else:
                 manifest = None
         if manifest is None:  # list every file
             dirs = {}
             skipped = self._land(con, staging, listing(base, dirs, started_ns), pattern, formats)
             landed, unique = self._merge(con, target, staging)
-            inventory.save(con, staging, dirs, wall, unique)
+            generation = inventory.save(con, staging, dirs, wall, unique)
         con.execute(f"DROP TABLE {staging}")
-        return Observation(self.asset.name, source, landed, skipped)
+        # the rows kept are the observation as it is only when no key is in two of them
+        return Observation(self.asset.name, source, landed, skipped, generation=generation if unique else "")
 
     def _merged(self, con: duckdb.DuckDBPyConnection, target: str, staging: str, source: str,
                 skipped: int) -> Observation:

@@ -183,7 +183,7 @@ class Inventory:
     def observed(self, con: duckdb.DuckDBPyConnection, target: str, manifest: Manifest, cols: str) -> bool:
         """Nothing changed and each key has one row: fill ``target`` straight from the rows; False, with
         ``target`` left empty, if they cannot be read or are not the manifest's."""
-        return self.snapshot.fill(con, target, cols, manifest.generation, manifest.rows)
+        return self.snapshot.fill(con, target, f"{cols}, updated_at", manifest.generation, manifest.rows)
 
     def load(self, con: duckdb.DuckDBPyConnection, staging: str, manifest: Manifest, drop: Iterable[str],
              cols: str) -> bool:
@@ -203,11 +203,12 @@ class Inventory:
         return False
 
     def save(self, con: duckdb.DuckDBPyConnection, staging: str, dirs: dict[str, DirStamp], listed_at: float,
-             unique: bool) -> None:
-        """Write the rows and the manifest (see :mod:`.snapshot`); ``unique``: no key is in two rows."""
+             unique: bool) -> str:
+        """Write the rows and the manifest (see :mod:`.snapshot`); ``unique``: no key is in two rows. The
+        generation written, or "" if it could not be."""
         rows = con.execute(f"SELECT count(*) FROM {staging}").fetchone()[0]
         manifest = Manifest(self.template, str(self.base), listed_at, self.marks, "", dirs, rows, unique)
-        self.snapshot.write(con, f"SELECT * FROM {staging}", manifest.to_doc())
+        return self.snapshot.write(con, f"SELECT * FROM {staging}", manifest.to_doc())
 
 
 def _encodable(name: str) -> bool:

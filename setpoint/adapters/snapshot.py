@@ -60,11 +60,11 @@ class Snapshot:
         return doc
 
     def fill(self, con: duckdb.DuckDBPyConnection, target: str, cols: str, generation: str, rows: int) -> bool:
-        """Fill ``target`` with the rows of ``generation`` (``cols`` and ``updated_at``); False, with ``target``
+        """Fill ``target`` with the columns ``cols`` of the rows of ``generation``; False, with ``target``
         left empty, if they cannot be read or are not the ``rows`` its manifest says."""
         path = sql_literal(str(self.rows_path(generation)))
         try:
-            con.execute(f"INSERT INTO {target} SELECT {cols}, updated_at FROM read_parquet({path})")
+            con.execute(f"INSERT INTO {target} SELECT {cols} FROM read_parquet({path})")
             if con.execute(f"SELECT count(*) FROM {target}").fetchone()[0] == rows:
                 return True
         except duckdb.Error:
@@ -72,9 +72,9 @@ class Snapshot:
         con.execute(f"DELETE FROM {target}")
         return False
 
-    def write(self, con: duckdb.DuckDBPyConnection, select: str, doc: dict[str, Any]) -> bool:
-        """Write the rows ``select`` returns and a manifest holding ``doc``; False if it could not be done
-        (a read-only project observes in full every time: nothing is lost)."""
+    def write(self, con: duckdb.DuckDBPyConnection, select: str, doc: dict[str, Any]) -> str:
+        """Write the rows ``select`` returns and a manifest holding ``doc``; the generation written, or ""
+        if it could not be done (a read-only project observes in full every time: nothing is lost)."""
         generation = uuid.uuid4().hex
         rows = self.rows_path(generation)
         full = {**doc, "format": FORMAT, "kind": self.kind, "generation": generation}
@@ -89,9 +89,9 @@ class Snapshot:
         except (OSError, duckdb.Error):
             for path in (tmp_rows, tmp_manifest, rows):
                 _remove(path)
-            return False
+            return ""
         self._remove_others(generation)
-        return True
+        return generation
 
     def _remove_others(self, generation: str) -> None:
         """Remove this asset's rows files of other generations (and the one file of format 2), and what a

@@ -29,5 +29,5 @@ def test_a_write_replaces_the_last_and_clears_what_a_killed_writer_left(tmp_path
     assert second != first and not snap.rows_path(first).exists() and snap.rows_path(second).exists()
     assert not old.exists() and recent.exists() and other.exists()
     con.execute("CREATE TABLE t (k VARCHAR, updated_at TIMESTAMP)")
-    assert snap.fill(con, "t", "k", second, 1)
-    assert not snap.fill(con, "t", "k", first, 1) and con.execute("SELECT count(*) FROM t").fetchone()[0] == 0
+    assert snap.fill(con, "t", "k, updated_at", second, 1)
+    assert not snap.fill(con, "t", "k, updated_at", first, 1) and con.execute("SELECT count(*) FROM t").fetchone()[0] == 0
