@@ -24,8 +24,8 @@ from .schedule import Budget, choose
 from .solver.actions import run_ranges
 from .solver.decode import decode, unsettled_by_rules
 from .solver.facts import write_facts
-from .solver.evaluate import evaluate
-from .solver.session import SolveResult, check_rules, rule_problems, solve, solve_rules
+from .solver.evaluate import evaluate, prepare
+from .solver.session import SolveResult, check_rules, rule_problems, solve, start_rules
 from .solver.userrules import input_reads, key_reads
 from .state import Event, RunRecord, StateStore, recorded
 
@@ -72,9 +72,14 @@ def _solve_to_fixpoint(ws: Workspace, project: Project, frontier: Frontier, keys
     if reads is not None:  # the rules read inputs only: ground them alone, evaluate the status rules here
         t = time.perf_counter()
         facts = write_facts(project, frontier, keys, only=reads)
-        ruled = solve_rules(facts.program(), list(project.rule_files), _display(project), project.limits,
+        rules = start_rules(facts.program(), list(project.rule_files), _display(project), project.limits,
                             set(project.assets), origins)
-        result = evaluate(ws, project, frontier, ruled)
+        try:  # the status tables are prepared while clingo grounds the user's rules
+            tables = prepare(ws, project, frontier)
+            ruled = rules.result()
+        finally:
+            rules.cancel()
+        result = evaluate(ws, project, frontier, ruled, tables)
         result.facts = facts.count
         timings["solve"] += time.perf_counter() - t
         return result

@@ -18,11 +18,12 @@ _ORDER = ("paused", "rule", "unrecoverable", "failed", "no_action", "upstream_bl
           "leased", "backoff", "absent", "outdated", "superseded", "expired", "retrying", "needs", "not_due", "needs_all")
 
 
-def _reason(kind: str, detail: object, statuses: dict[tuple[str, str], str], sources: dict[str, str],
+def _reason(kind: str, detail: object, statuses: dict[tuple[str, str], str] | _StatusOf, sources: dict[str, str],
             asset: str, part: FrontierPartition | None = None) -> Reason:
-    if isinstance(detail, tuple) and detail[0] == "up":
-        _, b, q = detail
-        upstream_status = "not due" if kind == "not_due" else statuses.get((b, q), "satisfied")
+    if isinstance(detail, tuple) and detail[0] == "up":  # ("up", B, Q), or with Q's status as evaluated
+        b, q = detail[1], detail[2]
+        upstream_status = "not due" if kind == "not_due" else \
+            detail[3] if len(detail) == 4 else statuses.get((b, q), "satisfied")
         return Reason(kind, format_partition(b, q), upstream_status, node=(b, q))
     if kind in ("needs_all", "upstream_all_blocked"):
         return Reason(kind, str(detail))
@@ -94,7 +95,8 @@ def decode(project: Project, frontier: Frontier, result: SolveResult, now: datet
     """Turn the solver's atoms into a plan: statuses, summary, groups, actions and ranges."""
     unexpected: list[str] = []
     if result.evaluated is not None:
-        statuses, counts, groups, runnable = _evaluated(project, frontier, result.evaluated)
+        statuses, counts, groups, runnable = _evaluated(project, frontier, result.evaluated,
+                                                        result.evaluated_counts)
     else:
         reasons = _reasons(frontier, result)
         made, unexpected = _statuses(project, frontier, result, reasons)
@@ -176,7 +178,8 @@ def _statuses(project: Project, frontier: Frontier, result: SolveResult,
     return statuses, [format_partition(a, p) for a, p in unexpected]
 
 
-def _evaluated(project: Project, frontier: Frontier, evaluated: list[tuple[str, list[tuple]]]
+def _evaluated(project: Project, frontier: Frontier, evaluated: list[tuple[str, list[tuple]]],
+               counted: Counter | None = None
                ) -> tuple[Statuses, Counter, list[Group], list[tuple[str, str, dict[str, str], str]]]:
     """The evaluated engine's answer as a plan: counts, groups and runnable partitions now, each
     status when it is first looked at (:class:`Statuses`).
@@ -190,18 +193,18 @@ def _evaluated(project: Project, frontier: Frontier, evaluated: list[tuple[str, 
     for _, entries in evaluated:
         entries.sort(key=_by_entry_key)  # value order is usually key order already
     sources = {o.asset: o.source for o in frontier.observations}
-    if any(status == "blocked" for _, entries in evaluated for _, status, _, _ in entries):
+    if counted is None:  # (asset, status) → how many: the engine counts them as it goes
+        counted = Counter((n, status) for n, entries in evaluated for _, status, _, _ in entries)
+    if any(status == "blocked" for _, status in counted):
         made = _evaluated_statuses(project, sources, evaluated)
         return Statuses(made), Counter((st.asset, st.status) for st in made), _groups(made), _runnable(frontier, made)
-    status_of = {(n, x.key): status for n, entries in evaluated for x, status, _, _ in entries}
-    counts: Counter = Counter()
+    status_of = _StatusOf(evaluated)
     shared: dict[tuple, Reason] = {}
     seen: dict[tuple[str, str, str], list] = {}
     runnable: list[tuple[str, str, dict[str, str], str]] = []
     outdated: list[tuple[str, str, str]] = []
     for n, entries in evaluated:
         dims = project.assets[n].dims
-        counts.update((n, status) for _, status, _, _ in entries)
         slots: dict[tuple, list] = {}  # a kind of top reason → the [count, example] of its group
         for x, status, condition, why in entries:
             if status == "missing" or status == "stale":
@@ -212,7 +215,7 @@ def _evaluated(project: Project, frontier: Frontier, evaluated: list[tuple[str, 
             if len(why) == 1:
                 k, d = why[0]
                 if k not in _OWN:  # a reason on an upstream partition says its asset and status in a group
-                    memo = (status, condition, k, d[1], status_of.get(d[1:], "satisfied")) \
+                    memo = (status, condition, k, d[1], d[3] if len(d) == 4 else status_of.get(d[1:], "satisfied")) \
                         if type(d) is tuple and d[0] == "up" else (status, condition, k, d)
             elif not why:
                 memo = (status, condition)
@@ -233,7 +236,7 @@ def _evaluated(project: Project, frontier: Frontier, evaluated: list[tuple[str, 
     groups = [Group(a, s, f, count, example) for (a, s, f), (count, example) in seen.items()]
     made_later = Statuses.later(lambda: _evaluated_statuses(project, sources, evaluated),
                                 sum(len(entries) for _, entries in evaluated), outdated)
-    return made_later, counts, groups, runnable
+    return made_later, Counter(counted), groups, runnable
 
 
 def _runnable(frontier: Frontier, statuses: list[PartitionStatus]) -> list[tuple[str, str, dict[str, str], str]]:
@@ -242,7 +245,22 @@ def _runnable(frontier: Frontier, statuses: list[PartitionStatus]) -> list[tuple
     return [(st.asset, st.key, st.values, unit_of.get((st.asset, st.key), st.key)) for st in statuses if st.runnable]
 
 
-def _made_reasons(n: str, x: FrontierPartition, why: list[tuple[str, object]], status_of: dict[tuple[str, str], str],
+class _StatusOf:
+    """Each unsatisfied partition's status by (asset, key), indexed when first asked: a reason through a
+    declared edge carries its upstream's status, so only an ``outdated`` reason asks (a million
+    partitions take a second to index)."""
+
+    def __init__(self, evaluated: list[tuple[str, list[tuple]]]) -> None:
+        self._evaluated = evaluated
+        self._of: dict[tuple[str, str], str] | None = None
+
+    def get(self, node: tuple[str, str], default: str) -> str:
+        if self._of is None:
+            self._of = {(n, x.key): status for n, entries in self._evaluated for x, status, _, _ in entries}
+        return self._of.get(node, default)
+
+
+def _made_reasons(n: str, x: FrontierPartition, why: list[tuple[str, object]], status_of: _StatusOf,
                   sources: dict[str, str], shared: dict[tuple, Reason]) -> tuple[Reason, ...]:
     """One partition's reasons, top reason first; those that do not depend on the partition are shared."""
     rs: list[Reason] = []
@@ -266,7 +284,7 @@ def _evaluated_statuses(project: Project, sources: dict[str, str],
     """What :func:`_reasons` and :func:`_statuses` make of clingo's atoms, made of the evaluated engine's
     answer: each asset's unsatisfied partitions in key order with their status, condition and reasons,
     so nothing is looked up by partition but upstream statuses and reasons."""
-    status_of = {(n, x.key): status for n, entries in evaluated for x, status, _, _ in entries}
+    status_of = _StatusOf(evaluated)
     shared: dict[tuple, Reason] = {}
     reasons: dict[tuple[str, str], tuple[Reason, ...]] = {}
     representative: dict[tuple[str, bool], tuple[str, str]] = {}

@@ -28,6 +28,7 @@ Comments name the status.lp rules each step evaluates.
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timezone
 
 from ..adapters.base import key_columns, quote_ident, sql_literal
@@ -37,10 +38,11 @@ from ..project.model import Asset, Project
 from .facts import describe_pause
 from .session import SolveResult
 
-Node = tuple[str, str]
 
 #: status codes the workspace computes; 0 is a partition on the frontier with none (never expected)
 _STATUS = (None, "missing", "stale", "in_progress", "waiting", "blocked")
+#: an upstream partition's status in a reason, by code: off the frontier (or on it with none), satisfied
+UPSTREAM_STATUS = ("satisfied", *_STATUS[1:])
 
 
 def _upstream_cols(b: Asset) -> str:
@@ -58,8 +60,10 @@ class _Tables:
     ``_blocked`` and status code) and ``sx_A_i`` (the edges of each declared dependency). Every column
     of setpoint's own starts with ``_``: a dimension name cannot, so the two never collide."""
 
-    def __init__(self, ws: Workspace, project: Project, frontier: Frontier, ruled: SolveResult) -> None:
-        self.con, self.project, self.frontier, self.ruled = ws.con, project, frontier, ruled
+    def __init__(self, ws: Workspace, project: Project, frontier: Frontier) -> None:
+        self.con, self.project, self.frontier = ws.con, project, frontier
+        self.ruled = SolveResult()
+        self.deps: dict[str, tuple[list[tuple[int, Asset]], list[str]]] = {}
         self.blocked_any: dict[str, bool] = {}
         self.pending_any: dict[str, bool] = {}
         self.troubled_any: dict[str, bool] = {}
@@ -71,19 +75,21 @@ class _Tables:
             return []
         return [i for i, part in enumerate(self.frontier.assets[asset.name].partitions) if part.key in named]
 
-    def build(self, asset: Asset) -> list[tuple[int, Asset]]:
-        """The tables of one asset (its upstream's are built); its dependencies with edges, by index."""
+    def prepare(self, asset: Asset) -> None:
+        """The tables of one asset that what the user's rules derive does not change: ``st0_A`` (each
+        frontier partition with its flags, ``_root`` but for rules) and the edge tables ``sx_A_i``."""
         con, n = self.con, asset.name
         cols, fcols = _cols(asset), _cols(asset, "f")
         action = asset.action
         paused = (self.frontier.paused.get(n) or self.frontier.paused.get("*")) is not None
         now = self.frontier.now.astimezone(timezone.utc).replace(tzinfo=None)
         # needs_work(A,P) :- absent / outdated / superseded / expired.  exhausted(A,P) :- needs_work, failed N >= M.
-        # root_blocked(A,P) :- block/unrecoverable; paused and not leased; needs_work and no action; exhausted.
+        # root_blocked(A,P) :- paused and not leased; needs_work and no action; exhausted (block/unrecoverable:
+        # see build)
         max_attempts = action.max_attempts if action is not None else 0
         first = quote_ident(key_columns(asset)[0])
         con.execute(
-            f"CREATE OR REPLACE TEMP TABLE st0_{n} AS SELECT *, (r._rn IS NOT NULL) OR ({paused} AND NOT _ls) "
+            f"CREATE OR REPLACE TEMP TABLE st0_{n} AS SELECT *, ({paused} AND NOT _ls) "
             f"OR (_nw AND NOT {action is not None}) OR (_nw AND {action is not None} AND _att > 0 AND _att >= "
             f"{int(max_attempts)}) AS _root FROM (SELECT row_number() OVER (ORDER BY {fcols}) - 1 AS _rn, {fcols}, "
             f"(ab.{first} IS NOT NULL OR u.ua IS NOT NULL OR coalesce(ag._expired, FALSE) OR v.old IS NOT NULL) AS _nw, "
@@ -91,8 +97,8 @@ class _Tables:
             f"AS _bo, x.run_id IS NOT NULL AS _ls, ab.{first} IS NOT NULL AS _ab FROM f_{n} f LEFT JOIN a_{n} ab "
             f"USING ({cols}) LEFT JOIN u_{n} u USING ({cols}) LEFT JOIN v_{n} v USING ({cols}) LEFT JOIN fl_{n} l "
             f"ON {_on_vals(asset, 'l', 'f')} LEFT JOIN age_{n} ag USING ({cols}) LEFT JOIN leases x "
-            f"ON x.asset = {sql_literal(n)} AND {_on_vals(asset, 'x', 'f')}) t "  # as _collect joins them: row for row
-            f"LEFT JOIN (SELECT unnest(CAST(? AS BIGINT[])) AS _rn) r USING (_rn)", [now, self._ruled_rows(asset)])
+            f"ON x.asset = {sql_literal(n)} AND {_on_vals(asset, 'x', 'f')}) t",  # as _collect joins them: row for row
+            [now])
         # the declared edges between frontier partitions (and not-due upstream windows): depends(A,P,B,Q)
         deps = []
         all_of = []
@@ -105,6 +111,19 @@ class _Tables:
             con.execute(f"CREATE OR REPLACE TEMP TABLE sx_{n}_{i} AS SELECT DISTINCT {_cols(asset, 'a')}, "
                         f"{_upstream_cols(b)}, b._not_due AS _nd FROM f_{n} a{extra} JOIN g_{b.name} b ON {cond}")
             deps.append((i, b))
+        self.deps[n] = (deps, all_of)
+
+    def build(self, asset: Asset) -> list[tuple[int, Asset]]:
+        """The status tables of one asset (prepared, and its upstream's built); its dependencies with
+        edges, by index."""
+        con, n = self.con, asset.name
+        cols = _cols(asset)
+        first = quote_ident(key_columns(asset)[0])
+        deps, all_of = self.deps[n]
+        # root_blocked(A,P) :- block(A,P,_).  root_blocked(A,P) :- unrecoverable(A,P,_).
+        ruled = self._ruled_rows(asset)
+        if ruled:
+            con.execute(f"UPDATE st0_{n} SET _root = TRUE WHERE _rn IN (SELECT unnest(CAST(? AS BIGINT[])))", [ruled])
         # blocked(A,P) :- root_blocked(A,P).  blocked(A,P) :- depends(A,P,B,Q), blocked(B,Q).
         # blocked(A,P) :- needs_all(A,B), known(A,P), blocked_asset(B).  (an asset's own windows: recursively)
         parts = [f"SELECT {cols} FROM st0_{n} WHERE _root"]
@@ -161,32 +180,52 @@ class _Tables:
                 f"SELECT DISTINCT t._rn, CASE WHEN t._code = 4 OR (t._root AND NOT t._nw) THEN "
                 f"(CASE WHEN e._nd THEN 'not_due' WHEN t._code = 4 AND s._blocked THEN NULL ELSE 'needs' END) "
                 f"WHEN NOT t._root AND NOT e._nd AND s._blocked THEN 'upstream_blocked' END AS _kind, s._rn AS _un, "
-                f"{ucols} FROM sx_{n}_{i} e JOIN st_{n} t USING ({_cols(asset)}) LEFT JOIN st_{b.name} s "
-                f"ON {_on_upstream(b, 'e', 's')} WHERE t._code IN (4, 5) AND _kind IS NOT NULL").fetchall()
-            # an upstream on the frontier is found by its row number; one not due yet is not on it
+                f"coalesce(s._code, 0) AS _uc, {ucols} FROM sx_{n}_{i} e JOIN st_{n} t USING ({_cols(asset)}) "
+                f"LEFT JOIN st_{b.name} s ON {_on_upstream(b, 'e', 's')} "
+                f"WHERE t._code IN (4, 5) AND _kind IS NOT NULL").fetchall()
+            # an upstream on the frontier is found by its row number; one not due yet is not on it. The
+            # reason carries the upstream's status, so that nothing looks it up by key
             theirs, bdims = self.frontier.assets[b.name].partitions, list(b.dims)
             for row in found:
                 un = row[2]
-                q = theirs[un].key if un is not None else format_key(bdims, row[3:]) if bdims else ""
+                q = theirs[un].key if un is not None else format_key(bdims, row[4:]) if bdims else ""
+                reason = (row[1], ("up", b.name, q, UPSTREAM_STATUS[row[3]]))
                 mine = edges.get(row[0])
                 if mine is None:
-                    edges[row[0]] = [(row[1], ("up", b.name, q))]
+                    edges[row[0]] = [reason]
                 else:
-                    mine.append((row[1], ("up", b.name, q)))
+                    mine.append(reason)
         return rows, edges
 
 
-def evaluate(ws: Workspace, project: Project, frontier: Frontier, ruled: SolveResult) -> SolveResult:
+def prepare(ws: Workspace, project: Project, frontier: Frontier) -> _Tables | None:
+    """What :func:`evaluate` computes before it needs what the user's rules derived: the larger part
+    of its SQL, done while clingo grounds them in its child process. None when nothing is unsatisfied."""
+    if not any(af.partitions for af in frontier.assets.values()):
+        return None
+    tables = _Tables(ws, project, frontier)
+    for asset in project.assets.values():
+        tables.prepare(asset)
+    return tables
+
+
+def evaluate(ws: Workspace, project: Project, frontier: Frontier, ruled: SolveResult,
+             tables: _Tables | None = None) -> SolveResult:
     """Statuses, conditions, reasons and runs of every known partition; ``ruled`` holds what the user's
     rules derived (blocks, unrecoverable partitions, priorities, forbidden starts) and is filled in.
-    Reads the frontier tables of ``ws``, which must be the workspace ``frontier`` was built in."""
+    Reads the frontier tables of ``ws``, which must be the workspace ``frontier`` was built in;
+    ``tables``, if given, were made by :func:`prepare` for this frontier."""
     result = ruled
     evaluated: list[tuple[str, list[tuple[FrontierPartition, str, str, list[tuple[str, object]]]]]] = []
     if not any(af.partitions for af in frontier.assets.values()):  # nothing is unsatisfied
-        result.runs, result.evaluated = [], [(n, []) for n in project.assets]
+        result.runs, result.evaluated, result.evaluated_counts = [], [(n, []) for n in project.assets], Counter()
         return result
-    tables = _Tables(ws, project, frontier, ruled)
-    runs: set[Node] = set()
+    if tables is None:
+        tables = prepare(ws, project, frontier)
+    assert tables is not None
+    tables.ruled = ruled
+    runs: dict[str, set[str]] = {}  # asset → the units that run
+    counts: Counter = Counter()  # (asset, status) → partitions
     all_of: dict[str, list[str]] = {}
     for a, b in frontier.needs_all:
         all_of.setdefault(a, []).append(b)
@@ -206,11 +245,14 @@ def evaluate(ws: Workspace, project: Project, frontier: Frontier, ruled: SolveRe
         pending_all = [("needs_all", b) for b in mine if tables.pending_any.get(b)]
         blocked_all = [("upstream_all_blocked", b) for b in mine if tables.blocked_any.get(b)]
         leased_units = {x.unit for x in parts if x.lease is not None} if coarse else set()
+        units = runs[n] = set()
         entries: list[tuple[FrontierPartition, str, str, list[tuple[str, object]]]] = []
         evaluated.append((n, entries))
+        tally = [0] * len(_STATUS)
         for i, (x, (code, root)) in enumerate(zip(parts, rows)):
             if not code:
                 continue
+            tally[code] += 1
             needs_work = x.absent or x.outdated_by is not None or x.expired or x.superseded is not None
             # condition(A,P,absent|outdated|present)
             condition = "absent" if x.absent else "outdated" if needs_work else "present"
@@ -254,15 +296,16 @@ def evaluate(ws: Workspace, project: Project, frontier: Frontier, ruled: SolveRe
                     why.append(("retrying", str(x.failures)))
                 # run(A,U) :- runnable(A,P), unit(A,P,U), not leased_unit(A,U).
                 if not coarse:
-                    runs.add((n, x.key))
+                    units.add(x.key)
                 elif x.unit not in leased_units:
-                    runs.add((n, x.unit))
+                    units.add(x.unit)
             if len(why) > 1:
                 why = sorted(set(why), key=repr)
             elif not why and status == "waiting":
                 raise AssertionError(f"{n}[{x.key}]: waiting without a reason")
             entries.append((x, status, condition, why))
-    result.runs = sorted(runs)
-    result.evaluated = evaluated
+        counts.update({(n, _STATUS[code]): k for code, k in enumerate(tally) if code and k})
+    result.runs = [(n, u) for n in sorted(runs) for u in sorted(runs[n])]  # as sorted(tuples), but faster
+    result.evaluated, result.evaluated_counts = evaluated, counts
     return result
 

@@ -20,6 +20,8 @@ import difflib
 import multiprocessing
 import os
 import resource
+import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 from pathlib import Path
@@ -58,6 +60,8 @@ class SolveResult:
     #: ``conditions`` and ``reasons``: each asset's unsatisfied partitions in value order, as
     #: (frontier partition, status, condition, reasons as (kind, detail) pairs)
     evaluated: list[tuple[str, list[tuple[Any, str, str, list[tuple[str, object]]]]]] | None = None
+    #: with ``evaluated``: how many partitions of each (asset, status) it holds
+    evaluated_counts: Counter | None = None
 
 
 def reason_text(sym: clingo.Symbol) -> str:
@@ -239,40 +243,61 @@ def _budget(limits: Limits, facts: str) -> tuple[int, float]:
             limits.timeout_s + len(facts) / 2**20 * _SECONDS_PER_FACT_MB)
 
 
+class _Guarded:
+    """A grounding under way in a child process, bounded in memory and time; :meth:`result` waits."""
+
+    def __init__(self, rule_files: list[str], facts: str, display: dict[str, str], limits: Limits,
+                 origins: bool = False, shipped: tuple[str, ...] = SHIPPED) -> None:
+        self.memory_mb, timeout_s = _budget(limits, facts)
+        ctx = multiprocessing.get_context("fork")
+        self.parent, child = ctx.Pipe(duplex=False)
+        self.proc = ctx.Process(target=_child, args=(child, rule_files, facts, display, self.memory_mb, origins,
+                                                     shipped), daemon=True)
+        self.proc.start()
+        child.close()
+        self.deadline, self.timeout_s = time.monotonic() + timeout_s, timeout_s
+        self.shown = ", ".join(display[f] for f in rule_files)
+        self.size = f"{fact_count(facts):,} facts"
+
+    def result(self) -> SolveResult | list[Problem]:
+        proc, parent = self.proc, self.parent
+        fix = ("if a rule joins unrelated atoms (a cross product), bind every variable through key/4, frontier/2 "
+               "or depends/4; if the gap itself is this large (a first backfill), raise solver.{key} in setpoint.yaml")
+        try:
+            if not parent.poll(max(0.0, self.deadline - time.monotonic())):
+                proc.kill()
+                raise RuleError(f"grounding the rules over {self.size} took longer than {self.timeout_s:,.0f} s and "
+                                "was stopped", file=self.shown, hint=fix.format(key="timeout_s"))
+            try:
+                out = parent.recv()
+            except EOFError:
+                out = "memory"
+        finally:
+            self.cancel()
+        if out == "memory" or (isinstance(out, tuple) and "bad_alloc" in out[1]) or (
+            isinstance(out, list) and any("bad_alloc" in p.message for p in out)
+        ):
+            raise RuleError(f"grounding the rules over {self.size} needed more than {self.memory_mb:,} MiB and was "
+                            "stopped", file=self.shown, hint=fix.format(key="memory_mb"))
+        if isinstance(out, tuple):
+            raise SolveError(f"the solver failed: {out[1]}")
+        return out
+
+    def cancel(self) -> None:
+        """End the child: one still grounding is killed, one that answered is given 5 s to exit."""
+        if self.parent.closed:
+            return
+        if self.proc.is_alive() and not self.parent.poll():
+            self.proc.kill()
+        self.proc.join(5)
+        if self.proc.is_alive():
+            self.proc.kill()
+        self.parent.close()
+
+
 def _guarded(rule_files: list[str], facts: str, display: dict[str, str], limits: Limits,
              origins: bool = False, shipped: tuple[str, ...] = SHIPPED) -> SolveResult | list[Problem]:
-    memory_mb, timeout_s = _budget(limits, facts)
-    ctx = multiprocessing.get_context("fork")
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, rule_files, facts, display, memory_mb, origins, shipped),
-                       daemon=True)
-    proc.start()
-    child.close()
-    shown = ", ".join(display[f] for f in rule_files)
-    size = f"{fact_count(facts):,} facts"
-    fix = ("if a rule joins unrelated atoms (a cross product), bind every variable through key/4, frontier/2 "
-           "or depends/4; if the gap itself is this large (a first backfill), raise solver.{key} in setpoint.yaml")
-    try:
-        if not parent.poll(timeout_s):
-            proc.kill()
-            raise RuleError(f"grounding the rules over {size} took longer than {timeout_s:,.0f} s and was stopped",
-                            file=shown, hint=fix.format(key="timeout_s"))
-        try:
-            out = parent.recv()
-        except EOFError:
-            out = "memory"
-    finally:
-        proc.join(5)
-        if proc.is_alive():
-            proc.kill()
-    if out == "memory" or (isinstance(out, tuple) and "bad_alloc" in out[1]) or (
-        isinstance(out, list) and any("bad_alloc" in p.message for p in out)
-    ):
-        raise RuleError(f"grounding the rules over {size} needed more than {memory_mb:,} MiB and was stopped",
-                        file=shown, hint=fix.format(key="memory_mb"))
-    if isinstance(out, tuple):
-        raise SolveError(f"the solver failed: {out[1]}")
-    return out
+    return _Guarded(rule_files, facts, display, limits, origins, shipped).result()
 
 
 def _raise(out: SolveResult | list[Problem]) -> SolveResult:
@@ -301,23 +326,48 @@ def check_rules(rule_files: list[Path], display: dict[str, str], limits: Limits 
         raise RuleError(problems[0].message, problems=problems)
 
 
-def solve_rules(facts: str, rule_files: list[Path], display: dict[str, str], limits: Limits | None = None,
-                assets: set[str] | None = None, origins: bool = False) -> SolveResult:
-    """Ground only the user's rules (with inputs.lp) over the facts they read, and read what they derive:
-    blocks, unrecoverable partitions, priorities and forbidden starts. For rules that read input facts
-    only (see :func:`setpoint.solver.userrules.input_reads`); the statuses come from
+class RulesUnderWay:
+    """The user's rules being grounded (see :func:`start_rules`); :meth:`result` waits for what they
+    derived, :meth:`cancel` stops them (both may be called more than once)."""
+
+    def __init__(self, files: list[str], display: dict[str, str], guarded: _Guarded | None) -> None:
+        self.files, self.display, self.guarded = files, display, guarded
+        self.done: SolveResult | None = None if guarded is not None else SolveResult()
+
+    def result(self) -> SolveResult:
+        if self.done is None:
+            assert self.guarded is not None
+            self.done = _raise(self.guarded.result())
+            _not_facts(self.done, self.files, self.display)
+        return self.done
+
+    def cancel(self) -> None:
+        if self.done is None and self.guarded is not None:
+            self.guarded.cancel()
+
+
+def start_rules(facts: str, rule_files: list[Path], display: dict[str, str], limits: Limits | None = None,
+                assets: set[str] | None = None, origins: bool = False) -> RulesUnderWay:
+    """Start grounding only the user's rules (with inputs.lp) over the facts they read, in a child
+    process, and go on: what they derive (blocks, unrecoverable partitions, priorities and forbidden
+    starts) is read when asked for. For rules that read input facts only (see
+    :func:`setpoint.solver.userrules.input_reads`); the statuses come from
     :mod:`setpoint.solver.evaluate`. ``origins`` records which rule derived each block and
-    unrecoverable atom, as :func:`solve` does."""
+    unrecoverable atom, as :func:`solve` does. The rule files are checked now."""
     limits = limits or Limits()
     files = [str(f) for f in rule_files]
-    result = SolveResult()
-    if files:
-        problems = check_rule_files(list(rule_files), display, assets)
-        if problems:
-            raise RuleError(problems[0].message, problems=problems)
-        result = _raise(_guarded(files, facts, display, limits, origins, shipped=("inputs.lp",)))
-    _not_facts(result, files, display)
-    return result
+    if not files:
+        return RulesUnderWay(files, display, None)
+    problems = check_rule_files(list(rule_files), display, assets)
+    if problems:
+        raise RuleError(problems[0].message, problems=problems)
+    return RulesUnderWay(files, display, _Guarded(files, facts, display, limits, origins, shipped=("inputs.lp",)))
+
+
+def solve_rules(facts: str, rule_files: list[Path], display: dict[str, str], limits: Limits | None = None,
+                assets: set[str] | None = None, origins: bool = False) -> SolveResult:
+    """What :func:`start_rules` starts, waited for."""
+    return start_rules(facts, rule_files, display, limits, assets, origins).result()
 
 
 def solve(facts: str, rule_files: list[Path], display: dict[str, str], limits: Limits | None = None,

@@ -189,3 +189,38 @@ def test_the_guard_stops_an_exploding_rule_over_aspif_facts_and_counts_them(tmp_
     with pytest.raises(RuleError, match=stopped) as caught:
         solve_rules(program, [rules], {str(rules): "rules/explode.lp"}, SolverLimits(memory_mb=128, timeout_s=20))
     assert caught.value.file == "rules/explode.lp"
+
+
+def test_rules_under_way_are_stopped_when_the_plan_no_longer_waits_for_them(tmp_path) -> None:
+    """The status tables are prepared while clingo grounds the user's rules in a child process: if
+    preparing them fails, the grounding is killed, not waited for until its time limit."""
+    import time
+
+    from setpoint.project.model import SolverLimits
+    from setpoint.solver.facts import aspif
+    from setpoint.solver.session import start_rules
+
+    rules = tmp_path / "explode.lp"
+    rules.write_text('p(X,Y,Z) :- X=1..2000, Y=1..2000, Z=1..2000.\nblock(A,P,"x") :- frontier(A,P), p(1,1,1).\n')
+    started = time.monotonic()
+    under_way = start_rules(aspif(_atoms(FACTS)), [rules], {str(rules): "rules/explode.lp"},
+                            SolverLimits(memory_mb=2048, timeout_s=600))
+    assert under_way.guarded is not None
+    proc = under_way.guarded.proc
+    assert proc.is_alive()
+    under_way.cancel()
+    under_way.cancel()  # twice is harmless
+    assert not proc.is_alive() and proc.exitcode is not None and time.monotonic() - started < 30
+
+
+def test_rules_under_way_answer_once(tmp_path) -> None:
+    from setpoint.solver.session import start_rules
+
+    rules = tmp_path / "r.lp"
+    rules.write_text('block(A,P,"no") :- key(A,P,day,"2024-03-02").\n')
+    under_way = start_rules(FACTS, [rules], {str(rules): "rules/r.lp"}, assets={"raw", "clean", "report"})
+    first = under_way.result()
+    assert under_way.result() is first and first.blocks
+    under_way.cancel()
+    assert under_way.guarded is not None and not under_way.guarded.proc.is_alive()
+    assert start_rules(FACTS, [], {}).result().blocks == {}  # no rules: nothing to ground
