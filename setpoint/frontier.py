@@ -618,20 +618,24 @@ class Workspace:
         con, n, dims = self.con, asset.name, list(asset.dims)
         kc = key_columns(asset)
         cols = _cols(asset, "f")
-        # most frontier partitions are absent or downstream of the gap, with nothing on record: what a few
-        # have (a version, failures, a lease, an upstream change, an age) comes as one value, else NULL
-        extra = ("v.old, l.attempts, l.last_error, l.last_run, l.retry_at, x.run_id, x.started_at, x.deadline, "
-                 "u.ut, a._expires, a._expired, u.ua, u.uk")
-        rare = ("v.old IS NOT NULL OR l.attempts IS NOT NULL OR x.run_id IS NOT NULL OR u.ua IS NOT NULL "
-                "OR a._expires IS NOT NULL")
-        rows = [] if not self.sizes[n] else con.execute(
-            f"SELECT {cols}, {_key_sql(asset, 'f', self._plain(asset))}, ab.{quote_ident(kc[0])} IS NOT NULL, "
-            f"CASE WHEN {rare} THEN ROW({extra}) END "
-            f"FROM f_{n} f LEFT JOIN a_{n} ab USING ({_cols(asset)}) LEFT JOIN u_{n} u USING "
+        # each frontier partition in value order (_rn) with what is on record about it: the status rules
+        # (solver/evaluate.py) read the same table, row for row
+        con.execute(
+            f"CREATE OR REPLACE TABLE c_{n} AS SELECT row_number() OVER (ORDER BY {cols}) - 1 AS _rn, {cols}, "
+            f"ab.{quote_ident(kc[0])} IS NOT NULL AS _ab, v.old AS _old, l.attempts AS _att, l.last_error AS _err, "
+            f"l.last_run AS _run, l.retry_at AS _retry, x.run_id AS _lease, x.started_at AS _since, "
+            f"x.deadline AS _until, u.ut AS _ut, u.ua AS _ua, u.uk AS _uk, a._expires AS _expires, "
+            f"a._expired AS _expired FROM f_{n} f LEFT JOIN a_{n} ab USING ({_cols(asset)}) LEFT JOIN u_{n} u USING "
             f"({_cols(asset)}) LEFT JOIN v_{n} v USING ({_cols(asset)}) LEFT JOIN fl_{n} l ON {_on_vals(asset, 'l', 'f')} "
             f"LEFT JOIN age_{n} a USING ({_cols(asset)}) "
-            f"LEFT JOIN leases x ON x.asset = {sql_literal(n)} AND {_on_vals(asset, 'x', 'f')} "
-            f"ORDER BY {cols}").fetchall()
+            f"LEFT JOIN leases x ON x.asset = {sql_literal(n)} AND {_on_vals(asset, 'x', 'f')}")
+        # most frontier partitions are absent or downstream of the gap, with nothing on record: what a few
+        # have (a version, failures, a lease, an upstream change, an age) comes as one value, else NULL
+        extra = "_old, _att, _err, _run, _retry, _lease, _since, _until, _ut, _expires, _expired, _ua, _uk"
+        rare = "_old IS NOT NULL OR _att IS NOT NULL OR _lease IS NOT NULL OR _ua IS NOT NULL OR _expires IS NOT NULL"
+        rows = [] if not self.sizes[n] else con.execute(
+            f"SELECT {cols}, {_key_sql(asset, 'f', self._plain(asset))}, _ab, CASE WHEN {rare} THEN ROW({extra}) END "
+            f"FROM c_{n} f ORDER BY _rn").fetchall()
         grain = asset.action.grain if asset.action else tuple(dims)
         coarse = asset.action is not None and grain != tuple(dims)
         has_action = asset.action is not None

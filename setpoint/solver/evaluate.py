@@ -31,8 +31,8 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timezone
 
-from ..adapters.base import key_columns, quote_ident, sql_literal
-from ..frontier import Frontier, FrontierPartition, Workspace, _cols, _on_vals, mapping_join
+from ..adapters.base import key_columns, quote_ident
+from ..frontier import Frontier, FrontierPartition, Workspace, _cols, mapping_join
 from ..partition import format_key
 from ..project.model import Asset, Project
 from .facts import describe_pause
@@ -79,7 +79,7 @@ class _Tables:
         """The tables of one asset that what the user's rules derive does not change: ``st0_A`` (each
         frontier partition with its flags, ``_root`` but for rules) and the edge tables ``sx_A_i``."""
         con, n = self.con, asset.name
-        cols, fcols = _cols(asset), _cols(asset, "f")
+        fcols = _cols(asset, "f")
         action = asset.action
         paused = (self.frontier.paused.get(n) or self.frontier.paused.get("*")) is not None
         now = self.frontier.now.astimezone(timezone.utc).replace(tzinfo=None)
@@ -87,17 +87,13 @@ class _Tables:
         # root_blocked(A,P) :- paused and not leased; needs_work and no action; exhausted (block/unrecoverable:
         # see build)
         max_attempts = action.max_attempts if action is not None else 0
-        first = quote_ident(key_columns(asset)[0])
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE st0_{n} AS SELECT *, ({paused} AND NOT _ls) "
             f"OR (_nw AND NOT {action is not None}) OR (_nw AND {action is not None} AND _att > 0 AND _att >= "
-            f"{int(max_attempts)}) AS _root FROM (SELECT row_number() OVER (ORDER BY {fcols}) - 1 AS _rn, {fcols}, "
-            f"(ab.{first} IS NOT NULL OR u.ua IS NOT NULL OR coalesce(ag._expired, FALSE) OR v.old IS NOT NULL) AS _nw, "
-            f"coalesce(l.attempts, 0) AS _att, coalesce(l.attempts, 0) > 0 AND coalesce(l.retry_at > ?, FALSE) "
-            f"AS _bo, x.run_id IS NOT NULL AS _ls, ab.{first} IS NOT NULL AS _ab FROM f_{n} f LEFT JOIN a_{n} ab "
-            f"USING ({cols}) LEFT JOIN u_{n} u USING ({cols}) LEFT JOIN v_{n} v USING ({cols}) LEFT JOIN fl_{n} l "
-            f"ON {_on_vals(asset, 'l', 'f')} LEFT JOIN age_{n} ag USING ({cols}) LEFT JOIN leases x "
-            f"ON x.asset = {sql_literal(n)} AND {_on_vals(asset, 'x', 'f')}) t",  # as _collect joins them: row for row
+            f"{int(max_attempts)}) AS _root FROM (SELECT _rn, {fcols}, "
+            f"(_ab OR _ua IS NOT NULL OR coalesce(_expired, FALSE) OR _old IS NOT NULL) AS _nw, "
+            f"coalesce(_att, 0) AS _att, coalesce(_att, 0) > 0 AND coalesce(_retry > ?, FALSE) "
+            f"AS _bo, _lease IS NOT NULL AS _ls, _ab FROM c_{n} f) t",  # the partitions as _collect read them
             [now])
         # the declared edges between frontier partitions (and not-due upstream windows): depends(A,P,B,Q)
         deps = []
@@ -143,15 +139,9 @@ class _Tables:
             union = (f"WITH RECURSIVE r AS ({union} UNION SELECT {_cols(asset, 'e')} FROM ({edges}) e "
                      f"JOIN r ON {_on_upstream(asset, 'e', 'r')}) SELECT * FROM r")
         blocked = con.execute(f"CREATE OR REPLACE TEMP TABLE sb_{n} AS {union}").fetchone()[0]
-        if blocked:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT t.*, b.{first} IS NOT NULL AS _blocked "
-                        f"FROM st0_{n} t LEFT JOIN sb_{n} b USING ({cols})")
-        else:  # usually nothing is blocked
-            con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT *, FALSE AS _blocked FROM st0_{n}")
         self.blocked_any[n] = blocked > 0
-        counts = con.execute(f"SELECT count(*), count(*) FILTER (WHERE NOT _blocked) FROM st_{n}").fetchone()
-        self.troubled_any[n] = counts[0] > 0
-        self.pending_any[n] = counts[1] > 0
+        flag = f"b.{first} IS NOT NULL" if blocked else "FALSE"  # usually nothing is blocked
+        marked = f"st0_{n} t LEFT JOIN sb_{n} b USING ({cols})" if blocked else f"st0_{n} t"
         # upstream_pending(A,P) :- depends(A,P,B,Q), pending(B,Q).  … depends(A,P,B,Q), not_due(B,Q).
         # … needs_all(A,B), known(A,P), pending_asset(B), not blocked(A,P).
         ups = [f"SELECT {_cols(asset, 'e')} FROM sx_{n}_{i} e LEFT JOIN st_{b.name} s ON {_on_upstream(b, 'e', 's')} "
@@ -160,9 +150,18 @@ class _Tables:
         up = f"SELECT DISTINCT * FROM ({' UNION ALL '.join(ups)})" if ups else \
             f"SELECT {cols} FROM st0_{n} WHERE FALSE"
         # status(A,P,…): blocked; in_progress (leased); waiting (held: upstream pending, or backoff); missing; stale
-        con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT t.*, CASE WHEN _blocked THEN 5 WHEN _ls THEN 3 "
-                    f"WHEN p.{first} IS NOT NULL OR {all_pending} OR _bo THEN 4 WHEN _ab THEN 1 WHEN _nw THEN 2 "
-                    f"ELSE 0 END AS _code FROM st_{n} t LEFT JOIN ({up}) p USING ({cols})")
+        code = (f"CASE WHEN _blocked THEN 5 WHEN _ls THEN 3 WHEN p.{first} IS NOT NULL OR {all_pending} OR _bo "
+                f"THEN 4 WHEN _ab THEN 1 WHEN _nw THEN 2 ELSE 0 END AS _code")
+        if own:  # the pending windows of itself are read from its own table: first who is blocked, then the rest
+            con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT t.*, {flag} AS _blocked FROM {marked}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT t.*, {code} FROM st_{n} t "
+                        f"LEFT JOIN ({up}) p USING ({cols})")
+        else:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT *, {code} FROM (SELECT t.*, {flag} AS _blocked "
+                        f"FROM {marked}) t LEFT JOIN ({up}) p USING ({cols})")
+        counts = con.execute(f"SELECT count(*), count(*) FILTER (WHERE NOT _blocked) FROM st_{n}").fetchone()
+        self.troubled_any[n] = counts[0] > 0
+        self.pending_any[n] = counts[1] > 0
         return deps
 
     def read(self, asset: Asset, deps: list[tuple[int, Asset]]) -> tuple[list[tuple[int, bool]],
@@ -176,8 +175,9 @@ class _Tables:
             # reason(A,P,not_due,up(B,Q)) :- waiting or (root_blocked, not needs_work), not_due(B,Q).
             # reason(A,P,upstream_blocked,up(B,Q)) :- blocked, not root_blocked, blocked(B,Q).
             ucols = ", ".join(f"e._u{j}" for j in range(len(key_columns(b))))
+            # (an edge table's rows are distinct, so these are: a reason found twice would be merged below)
             found = con.execute(
-                f"SELECT DISTINCT t._rn, CASE WHEN t._code = 4 OR (t._root AND NOT t._nw) THEN "
+                f"SELECT t._rn, CASE WHEN t._code = 4 OR (t._root AND NOT t._nw) THEN "
                 f"(CASE WHEN e._nd THEN 'not_due' WHEN t._code = 4 AND s._blocked THEN NULL ELSE 'needs' END) "
                 f"WHEN NOT t._root AND NOT e._nd AND s._blocked THEN 'upstream_blocked' END AS _kind, s._rn AS _un, "
                 f"coalesce(s._code, 0) AS _uc, {ucols} FROM sx_{n}_{i} e JOIN st_{n} t USING ({_cols(asset)}) "
