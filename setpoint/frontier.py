@@ -456,6 +456,7 @@ class Workspace:
         self.counts: dict[str, tuple[int, int]] = {}  # expected and present partitions, by asset
         self.space: dict[str, list[tuple[str, list]]] = {}  # each dimension's values (SQL, parameters), by asset
         self.failed: dict[str, int] = {}  # partitions with failed attempts on record, by asset
+        self.filled: dict[str, set[str]] = {}
         self.estimates = {a.name: estimate_for(project, a, self.durations.get(a.name, []))
                           for a in assets.values() if a.action is not None}
         for asset in assets.values():
@@ -474,10 +475,12 @@ class Workspace:
             self._present(asset, seen)
             # superseded: built by another version of the action; failures: attempts on record
             version = sql_literal(asset.action.version if asset.action else "")
-            con.execute(f"CREATE TABLE v_{n} AS SELECT {_cols(asset, 'a')}, l.version AS old FROM p_{n} a "
+            self.filled[n] = set()  # which of v_, u_ and age_ have rows (most are empty: nothing to join)
+            if con.execute(f"CREATE TABLE v_{n} AS SELECT {_cols(asset, 'a')}, l.version AS old FROM p_{n} a "
                         f"JOIN ledger l ON l.asset = {sql_literal(n)} AND {_on_vals(asset, 'l', 'a')} "
                         f"WHERE {'TRUE' if asset.action else 'FALSE'} AND l.version IS NOT NULL "
-                        f"AND l.version <> {version}")
+                        f"AND l.version <> {version}").fetchone()[0]:
+                self.filled[n].add("v")
             # failures of an older version of the action do not count: a changed action starts afresh
             con.execute(f"CREATE TABLE fl_{n} AS SELECT key, vals, attempts, last_error, last_run, retry_at FROM ledger "
                         f"WHERE asset = {sql_literal(n)} AND attempts > 0 AND "
@@ -500,8 +503,9 @@ class Workspace:
                            f"[{_cols(b, 'b')}] AS uk, b.updated_at AS ut, b.updated_at AS ft FROM p_{n} a{cond_from} "
                            f"JOIN p_{b.name} b ON {cond} WHERE b.updated_at > a.updated_at")
             if ups:
-                con.execute(f"CREATE TABLE u_{n} AS SELECT {cols}, arg_max(ua, ut) AS ua, arg_max(uk, ut) AS uk, "
-                            f"min(ft) AS ut FROM ({' UNION ALL '.join(ups)}) GROUP BY ALL")
+                if con.execute(f"CREATE TABLE u_{n} AS SELECT {cols}, arg_max(ua, ut) AS ua, arg_max(uk, ut) AS uk, "
+                               f"min(ft) AS ut FROM ({' UNION ALL '.join(ups)}) GROUP BY ALL").fetchone()[0]:
+                    self.filled[n].add("u")
             else:
                 con.execute(f"CREATE TABLE u_{n} AS SELECT {cols}, '' AS ua, CAST([] AS VARCHAR[]) AS uk, "
                             f"CAST(NULL AS TIMESTAMP) AS ut FROM e_{n} WHERE FALSE")
@@ -511,9 +515,10 @@ class Workspace:
             lead = self.estimates[n].seconds(1) if age is not None and n in self.estimates else 0.0
             refresh = (now - age + timedelta(seconds=lead) + asset.slo.lead).astimezone(timezone.utc) \
                 .replace(tzinfo=None) if age is not None else None
-            con.execute(f"CREATE TABLE age_{n} AS SELECT {cols}, updated_at + to_seconds(?) AS _expires, "
-                        f"updated_at <= ? AS _expired FROM p_{n} WHERE ? AND updated_at IS NOT NULL",
-                        [age.total_seconds() if age else 0, refresh, age is not None])
+            if con.execute(f"CREATE TABLE age_{n} AS SELECT {cols}, updated_at + to_seconds(?) AS _expires, "
+                           f"updated_at <= ? AS _expired FROM p_{n} WHERE ? AND updated_at IS NOT NULL",
+                           [age.total_seconds() if age else 0, refresh, age is not None]).fetchone()[0]:
+                self.filled[n].add("age")
 
     def build_frontier(self, frontier: Frontier, extra: dict[str, list[tuple[str, ...]]] | None = None,
                        edges: bool = True) -> Frontier:
@@ -620,15 +625,18 @@ class Workspace:
         cols = _cols(asset, "f")
         # each frontier partition in value order (_rn) with what is on record about it: the status rules
         # (solver/evaluate.py) read the same table, row for row
+        # (a table with no rows is not joined: its columns are NULL)
+        filled, plain = self.filled[n], _cols(asset)
+        joins = {"v": f" LEFT JOIN v_{n} v USING ({plain})", "u": f" LEFT JOIN u_{n} u USING ({plain})",
+                 "l": f" LEFT JOIN fl_{n} l ON {_on_vals(asset, 'l', 'f')}", "a": f" LEFT JOIN age_{n} a USING ({plain})",
+                 "x": f" LEFT JOIN leases x ON x.asset = {sql_literal(n)} AND {_on_vals(asset, 'x', 'f')}"}
+        joined = {"v": "v" in filled, "u": "u" in filled, "l": bool(self.failed.get(n)), "a": "age" in filled,
+                  "x": any(x.asset == n for x in self.leases)}
+        picked = [f"{c} AS {name}" if joined[c[0]] else f"CAST(NULL AS {kind}) AS {name}" for c, name, kind in _RECORD]
         con.execute(
             f"CREATE OR REPLACE TABLE c_{n} AS SELECT row_number() OVER (ORDER BY {cols}) - 1 AS _rn, {cols}, "
-            f"ab.{quote_ident(kc[0])} IS NOT NULL AS _ab, v.old AS _old, l.attempts AS _att, l.last_error AS _err, "
-            f"l.last_run AS _run, l.retry_at AS _retry, x.run_id AS _lease, x.started_at AS _since, "
-            f"x.deadline AS _until, u.ut AS _ut, u.ua AS _ua, u.uk AS _uk, a._expires AS _expires, "
-            f"a._expired AS _expired FROM f_{n} f LEFT JOIN a_{n} ab USING ({_cols(asset)}) LEFT JOIN u_{n} u USING "
-            f"({_cols(asset)}) LEFT JOIN v_{n} v USING ({_cols(asset)}) LEFT JOIN fl_{n} l ON {_on_vals(asset, 'l', 'f')} "
-            f"LEFT JOIN age_{n} a USING ({_cols(asset)}) "
-            f"LEFT JOIN leases x ON x.asset = {sql_literal(n)} AND {_on_vals(asset, 'x', 'f')}")
+            f"ab.{quote_ident(kc[0])} IS NOT NULL AS _ab, {', '.join(picked)} FROM f_{n} f "
+            f"LEFT JOIN a_{n} ab USING ({plain})" + "".join(j for c, j in joins.items() if joined[c]))
         # most frontier partitions are absent or downstream of the gap, with nothing on record: what a few
         # have (a version, failures, a lease, an upstream change, an age) comes as one value, else NULL
         extra = "_old, _att, _err, _run, _retry, _lease, _since, _until, _ut, _expires, _expired, _ua, _uk"
@@ -705,6 +713,14 @@ class Workspace:
                 frontier.edges.append((n, p, b.name, q))
                 if e[-1]:
                     frontier.not_due.add((b.name, q))
+
+
+#: what is on record about a frontier partition, as ``c_A`` holds it: (column, name, type)
+_RECORD = (("v.old", "_old", "VARCHAR"), ("l.attempts", "_att", "INTEGER"), ("l.last_error", "_err", "VARCHAR"),
+           ("l.last_run", "_run", "VARCHAR"), ("l.retry_at", "_retry", "TIMESTAMP"), ("x.run_id", "_lease", "VARCHAR"),
+           ("x.started_at", "_since", "TIMESTAMP"), ("x.deadline", "_until", "TIMESTAMP"), ("u.ut", "_ut", "TIMESTAMP"),
+           ("u.ua", "_ua", "VARCHAR"), ("u.uk", "_uk", "VARCHAR[]"), ("a._expires", "_expires", "TIMESTAMP"),
+           ("a._expired", "_expired", "BOOLEAN"))
 
 
 def _aware(moment: datetime | None) -> datetime | None:
