@@ -75,7 +75,11 @@ def _solve_to_fixpoint(ws: Workspace, project: Project, frontier: Frontier, keys
         rules = start_rules(facts.program(), list(project.rule_files), _display(project), project.limits,
                             set(project.assets), origins)
         try:  # the status tables are prepared while clingo grounds the user's rules
-            tables = prepare(ws, project, frontier)
+            try:
+                tables = prepare(ws, project, frontier)
+            except Exception:
+                rules.result()  # an error in the rules is the user's to fix first: it is raised instead
+                raise
             ruled = rules.result()
         finally:
             rules.cancel()

@@ -503,8 +503,10 @@ class Workspace:
                            f"[{_cols(b, 'b')}] AS uk, b.updated_at AS ut, b.updated_at AS ft FROM p_{n} a{cond_from} "
                            f"JOIN p_{b.name} b ON {cond} WHERE b.updated_at > a.updated_at")
             if ups:
-                if con.execute(f"CREATE TABLE u_{n} AS SELECT {cols}, arg_max(ua, ut) AS ua, arg_max(uk, ut) AS uk, "
-                               f"min(ft) AS ut FROM ({' UNION ALL '.join(ups)}) GROUP BY ALL").fetchone()[0]:
+                # the newest upstream partition says why; on a tie, the first by name and key (not any one)
+                if con.execute(f"CREATE TABLE u_{n} AS SELECT {cols}, o.ua, o.uk, ut FROM (SELECT {cols}, "
+                               f"arg_min({{'ua': ua, 'uk': uk}}, (-epoch_us(ut), ua, uk)) AS o, min(ft) AS ut "
+                               f"FROM ({' UNION ALL '.join(ups)}) GROUP BY ALL)").fetchone()[0]:
                     self.filled[n].add("u")
             else:
                 con.execute(f"CREATE TABLE u_{n} AS SELECT {cols}, '' AS ua, CAST([] AS VARCHAR[]) AS uk, "

@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from tests.conftest import ASSET_A
 
@@ -115,6 +116,25 @@ def test_a_rule_whose_grounding_is_slow_is_stopped_by_the_time_limit(project) ->
     assert re.match(r"^error: rules/explode\.lp: grounding the rules over \d+ facts "
                     r"(took longer than 1 s|needed more than 8,192 MiB) and was stopped", err), err
     assert took < 30
+
+
+def test_an_error_in_the_rules_is_reported_before_an_error_preparing_the_status_tables(project, monkeypatch) -> None:
+    """The status tables are prepared while the rules ground: when both fail, the rules' error (the user's
+    to fix) is the one raised, as when the rules were solved first."""
+    import duckdb
+    import pytest
+
+    import setpoint
+    import setpoint.controller
+
+    def out_of_memory(*args, **kwargs):
+        raise duckdb.OutOfMemoryException("Out of Memory Error: preparing the status tables")
+
+    _exploding(project, "{memory_mb: 8192, timeout_s: 1}")
+    monkeypatch.setattr(setpoint.controller, "prepare", out_of_memory)
+    with pytest.raises(setpoint.RuleError) as caught:
+        setpoint.plan(project.root, now=datetime(2024, 4, 1, 12, tzinfo=timezone.utc), record=False)
+    assert caught.value.file == "rules/explode.lp"
 
 
 def test_validate_reports_yaml_and_rule_problems_in_one_run(cli, project) -> None:

@@ -151,3 +151,27 @@ def test_observed_partitions_outside_the_expected_ones_are_not_counted(project) 
     assert p.summary["bal"]["satisfied"] == 9
     assert [(s.asset, s.key, s.status) for s in p.statuses] == [("tx", "2024-03-10", "missing"),
                                                                ("bal", "2024-03-10", "waiting")]
+
+
+def test_an_outdated_partition_names_one_upstream_when_several_changed_at_once(project) -> None:
+    """Of upstream partitions that changed at the same moment, the first by asset and key is named (the
+    same one in every plan, with its own asset and key, not one's asset with another's key)."""
+    camps = ", ".join(f"c{i}" for i in range(200))
+    project.write("assets/a.yaml", f"""
+        assets:
+          - {{name: up2, table: {{name: up2, updated_at: ts}}, partitions: {{camp: [{camps}]}}}}
+          - {{name: up1, table: {{name: up1, updated_at: ts}}, partitions: {{camp: [{camps}]}}}}
+          - name: down
+            table: {{name: down, updated_at: ts}}
+            partitions: {{day: {DAYS}}}
+            depends_on: [{{asset: up2, mapping: all}}, {{asset: up1, mapping: all}}]
+            action: {{sql: "SELECT 1"}}
+    """)
+    for up in ("up1", "up2"):
+        project.sql(f"CREATE TABLE {up} AS SELECT 'c' || i AS camp, TIMESTAMP '2024-03-20' AS ts FROM range(200) t(i)")
+    project.sql("CREATE TABLE down AS SELECT DATE '2024-03-01' + CAST(i AS INTEGER) AS day, TIMESTAMP '2024-03-15' AS ts "
+                "FROM range(10) t(i)")
+    for _ in range(3):
+        p = plan(project.root, now=NOW, record=False)
+        named = {r.upstream for s in p.statuses if s.asset == "down" for r in s.reasons if r.kind == "outdated"}
+        assert named == {"up1[c0]"}

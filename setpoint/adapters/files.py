@@ -22,7 +22,7 @@ import duckdb
 
 from ..project.model import Asset, FilesLocation
 from ..project.timewindows import TimeWindows
-from .base import Observation, key_columns, land, quote_ident
+from .base import Observation, key_columns, land, normalize_sql, quote_ident
 from .inventory import (DirStamp, Inventory, InventoryPolicy, Marks, changes, stamp, staging_table,
                         wall_clock)
 
@@ -175,8 +175,10 @@ class FilesObserver:
         if self.inventory is None or self.inventory[0].relist_s <= 0:
             return self._merged(con, target, staging, source, self._land(con, staging, listing(base), pattern, formats))
         policy, marks = self.inventory
-        # what a path means: the template, the pattern and formats it compiles to, and the key's columns
-        meaning = json.dumps([self.location.template, pattern.pattern, formats, key_columns(self.asset)])
+        # what a path means: the template, the pattern and formats it compiles to, the key's columns and how
+        # each value is made canonical (a time dimension's grain and timezone)
+        meaning = json.dumps([self.location.template, pattern.pattern, formats, key_columns(self.asset),
+                              [normalize_sql("v", self.asset.dimension(c), formats.get(c)) for c in self.asset.dims]])
         inventory = Inventory(policy, self.asset.name, meaning, base, marks)
         cols = ", ".join(quote_ident(c) for c in key_columns(self.asset))
         wall, started_ns = wall_clock()

@@ -257,6 +257,7 @@ class _Guarded:
         child.close()
         self.deadline, self.timeout_s = time.monotonic() + timeout_s, timeout_s
         self.shown = ", ".join(display[f] for f in rule_files)
+        self.answered = False  # whether its answer was read: a child is only waited for then
         self.size = f"{fact_count(facts):,} facts"
 
     def result(self) -> SolveResult | list[Problem]:
@@ -272,6 +273,7 @@ class _Guarded:
                 out = parent.recv()
             except EOFError:
                 out = "memory"
+            self.answered = True
         finally:
             self.cancel()
         if out == "memory" or (isinstance(out, tuple) and "bad_alloc" in out[1]) or (
@@ -284,10 +286,11 @@ class _Guarded:
         return out
 
     def cancel(self) -> None:
-        """End the child: one still grounding is killed, one that answered is given 5 s to exit."""
+        """End the child: one whose answer was not read is killed (it may be blocked writing an answer
+        larger than the pipe holds), one whose answer was read is given 5 s to exit."""
         if self.parent.closed:
             return
-        if self.proc.is_alive() and not self.parent.poll():
+        if self.proc.is_alive() and not self.answered:
             self.proc.kill()
         self.proc.join(5)
         if self.proc.is_alive():

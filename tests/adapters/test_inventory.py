@@ -249,6 +249,17 @@ def test_another_meaning_of_the_same_template_is_listed_again(tree: Path) -> Non
         ("eu", "2024-03-01"), ("eu", "2024-03-02"), ("us", "2024-03-01")]
 
 
+def test_another_grain_of_the_same_template_is_listed_again(tree: Path) -> None:
+    """Days kept from a daily listing are not months: a changed grain (same template, pattern and
+    formats) lists the files again instead of reading day values as months."""
+    yaml = tree / "assets" / "raw.yaml"
+    yaml.write_text(yaml.read_text().replace("data/{region}/{day}.csv", "data/{region}/{day:%Y-%m-%d}.csv"))
+    assert [r[:2] for r in observed(tree)] == [("eu", "2024-03-01"), ("eu", "2024-03-02"), ("us", "2024-03-01")]
+    yaml.write_text(yaml.read_text().replace("daily: {start: 2024-03-01, end: 2024-03-09}",
+                                             "monthly: {start: 2024-03-01, end: 2024-03-31}"))
+    assert [r[:2] for r in observed(tree)] == [("eu", "2024-03"), ("us", "2024-03")]
+
+
 def test_a_linked_data_directory_is_listed(tmp_path: Path) -> None:
     root = project(tmp_path / "p")
     real = tmp_path / "disk"

@@ -213,6 +213,22 @@ def test_rules_under_way_are_stopped_when_the_plan_no_longer_waits_for_them(tmp_
     assert not proc.is_alive() and proc.exitcode is not None and time.monotonic() - started < 30
 
 
+def test_rules_under_way_with_a_large_unread_answer_are_stopped_at_once(tmp_path) -> None:
+    """An answer larger than the pipe holds blocks the child while it writes: when the plan no longer
+    wants it (preparing the status tables failed), the child is killed, not waited for."""
+    import time
+
+    from setpoint.solver.session import start_rules
+
+    rules = tmp_path / "big.lp"
+    rules.write_text('block(A,P,(R,"a reason long enough to fill the pipe")) :- frontier(A,P), R=1..3000.\n')
+    under_way = start_rules(FACTS, [rules], {str(rules): "rules/big.lp"}, assets={"raw", "clean", "report"})
+    assert under_way.guarded is not None and under_way.guarded.parent.poll(60)  # the answer is being written
+    started = time.monotonic()
+    under_way.cancel()
+    assert time.monotonic() - started < 3 and not under_way.guarded.proc.is_alive()
+
+
 def test_rules_under_way_answer_once(tmp_path) -> None:
     from setpoint.solver.session import start_rules
 
