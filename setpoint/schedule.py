@@ -16,6 +16,7 @@ import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 
 import clingo
@@ -24,7 +25,7 @@ from .estimate import Estimate
 from .frontier import Frontier
 from .plan import Action, Plan
 from .project.model import Limits, Project
-from .slo import Forecast, forecast
+from .slo import INF, Forecast, forecast
 from .solver.session import SolveResult
 
 RULES = Path(__file__).resolve().parent / "rules" / "schedule.lp"
@@ -218,30 +219,34 @@ def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan
     held = {(a, unit_of.get((a, k), k)) for (a, k) in result.forbidden}  # cannot start now: no prediction
     held |= {(a, unit_of.get((a, k), k)) for a, k in outdated if a in unconfirmed}
     fc = forecast(project, frontier, plan.statuses, now, job_priority, free, set(holding), held)
-    unranked: list[tuple[Action, str, float, float | None, int, int]] = []  # Candidate's fields but the rank
+    # Candidate's fields but the rank, under the key they are ranked by (made once per run, not per comparison)
+    unranked: list[tuple[tuple, tuple[Action, str, float, float | None, int, int]]] = []
+    times = time_names(project)
+    slacks, forbids = fc.slack, result.forbidden
     for action in plan.actions:
-        keys = [k for k, _ in action.targets]
-        forbidden = sorted(result.forbidden[(action.asset, k)] for k in keys if (action.asset, k) in result.forbidden)
-        if forbidden:
-            out.deferred.append(Deferred(action, f"forbidden now by a rule: {forbidden[0]}", "forbidden"))
-            continue
-        if action.asset in unconfirmed and any((action.asset, k) in outdated for k in keys):
+        a = action.asset
+        if forbids:
+            forbidden = sorted(forbids[(a, k)] for k, _ in action.targets if (a, k) in forbids)
+            if forbidden:
+                out.deferred.append(Deferred(action, f"forbidden now by a rule: {forbidden[0]}", "forbidden"))
+                continue
+        if a in unconfirmed and any((a, k) in outdated for k, _ in action.targets):
             out.deferred.append(Deferred(action, "a mass rebuild: confirm with `setpoint apply --yes` (or set "
                                                  "guardrails.confirm_rebuild: false)", "rebuild"))
             continue
         units = set(action.unit_keys)
-        slacks = [fc.slack.get((action.asset, u)) for u in units]
-        slack = min((s for s in slacks if s is not None), default=None)
-        prio = max((job_priority.get((action.asset, u), 0) for u in units), default=0)  # 0–9
-        estimate = frontier.estimates.get(action.asset)
+        slack = min((s for s in (slacks.get((a, u)) for u in units) if s is not None), default=None) \
+            if slacks else None
+        prio = max((job_priority.get((a, u), 0) for u in units), default=0) if job_priority else 0  # 0–9
+        estimate = frontier.estimates.get(a)
         seconds = estimate.seconds(action.covers, len(action.units)) if estimate else 0.0
         out.seconds[action.label] = seconds
         level = prio * LEVELS + urgency(slack)
-        unranked.append((action, out.pool_of.get(action.asset, "default"), seconds, slack, prio, level))
-    times = time_names(project)
-    unranked.sort(key=lambda c: (-c[5], c[3] if c[3] is not None else float("inf"),
-                                 age(times[c[0].asset], c[0].units[0] if c[0].units else {}), c[0].label))
-    candidates = [Candidate(*c, rank=i) for i, c in enumerate(unranked)]
+        rank = (-level, slack if slack is not None else INF, age(times[a], action.units[0] if action.units else {}),
+                action.label)
+        unranked.append((rank, (action, out.pool_of.get(a, "default"), seconds, slack, prio, level)))
+    unranked.sort(key=itemgetter(0))
+    candidates = [Candidate(*c, rank=i) for i, (_, c) in enumerate(unranked)]
     out.candidates = len(candidates)
     taken = _solve(project, candidates, free, spent, out) if candidates else set()
     _settle(project, candidates, taken, spent, out)
@@ -265,7 +270,7 @@ def time_names(project: Project) -> dict[str, set[str]]:
 
 def age(times: set[str], values: dict[str, str]) -> tuple:
     """Oldest first: time values (canonical, so they sort by time), then the other values."""
-    return (tuple(v for d, v in values.items() if d in times), tuple(v for d, v in values.items() if d not in times))
+    return (tuple([v for d, v in values.items() if d in times]), tuple([v for d, v in values.items() if d not in times]))
 
 
 def _remaining(limits: Limits, used: tuple[float, float, float]) -> list[tuple[str, int]]:

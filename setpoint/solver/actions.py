@@ -7,6 +7,7 @@ consecutive windows are merged into batches of at most the action's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from operator import itemgetter
 
@@ -30,30 +31,39 @@ def _range_dimension(asset: Asset) -> str | None:
     return times[0] if len(times) == 1 else None
 
 
+def _consecutive(asset: Asset, bd: str) -> tuple[Callable[[dict[str, str]], object], Callable[[str], str]]:
+    """What must be equal for two units to share a range (their grain values but the range dimension's),
+    and the window that follows one (a backfill asks about the same days again and again)."""
+    assert asset.action is not None
+    space = asset.dimension(bd).space
+    assert isinstance(space, TimeWindows)
+    others = [g for g in asset.action.grain if g != bd]
+    group = itemgetter(*others) if others else (lambda values: ())
+    following: dict[str, str] = {}
+
+    def after(window: str) -> str:
+        nxt = following.get(window)
+        if nxt is None:
+            nxt = following[window] = space.value(shift(datetime.strptime(window, space.format), space.grain, 1))
+        return nxt
+
+    return group, after
+
+
 def batches(asset: Asset, units: list[Unit], limit: int) -> list[list[Unit]]:
     """Merge units that differ only in consecutive windows of the range dimension, ``limit`` at most."""
     bd = _range_dimension(asset)
     if asset.action is None or limit <= 1 or bd is None:
         return [[u] for u in units]
-    space = asset.dimension(bd).space
-    assert isinstance(space, TimeWindows)
-    others = [g for g in asset.action.grain if g != bd]
-    group = itemgetter(*others) if others else (lambda values: ())  # the values that must be equal
+    group, after = _consecutive(asset, bd)
     out: list[list[Unit]] = []
-    following: dict[str, str] = {}  # window → the next one (a backfill asks about the same days again and again)
     last_group: object = None
     for unit in sorted(units, key=lambda u: (group(u[1]), u[1][bd])):
         values = unit[1]
         mine = group(values)
-        if out:
-            last = out[-1][-1][1]
-            nxt = following.get(last[bd])
-            if nxt is None:
-                nxt = following[last[bd]] = space.value(shift(datetime.strptime(last[bd], space.format),
-                                                              space.grain, 1))
-            if last_group == mine and nxt == values[bd] and len(out[-1]) < limit:
-                out[-1].append(unit)
-                continue
+        if out and last_group == mine and after(out[-1][-1][1][bd]) == values[bd] and len(out[-1]) < limit:
+            out[-1].append(unit)
+            continue
         out.append([unit])
         last_group = mine
     return out
@@ -96,15 +106,30 @@ def plan_actions(project: Project, frontier: Frontier, runs: list[tuple[str, str
 
 
 def run_ranges(project: Project, actions: list[Action]) -> list[RunRange]:
-    """Consecutive runs of each asset as one line; a batch never straddles two ranges, as ranges are maximal."""
+    """Consecutive runs of each asset as one line: runs whose windows follow on from each other merge
+    (a batch never straddles two ranges, as ranges are maximal). Each run is itself consecutive, so runs
+    are merged whole, in the order of their first window."""
     out = []
     for name, asset in project.assets.items():
         mine = [a for a in actions if a.asset == name]
         if not mine:
             continue
-        units = [(str(i), v) for i, a in enumerate(mine) for v in a.units]  # keyed by the action they belong to
-        for rng in batches(asset, units, limit=len(units) + 1):
-            members = {int(i) for i, _ in rng}
-            out.append(RunRange(name, asset.action.kind, label(asset, rng), len(members),
-                                sum(mine[i].covers for i in members)))
+        bd = _range_dimension(asset)
+        if bd is None:  # nothing to range over: each run is a line
+            out += [RunRange(name, a.kind, a.label, 1, a.covers) for a in mine]
+            continue
+        group, after = _consecutive(asset, bd)
+        mine.sort(key=lambda a: (group(a.units[0]), a.units[0][bd]))
+        ranges: list[list[Action]] = []
+        for action in mine:
+            if ranges:
+                last = ranges[-1][-1].units[-1]
+                first = action.units[0]
+                if group(last) == group(first) and after(last[bd]) == first[bd]:
+                    ranges[-1].append(action)
+                    continue
+            ranges.append([action])
+        for rng in ranges:  # one run keeps its label; a longer range is labelled by its ends
+            shown = rng[0].label if len(rng) == 1 else label(asset, [("", rng[0].units[0]), ("", rng[-1].units[-1])])
+            out.append(RunRange(name, rng[0].kind, shown, len(rng), sum(a.covers for a in rng)))
     return out
