@@ -71,11 +71,11 @@ def batches(asset: Asset, units: list[Unit], limit: int) -> list[list[Unit]]:
 
 def label(asset: Asset, batch: list[Unit]) -> str:
     """``results[day=2024-03-25]``; a batch shows its range ``csv[campaign=501,day=2024-03-01..2024-03-31]``."""
-    grain = list(asset.action.grain) if asset.action else list(asset.dims)
+    grain = asset.action.grain if asset.action else asset.dims
     if not grain:  # one run rebuilds the whole asset
         return asset.name
     first, last = batch[0][1], batch[-1][1]
-    if len(batch) == 1 and tuple(grain) == asset.dims:
+    if len(batch) == 1 and grain == asset.dims:
         return format_partition(asset.name, format_key(grain, [first[g] for g in grain]))
     bd = _range_dimension(asset)
     parts = [f"{g}={quote_value(first[g])}" + (f"..{quote_value(last[g])}" if g == bd and len(batch) > 1 else "")
@@ -98,9 +98,16 @@ def plan_actions(project: Project, frontier: Frontier, runs: list[tuple[str, str
     for name, asset in project.assets.items():
         if name not in chosen or asset.action is None:
             continue
+        kind = asset.action.kind
         for batch in batches(asset, chosen[name], asset.action.batch_max):
+            if len(batch) == 1:  # most runs are one unit
+                (u, values), = batch
+                covered = tuple(targets.get((name, u), ()))
+                actions.append(Action(name, kind, (values,), label(asset, batch), len(covered), covered,
+                                      (u,) if covered else ()))
+                continue
             covered = tuple(t for u, _ in batch for t in targets.get((name, u), ()))
-            actions.append(Action(name, asset.action.kind, tuple(v for _, v in batch), label(asset, batch),
+            actions.append(Action(name, kind, tuple(v for _, v in batch), label(asset, batch),
                                   len(covered), covered, tuple(u for u, _ in batch if (name, u) in targets)))
     return actions
 
