@@ -475,11 +475,11 @@ class Workspace:
             self._present(asset, seen)
             # superseded: built by another version of the action; failures: attempts on record
             version = sql_literal(asset.action.version if asset.action else "")
-            self.filled[n] = set()  # which of v_, u_ and age_ have rows (most are empty: nothing to join)
+            self.filled[n] = set()  # which of v_, u_ and age_ have rows, by their alias in c_A (most have none)
             if con.execute(f"CREATE TABLE v_{n} AS SELECT {_cols(asset, 'a')}, l.version AS old FROM p_{n} a "
-                        f"JOIN ledger l ON l.asset = {sql_literal(n)} AND {_on_vals(asset, 'l', 'a')} "
-                        f"WHERE {'TRUE' if asset.action else 'FALSE'} AND l.version IS NOT NULL "
-                        f"AND l.version <> {version}").fetchone()[0]:
+                           f"JOIN ledger l ON l.asset = {sql_literal(n)} AND {_on_vals(asset, 'l', 'a')} "
+                           f"WHERE {'TRUE' if asset.action else 'FALSE'} AND l.version IS NOT NULL "
+                           f"AND l.version <> {version}").fetchone()[0]:
                 self.filled[n].add("v")
             # failures of an older version of the action do not count: a changed action starts afresh
             con.execute(f"CREATE TABLE fl_{n} AS SELECT key, vals, attempts, last_error, last_run, retry_at FROM ledger "
@@ -520,7 +520,7 @@ class Workspace:
             if con.execute(f"CREATE TABLE age_{n} AS SELECT {cols}, updated_at + to_seconds(?) AS _expires, "
                            f"updated_at <= ? AS _expired FROM p_{n} WHERE ? AND updated_at IS NOT NULL",
                            [age.total_seconds() if age else 0, refresh, age is not None]).fetchone()[0]:
-                self.filled[n].add("age")
+                self.filled[n].add("a")
 
     def build_frontier(self, frontier: Frontier, extra: dict[str, list[tuple[str, ...]]] | None = None,
                        edges: bool = True) -> Frontier:
@@ -632,9 +632,10 @@ class Workspace:
         joins = {"v": f" LEFT JOIN v_{n} v USING ({plain})", "u": f" LEFT JOIN u_{n} u USING ({plain})",
                  "l": f" LEFT JOIN fl_{n} l ON {_on_vals(asset, 'l', 'f')}", "a": f" LEFT JOIN age_{n} a USING ({plain})",
                  "x": f" LEFT JOIN leases x ON x.asset = {sql_literal(n)} AND {_on_vals(asset, 'x', 'f')}"}
-        joined = {"v": "v" in filled, "u": "u" in filled, "l": bool(self.failed.get(n)), "a": "age" in filled,
+        joined = {"v": "v" in filled, "u": "u" in filled, "l": bool(self.failed.get(n)), "a": "a" in filled,
                   "x": any(x.asset == n for x in self.leases)}
-        picked = [f"{c} AS {name}" if joined[c[0]] else f"CAST(NULL AS {kind}) AS {name}" for c, name, kind in _RECORD]
+        picked = [f"{alias}.{c} AS {name}" if joined[alias] else f"CAST(NULL AS {kind}) AS {name}"
+                  for alias, c, name, kind in _RECORD]
         con.execute(
             f"CREATE OR REPLACE TABLE c_{n} AS SELECT row_number() OVER (ORDER BY {cols}) - 1 AS _rn, {cols}, "
             f"ab.{quote_ident(kc[0])} IS NOT NULL AS _ab, {', '.join(picked)} FROM f_{n} f "
@@ -717,12 +718,13 @@ class Workspace:
                     frontier.not_due.add((b.name, q))
 
 
-#: what is on record about a frontier partition, as ``c_A`` holds it: (column, name, type)
-_RECORD = (("v.old", "_old", "VARCHAR"), ("l.attempts", "_att", "INTEGER"), ("l.last_error", "_err", "VARCHAR"),
-           ("l.last_run", "_run", "VARCHAR"), ("l.retry_at", "_retry", "TIMESTAMP"), ("x.run_id", "_lease", "VARCHAR"),
-           ("x.started_at", "_since", "TIMESTAMP"), ("x.deadline", "_until", "TIMESTAMP"), ("u.ut", "_ut", "TIMESTAMP"),
-           ("u.ua", "_ua", "VARCHAR"), ("u.uk", "_uk", "VARCHAR[]"), ("a._expires", "_expires", "TIMESTAMP"),
-           ("a._expired", "_expired", "BOOLEAN"))
+#: what is on record about a frontier partition, as ``c_A`` holds it: (table alias, column, name, type)
+_RECORD = (("v", "old", "_old", "VARCHAR"), ("l", "attempts", "_att", "INTEGER"),
+           ("l", "last_error", "_err", "VARCHAR"), ("l", "last_run", "_run", "VARCHAR"), ("l", "retry_at", "_retry", "TIMESTAMP"),
+           ("x", "run_id", "_lease", "VARCHAR"), ("x", "started_at", "_since", "TIMESTAMP"),
+           ("x", "deadline", "_until", "TIMESTAMP"), ("u", "ut", "_ut", "TIMESTAMP"), ("u", "ua", "_ua", "VARCHAR"),
+           ("u", "uk", "_uk", "VARCHAR[]"), ("a", "_expires", "_expires", "TIMESTAMP"),
+           ("a", "_expired", "_expired", "BOOLEAN"))
 
 
 def _aware(moment: datetime | None) -> datetime | None:

@@ -18,12 +18,17 @@ _ORDER = ("paused", "rule", "unrecoverable", "failed", "no_action", "upstream_bl
           "leased", "backoff", "absent", "outdated", "superseded", "expired", "retrying", "needs", "not_due", "needs_all")
 
 
+def _upstream_status(detail: tuple, statuses: dict[tuple[str, str], str] | _StatusOf) -> str:
+    """The status of the upstream partition of a reason ``("up", B, Q)``, or the one it carries
+    (``("up", B, Q, status)``, as evaluated through a declared edge)."""
+    return detail[3] if len(detail) == 4 else statuses.get((detail[1], detail[2]), "satisfied")
+
+
 def _reason(kind: str, detail: object, statuses: dict[tuple[str, str], str] | _StatusOf, sources: dict[str, str],
             asset: str, part: FrontierPartition | None = None) -> Reason:
-    if isinstance(detail, tuple) and detail[0] == "up":  # ("up", B, Q), or with Q's status as evaluated
+    if isinstance(detail, tuple) and detail[0] == "up":
         b, q = detail[1], detail[2]
-        upstream_status = "not due" if kind == "not_due" else \
-            detail[3] if len(detail) == 4 else statuses.get((b, q), "satisfied")
+        upstream_status = "not due" if kind == "not_due" else _upstream_status(detail, statuses)
         return Reason(kind, format_partition(b, q), upstream_status, node=(b, q))
     if kind in ("needs_all", "upstream_all_blocked"):
         return Reason(kind, str(detail))
@@ -215,7 +220,7 @@ def _evaluated(project: Project, frontier: Frontier, evaluated: list[tuple[str, 
             if len(why) == 1:
                 k, d = why[0]
                 if k not in _OWN:  # a reason on an upstream partition says its asset and status in a group
-                    memo = (status, condition, k, d[1], d[3] if len(d) == 4 else status_of.get(d[1:], "satisfied")) \
+                    memo = (status, condition, k, d[1], _upstream_status(d, status_of)) \
                         if type(d) is tuple and d[0] == "up" else (status, condition, k, d)
             elif not why:
                 memo = (status, condition)
