@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -61,12 +62,42 @@ class FrontierPartition:
     expired: bool = False                # refreshed now so that it is not too old by then
 
 
-@dataclass
 class AssetFrontier:
-    asset: str
-    expected: int
-    present: int
-    partitions: list[FrontierPartition]
+    """One asset's frontier: how many partitions it expects, has and lacks, and the frontier partitions,
+    read from the workspace when something first asks for them (see :mod:`setpoint.collect`).
+
+    At scale most frontier partitions wait for an upstream one; the plan counts and groups them in
+    SQL, and only ``--json``, ``why``, ``apply`` and the clingo path look at them one by one."""
+
+    __slots__ = ("asset", "expected", "present", "size", "_partitions", "_read")
+
+    def __init__(self, asset: str, expected: int, present: int, partitions: list[FrontierPartition] | None = None,
+                 size: int | None = None, read: Callable[[], list[FrontierPartition]] | None = None) -> None:
+        if partitions is None and read is None:
+            raise ValueError("an asset's frontier needs its partitions or a way to read them")
+        self.asset, self.expected, self.present = asset, expected, present
+        self.size = len(partitions) if partitions is not None else (size or 0)
+        self._partitions, self._read = partitions, read
+
+    @property
+    def partitions(self) -> list[FrontierPartition]:
+        """The frontier partitions in value order (read on first use; two threads may both read them)."""
+        parts = self._partitions
+        if parts is None:
+            read = self._read
+            if read is None:  # another thread has just read them
+                return self._partitions  # type: ignore[return-value]
+            parts = read()
+            self._partitions, self._read = parts, None
+        return parts
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the partitions are in Python already."""
+        return self._partitions is not None
+
+    def __repr__(self) -> str:
+        return f"AssetFrontier({self.asset!r}, expected={self.expected}, present={self.present}, size={self.size})"
 
 
 @dataclass
@@ -257,6 +288,11 @@ class Workspace:
         self.inventory = InventoryPolicy(project.state.parent / "inventory", project.observe.relist.total_seconds(),
                                          force=relist)
         self.marks: dict[str, Marks] = {}
+        self.plain: dict[str, bool] = {}  # whether DuckDB writes an asset's keys (see collect.plain)
+        #: guards the connection: partitions and statuses read later may be read from another thread
+        self.lock = threading.RLock()
+        self.closed = False
+        self._owed = 0  # readers that may still query the workspace (see :meth:`owe`)
         self.con = duckdb.connect(":memory:")
         self.con.execute("SET TimeZone = 'UTC'")  # update times are compared in UTC, whatever the machine's zone
         path = project.warehouse
@@ -284,7 +320,46 @@ class Workspace:
                 time.sleep(0.1)
 
     def close(self) -> None:
-        self.con.close()
+        """Let go of the warehouse; the workspace itself stays open while a reader made by :meth:`owe` may
+        still need its frontier and status tables (the rest is dropped), and closes after the last."""
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            if not self._owed:
+                self.con.close()
+                return
+            self.con.execute(f"DETACH DATABASE IF EXISTS {WAREHOUSE}")  # an apply may write the warehouse now
+            kept = self.con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND NOT starts_with(table_name, 'c_') "
+                "UNION ALL SELECT '@' || view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary").fetchall()
+            drops = [f"DROP VIEW IF EXISTS {quote_ident(t[1:])}" if t.startswith("@") else
+                     f"DROP TABLE IF EXISTS {quote_ident(t)}" for (t,) in sorted(kept, key=lambda r: not r[0].startswith("@"))]
+            if drops:
+                self.con.execute("; ".join(drops))
+
+    def owe(self) -> Callable[[], None]:
+        """Count a reader that may query the workspace after :meth:`close`; it calls what this returns once
+        it is done (or never, if it is never read: the connection then closes when nothing refers to it)."""
+        with self.lock:
+            self._owed += 1
+        paid = False
+
+        def done() -> None:
+            nonlocal paid
+            with self.lock:
+                if paid:
+                    return
+                paid = True
+                self._owed -= 1
+                if self.closed and not self._owed:
+                    self.con.close()
+        return done
+
+    def fetch(self, sql: str, params: list | None = None) -> list[tuple]:
+        """Rows of a query, for a reader that may run after :meth:`close` or in another thread."""
+        with self.lock:
+            return self.con.execute(sql, params).fetchall()
 
     def __enter__(self) -> Workspace:
         return self
@@ -576,9 +651,10 @@ class Workspace:
             # what dependents look up: the frontier, and the windows they need that are not due yet
             con.execute(f"CREATE TABLE g_{n} AS SELECT *, FALSE AS _not_due FROM f_{n} "
                         f"UNION ALL SELECT *, TRUE FROM n_{n}")
+        from .collect import collect  # (it builds on this module)
         self.keys: dict[str, dict[tuple, str]] = {}  # each asset's frontier keys by values, for the edges
         for asset in assets.values():
-            self._collect(asset, frontier, edges)
+            collect(self, asset, frontier, edges)
             if frontier.satisfied is not None:
                 cols = _cols(asset)
                 frontier.satisfied[asset.name] = con.execute(
@@ -612,123 +688,6 @@ class Workspace:
                     frontier.named[(a, key)] = dict(zip(asset.dims, values))
                 else:
                     frontier.unnamed.add((a, key))
-
-    def _plain(self, asset: Asset) -> bool:
-        """Whether every value of every dimension of the asset is written as it is in a key (a few
-        hundred values are checked, not every partition)."""
-        return all(self.con.execute(f"SELECT coalesce(bool_and(regexp_full_match({quote_ident(d)}, {_PLAIN_SQL})), "
-                                    f"TRUE) FROM d{i}_e_{asset.name}").fetchone()[0]
-                   for i, d in enumerate(asset.dims))
-
-    def _collect(self, asset: Asset, frontier: Frontier, with_edges: bool = True) -> None:
-        """Fetch one asset's frontier rows and its edges into upstream frontier partitions."""
-        con, n, dims = self.con, asset.name, list(asset.dims)
-        kc = key_columns(asset)
-        cols = _cols(asset, "f")
-        # each frontier partition in value order (_rn) with what is on record about it: the status rules
-        # (solver/evaluate.py) read the same table, row for row
-        # (a table with no rows is not joined: its columns are NULL)
-        filled, plain = self.filled[n], _cols(asset)
-        joins = {"v": f" LEFT JOIN v_{n} v USING ({plain})", "u": f" LEFT JOIN u_{n} u USING ({plain})",
-                 "l": f" LEFT JOIN fl_{n} l ON {_on_vals(asset, 'l', 'f')}", "a": f" LEFT JOIN age_{n} a USING ({plain})",
-                 "x": f" LEFT JOIN leases x ON x.asset = {sql_literal(n)} AND {_on_vals(asset, 'x', 'f')}"}
-        joined = {"v": "v" in filled, "u": "u" in filled, "l": bool(self.failed.get(n)), "a": "a" in filled,
-                  "x": any(x.asset == n for x in self.leases)}
-        picked = [f"{alias}.{c} AS {name}" if joined[alias] else f"CAST(NULL AS {kind}) AS {name}"
-                  for alias, c, name, kind in _RECORD]
-        con.execute(
-            f"CREATE OR REPLACE TABLE c_{n} AS SELECT row_number() OVER (ORDER BY {cols}) - 1 AS _rn, {cols}, "
-            f"ab.{quote_ident(kc[0])} IS NOT NULL AS _ab, {', '.join(picked)} FROM f_{n} f "
-            f"LEFT JOIN a_{n} ab USING ({plain})" + "".join(j for c, j in joins.items() if joined[c]))
-        # most frontier partitions are absent or downstream of the gap, with nothing on record: what a few
-        # have (a version, failures, a lease, an upstream change, an age) comes as one value, else NULL
-        extra = "_old, _att, _err, _run, _retry, _lease, _since, _until, _ut, _expires, _expired, _ua, _uk"
-        rare = "_old IS NOT NULL OR _att IS NOT NULL OR _lease IS NOT NULL OR _ua IS NOT NULL OR _expires IS NOT NULL"
-        rows = [] if not self.sizes[n] else con.execute(
-            f"SELECT {cols}, {_key_sql(asset, 'f', self._plain(asset))}, _ab, CASE WHEN {rare} THEN ROW({extra}) END "
-            f"FROM c_{n} f ORDER BY _rn").fetchall()
-        grain = asset.action.grain if asset.action else tuple(dims)
-        coarse = asset.action is not None and grain != tuple(dims)
-        has_action = asset.action is not None
-        gidx = [dims.index(g) for g in grain]
-        single, g0 = len(gidx) == 1, (gidx[0] if gidx else 0)
-        parts = []
-        keyof = self.keys.setdefault(n, {}) if with_edges else None
-        units: dict[object, str] = {}  # grain values → unit key (many partitions share a unit)
-        unit_values = frontier.unit_values
-        assets = self.project.assets
-        nk = len(kc)
-        for row in rows:  # one pass per frontier partition: kept lean, it runs tens of thousands of times
-            values = row[:nk] if dims else ()
-            key = row[nk]
-            if key is None:
-                key = format_key(dims, values) if dims else ""
-            if keyof is not None:
-                keyof[values] = key
-            if coarse:
-                gk = values[g0] if single else tuple([values[i] for i in gidx])
-                unit = units.get(gk)
-                if unit is None:
-                    gv = (gk,) if single else gk
-                    unit = units[gk] = format_key(grain, gv) if grain else ""
-                    if (n, unit) not in unit_values:
-                        unit_values[(n, unit)] = dict(zip(grain, gv))
-            else:
-                unit = key
-                if has_action and (n, unit) not in unit_values:
-                    unit_values[(n, unit)] = dict(zip(dims, values))
-            extra = row[nk + 2]
-            if extra is None:
-                parts.append(FrontierPartition(key, values, row[nk + 1], None, unit))
-                continue
-            old, failures, error, run, retry_at, lease_run, lease_start, lease_end, outdated_at, expires, expired, \
-                ua, uk = extra
-            outdated = (ua, format_key(assets[ua].dims, uk) if assets[ua].dims else "") if ua else None
-            parts.append(FrontierPartition(
-                key, values, row[nk + 1], outdated, unit, old, failures or 0, error, run,
-                retry_at and _aware(retry_at), (lease_run, _aware(lease_start), _aware(lease_end)) if lease_run else None,
-                outdated_at and _aware(outdated_at), expires and _aware(expires), bool(expired)))
-        # failures on record of partitions present and off the frontier (usually none are on record at all)
-        cleared = con.execute(f"SELECT l.key FROM fl_{n} l SEMI JOIN p_{n} p ON {_on_vals(asset, 'l', 'p')} "
-                              f"ANTI JOIN f_{n} f ON {_on_vals(asset, 'l', 'f')} ORDER BY l.key").fetchall() \
-            if self.failed.get(n) else []
-        if cleared:
-            frontier.cleared[n] = [k for (k,) in cleared]
-        expected, present = self.counts[n]
-        frontier.assets[n] = AssetFrontier(n, expected, present, parts)
-        for dep in asset.dependencies:
-            b = self.project.assets[dep.asset]
-            if dep.mapping.kind == "all":
-                if parts:
-                    frontier.needs_all.append((n, b.name))
-                continue
-            if not with_edges:
-                continue
-            cond_from, cond = mapping_join(asset, b, dep)
-            edges = con.execute(
-                f"SELECT DISTINCT {_cols(asset, 'a')}, {_cols(b, 'b')}, b._not_due FROM f_{n} a{cond_from} "
-                f"JOIN g_{b.name} b ON {cond} ORDER BY ALL").fetchall()
-            ka, kb = len(key_columns(asset)), len(key_columns(b))
-            mine, theirs, bdims = self.keys[n], self.keys.setdefault(b.name, {}), list(b.dims)
-            for e in edges:
-                p = (mine.get(e[:ka]) or format_key(dims, e[:ka])) if dims else ""
-                q = (theirs.get(e[ka : ka + kb]) or format_key(bdims, e[ka : ka + kb])) if b.dims else ""
-                frontier.edges.append((n, p, b.name, q))
-                if e[-1]:
-                    frontier.not_due.add((b.name, q))
-
-
-#: what is on record about a frontier partition, as ``c_A`` holds it: (table alias, column, name, type)
-_RECORD = (("v", "old", "_old", "VARCHAR"), ("l", "attempts", "_att", "INTEGER"),
-           ("l", "last_error", "_err", "VARCHAR"), ("l", "last_run", "_run", "VARCHAR"), ("l", "retry_at", "_retry", "TIMESTAMP"),
-           ("x", "run_id", "_lease", "VARCHAR"), ("x", "started_at", "_since", "TIMESTAMP"),
-           ("x", "deadline", "_until", "TIMESTAMP"), ("u", "ut", "_ut", "TIMESTAMP"), ("u", "ua", "_ua", "VARCHAR"),
-           ("u", "uk", "_uk", "VARCHAR[]"), ("a", "_expires", "_expires", "TIMESTAMP"),
-           ("a", "_expired", "_expired", "BOOLEAN"))
-
-
-def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=timezone.utc) if moment is not None else None
 
 
 def _parse_canonical(asset: Asset, key: str) -> tuple[str, ...] | None:

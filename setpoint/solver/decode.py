@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from ..frontier import Frontier, FrontierPartition
 from ..partition import format_key, format_partition
 from ..plan import STATUSES, Group, PartitionStatus, Plan, Reason, Statuses
 from ..project.model import Project
 from .actions import plan_actions
+from .evaluate import UPSTREAM_STATUS
 from .session import SolveResult
 
 #: the order in which a partition's reasons are listed (its first reason is its top reason)
@@ -101,7 +103,7 @@ def decode(project: Project, frontier: Frontier, result: SolveResult, now: datet
     unexpected: list[str] = []
     if result.evaluated is not None:
         statuses, counts, groups, runnable = _evaluated(project, frontier, result.evaluated,
-                                                        result.evaluated_counts)
+                                                        result.evaluated_counts, result.waiting)
     else:
         reasons = _reasons(frontier, result)
         made, unexpected = _statuses(project, frontier, result, reasons)
@@ -184,26 +186,28 @@ def _statuses(project: Project, frontier: Frontier, result: SolveResult,
 
 
 def _evaluated(project: Project, frontier: Frontier, evaluated: list[tuple[str, list[tuple]]],
-               counted: Counter | None = None
+               counted: Counter | None = None, waiting: dict[str, Any] | None = None
                ) -> tuple[Statuses, Counter, list[Group], list[tuple[str, str, dict[str, str], str]]]:
     """The evaluated engine's answer as a plan: counts, groups and runnable partitions now, each
     status when it is first looked at (:class:`Statuses`).
 
     A group's reason is its members' top reason with the partition left out, so
     it is worked out once per kind of top reason: for a partition waiting on one
-    upstream partition (most are), by that upstream's asset and status. A blocked
-    partition's group is its root cause, found through its upstream partitions'
-    reasons: then every status is made now.
+    upstream partition (most are), by that upstream's asset and status. The
+    partitions the engine left for later (``waiting``) come grouped by their top
+    reason already. A blocked partition's group is its root cause, found through
+    its upstream partitions' reasons: then every status is made now.
     """
+    waiting = waiting or {}
     for _, entries in evaluated:
         entries.sort(key=_by_entry_key)  # value order is usually key order already
     sources = {o.asset: o.source for o in frontier.observations}
     if counted is None:  # (asset, status) → how many: the engine counts them as it goes
         counted = Counter((n, status) for n, entries in evaluated for _, status, _, _ in entries)
     if any(status == "blocked" for _, status in counted):
-        made = _evaluated_statuses(project, sources, evaluated)
+        made = _evaluated_statuses(project, sources, _with_waiting(evaluated, waiting))
         return Statuses(made), Counter((st.asset, st.status) for st in made), _groups(made), _runnable(frontier, made)
-    status_of = _StatusOf(evaluated)
+    status_of = _StatusOf(evaluated, waiting)
     shared: dict[tuple, Reason] = {}
     seen: dict[tuple[str, str, str], list] = {}
     runnable: list[tuple[str, str, dict[str, str], str]] = []
@@ -234,14 +238,37 @@ def _evaluated(project: Project, frontier: Frontier, evaluated: list[tuple[str, 
                     fam = family(PartitionStatus(n, x.key, {}, status, condition, rs[:1]))
                     slot = seen.get((n, status, fam))
                     if slot is None:
-                        slot = seen[(n, status, fam)] = [0, format_partition(n, x.key)]
+                        slot = seen[(n, status, fam)] = [0, x.key]
                     if memo is not None:
                         slots[memo] = slot
             slot[0] += 1
-    groups = [Group(a, s, f, count, example) for (a, s, f), (count, example) in seen.items()]
-    made_later = Statuses.later(lambda: _evaluated_statuses(project, sources, evaluated),
-                                sum(len(entries) for _, entries in evaluated), outdated)
+        later = waiting.get(n)
+        for absent, not_due, b, code, count, first in later.groups if later is not None else ():
+            kind = "not_due" if not_due else "needs"
+            reason = _reason(kind, ("up", b, "", UPSTREAM_STATUS[code]), status_of, sources, n)
+            fam = family(PartitionStatus(n, first, {}, "waiting", "absent" if absent else "present", (reason,)))
+            slot = seen.get((n, "waiting", fam))
+            if slot is None:
+                seen[(n, "waiting", fam)] = [count, first]
+            else:
+                slot[0] += count
+                slot[1] = min(slot[1], first)
+    order = {name: i for i, name in enumerate(project.assets)}
+    # in asset order, then in the order of their first partitions (as the statuses list them)
+    keyed = sorted(seen.items(), key=lambda item: (order[item[0][0]], item[1][1])) if waiting else seen.items()
+    groups = [Group(a, s, f, count, format_partition(a, first)) for (a, s, f), (count, first) in keyed]
+    made_later = Statuses.later(lambda: _evaluated_statuses(project, sources, _with_waiting(evaluated, waiting)),
+                                sum(len(entries) for _, entries in evaluated)
+                                + sum(w.count for w in waiting.values()), outdated)
     return made_later, Counter(counted), groups, runnable
+
+
+def _with_waiting(evaluated: list[tuple[str, list[tuple]]], waiting: dict[str, Any]) -> list[tuple[str, list[tuple]]]:
+    """The engine's entries with those it left for later, each asset's in key order."""
+    if not waiting:
+        return evaluated
+    return [(n, sorted([*entries, *waiting[n].entries()], key=_by_entry_key) if n in waiting else entries)
+            for n, entries in evaluated]
 
 
 def _runnable(frontier: Frontier, statuses: list[PartitionStatus]) -> list[tuple[str, str, dict[str, str], str]]:
@@ -255,13 +282,15 @@ class _StatusOf:
     declared edge carries its upstream's status, so only an ``outdated`` reason asks (a million
     partitions take a second to index)."""
 
-    def __init__(self, evaluated: list[tuple[str, list[tuple]]]) -> None:
-        self._evaluated = evaluated
+    def __init__(self, evaluated: list[tuple[str, list[tuple]]], waiting: dict[str, Any] | None = None) -> None:
+        self._evaluated, self._waiting = evaluated, waiting or {}
         self._of: dict[tuple[str, str], str] | None = None
 
     def get(self, node: tuple[str, str], default: str) -> str:
         if self._of is None:
             self._of = {(n, x.key): status for n, entries in self._evaluated for x, status, _, _ in entries}
+            for n, later in self._waiting.items():
+                self._of.update(((n, key), "waiting") for key in later.keys())
         return self._of.get(node, default)
 
 

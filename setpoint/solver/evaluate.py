@@ -31,8 +31,9 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timezone
 
-from ..adapters.base import key_columns, quote_ident
-from ..frontier import Frontier, FrontierPartition, Workspace, _cols, mapping_join
+from ..adapters.base import key_columns, quote_ident, sql_literal
+from ..collect import key_sql, plain, read_partitions
+from ..frontier import Frontier, FrontierPartition, Workspace, _cols, _parse_canonical, mapping_join
 from ..partition import format_key
 from ..project.model import Asset, Project
 from .facts import describe_pause
@@ -61,7 +62,7 @@ class _Tables:
     of setpoint's own starts with ``_``: a dimension name cannot, so the two never collide."""
 
     def __init__(self, ws: Workspace, project: Project, frontier: Frontier) -> None:
-        self.con, self.project, self.frontier = ws.con, project, frontier
+        self.ws, self.con, self.project, self.frontier = ws, ws.con, project, frontier
         self.ruled = SolveResult()
         self.deps: dict[str, tuple[list[tuple[int, Asset]], list[str]]] = {}
         self.blocked_any: dict[str, bool] = {}
@@ -71,9 +72,13 @@ class _Tables:
     def _ruled_rows(self, asset: Asset) -> list[int]:
         """Row numbers of the frontier partitions a rule blocks or declares unrecoverable."""
         named = {p for (a, p) in (*self.ruled.blocks, *self.ruled.unrecoverable) if a == asset.name}
-        if not named:
+        values = [v for v in map(lambda key: _parse_canonical(asset, key), sorted(named)) if v is not None]
+        if not values:
             return []
-        return [i for i, part in enumerate(self.frontier.assets[asset.name].partitions) if part.key in named]
+        kc = key_columns(asset)
+        unnest = ", ".join(f"unnest(CAST(${i + 1} AS VARCHAR[])) AS {quote_ident(c)}" for i, c in enumerate(kc))
+        return [rn for (rn,) in self.ws.fetch(f"SELECT _rn FROM c_{asset.name} SEMI JOIN (SELECT {unnest}) "
+                                              f"USING ({_cols(asset)})", [list(col) for col in zip(*values)])]
 
     def prepare(self, asset: Asset) -> None:
         """The tables of one asset that what the user's rules derive does not change: ``st0_A`` (each
@@ -164,38 +169,134 @@ class _Tables:
         self.pending_any[n] = counts[1] > 0
         return deps
 
-    def read(self, asset: Asset, deps: list[tuple[int, Asset]]) -> tuple[list[tuple[int, bool]],
-                                                                         dict[int, list[tuple[str, object]]]]:
-        """Each frontier partition's (status code, root_blocked) in key order, and its reasons through edges."""
-        con, n = self.con, asset.name
-        rows = con.execute(f"SELECT _code, _root FROM st_{n} ORDER BY _rn").fetchall()
-        edges: dict[int, list[tuple[str, object]]] = {}
+    def deferrable(self, asset: Asset, deps: list[tuple[int, Asset]], pending_all: bool) -> str | None:
+        """Which of the asset's partitions are left for later (:class:`Waiting`), as a condition on
+        ``st_A t``: those waiting for upstream partitions through declared edges and for nothing of
+        their own (no backoff, no outdated condition, no ``all`` upstream pending). None when DuckDB
+        cannot write their keys, or their upstream partitions' (their groups' order would differ)."""
+        if pending_all or not deps or not plain(self.ws, asset) or not all(plain(self.ws, b) for _, b in deps):
+            return None
+        return "t._code = 4 AND NOT t._bo AND NOT (t._nw AND NOT t._ab)"
+
+    def waiting_groups(self, asset: Asset, deps: list[tuple[int, Asset]], where: str) -> list[tuple]:
+        """The rows :meth:`deferrable` leaves for later, by their top reason (the first by kind, then by
+        upstream partition, as :mod:`.decode` orders reasons): (absent, kind, upstream asset, upstream
+        status code, how many, the first key)."""
+        n = asset.name
+        picked = []
         for i, b in deps:
-            # reason(A,P,needs,up(B,Q)) :- waiting, pending(B,Q); or root_blocked, not needs_work, troubled(B,Q).
-            # reason(A,P,not_due,up(B,Q)) :- waiting or (root_blocked, not needs_work), not_due(B,Q).
-            # reason(A,P,upstream_blocked,up(B,Q)) :- blocked, not root_blocked, blocked(B,Q).
-            ucols = ", ".join(f"e._u{j}" for j in range(len(key_columns(b))))
-            # (an edge table's rows are distinct, so these are: a reason found twice would be merged below)
-            found = con.execute(
-                f"SELECT t._rn, CASE WHEN t._code = 4 OR (t._root AND NOT t._nw) THEN "
-                f"(CASE WHEN e._nd THEN 'not_due' WHEN t._code = 4 AND s._blocked THEN NULL ELSE 'needs' END) "
-                f"WHEN NOT t._root AND NOT e._nd AND s._blocked THEN 'upstream_blocked' END AS _kind, s._rn AS _un, "
-                f"coalesce(s._code, 0) AS _uc, {ucols} FROM sx_{n}_{i} e JOIN st_{n} t USING ({_cols(asset)}) "
-                f"LEFT JOIN st_{b.name} s ON {_on_upstream(b, 'e', 's')} "
-                f"WHERE t._code IN (4, 5) AND _kind IS NOT NULL").fetchall()
-            # an upstream on the frontier is found by its row number; one not due yet is not on it. The
-            # reason carries the upstream's status, so that nothing looks it up by key
-            theirs, bdims = self.frontier.assets[b.name].partitions, list(b.dims)
-            for row in found:
-                un = row[2]
-                q = theirs[un].key if un is not None else format_key(bdims, row[4:]) if bdims else ""
-                reason = (row[1], ("up", b.name, q, UPSTREAM_STATUS[row[3]]))
-                mine = edges.get(row[0])
-                if mine is None:
-                    edges[row[0]] = [reason]
-                else:
-                    mine.append(reason)
-        return rows, edges
+            q = _upstream_key(self.ws, b)
+            upstream = f"CASE WHEN {q} = '' THEN {sql_literal(b.name)} ELSE {sql_literal(b.name + '[')} || {q} || ']' END"
+            picked.append(f"SELECT t._rn, e._nd, {sql_literal(b.name)} AS _b, coalesce(s._code, 0) AS _uc, "
+                          f"{upstream} AS _up FROM sx_{n}_{i} e JOIN st_{n} t USING ({_cols(asset)}) "
+                          f"LEFT JOIN st_{b.name} s ON {_on_upstream(b, 'e', 's')} "
+                          f"WHERE {where} AND (e._nd OR NOT coalesce(s._blocked, FALSE))")
+        return self.ws.fetch(
+            f"SELECT t._ab, r._top._nd, r._top._b, r._top._uc, count(*), min({key_sql(self.ws, asset, 't')}) AS _first "
+            f"FROM (SELECT _rn, arg_min({{'_nd': _nd, '_b': _b, '_uc': _uc}}, (_nd, _up)) AS _top FROM "
+            f"({' UNION ALL '.join(picked)}) GROUP BY _rn) r JOIN st_{n} t USING (_rn) GROUP BY ALL ORDER BY _first")
+
+
+def _rows(ws: Workspace, frontier: Frontier, asset: Asset, where: str) -> list[tuple[FrontierPartition, int, bool, int]]:
+    """(frontier partition, status code, root_blocked, row number) of the rows of ``st_A t`` that
+    ``where`` selects, in value order."""
+    n = asset.name
+    af = frontier.assets[n]
+    if af.loaded:
+        parts = af.partitions
+        return [(parts[rn], code, root, rn) for code, root, rn in
+                ws.fetch(f"SELECT _code, _root, _rn FROM st_{n} t WHERE {where} ORDER BY _rn")]
+    parts, tails = read_partitions(ws, asset, frontier.unit_values, join=f" JOIN st_{n} t USING (_rn)", where=where,
+                                   more="t._code, t._root, t._rn")
+    return [(x, *tail) for x, tail in zip(parts, tails)]
+
+
+def _reasons(ws: Workspace, asset: Asset, deps: list[tuple[int, Asset]], where: str) -> dict[int, list[tuple[str, object]]]:
+    """The reasons through edges of the rows of ``st_A t`` that ``where`` selects, by row number."""
+    n = asset.name
+    edges: dict[int, list[tuple[str, object]]] = {}
+    for i, b in deps:
+        # reason(A,P,needs,up(B,Q)) :- waiting, pending(B,Q); or root_blocked, not needs_work, troubled(B,Q).
+        # reason(A,P,not_due,up(B,Q)) :- waiting or (root_blocked, not needs_work), not_due(B,Q).
+        # reason(A,P,upstream_blocked,up(B,Q)) :- blocked, not root_blocked, blocked(B,Q).
+        nk = len(key_columns(b))
+        ucols = ", ".join(f"e._u{j}" for j in range(nk))
+        # (an edge table's rows are distinct, so these are: a reason found twice would be merged below)
+        found = ws.fetch(
+            f"SELECT t._rn, CASE WHEN t._code = 4 OR (t._root AND NOT t._nw) THEN "
+            f"(CASE WHEN e._nd THEN 'not_due' WHEN t._code = 4 AND s._blocked THEN NULL ELSE 'needs' END) "
+            f"WHEN NOT t._root AND NOT e._nd AND s._blocked THEN 'upstream_blocked' END AS _kind, "
+            f"{_upstream_key(ws, b)}, coalesce(s._code, 0) AS _uc, {ucols} FROM sx_{n}_{i} e "
+            f"JOIN st_{n} t USING ({_cols(asset)}) LEFT JOIN st_{b.name} s ON {_on_upstream(b, 'e', 's')} "
+            f"WHERE t._code IN (4, 5) AND _kind IS NOT NULL AND {where}")
+        # the reason carries the upstream's status, so that nothing looks it up by key
+        bdims = list(b.dims)
+        for row in found:
+            q = row[2]
+            if q is None:
+                q = format_key(bdims, row[4:]) if bdims else ""
+            reason = (row[1], ("up", b.name, q, UPSTREAM_STATUS[row[3]]))
+            mine = edges.get(row[0])
+            if mine is None:
+                edges[row[0]] = [reason]
+            else:
+                mine.append(reason)
+    return edges
+
+
+def _upstream_key(ws: Workspace, b: Asset) -> str:
+    """An upstream partition's key from the columns ``e._u0…`` of an edge table, built in DuckDB when
+    its values are plain; NULL otherwise (Python formats it)."""
+    if not b.dims:
+        return "''"
+    if not plain(ws, b):
+        return "CAST(NULL AS VARCHAR)"
+    if len(b.dims) == 1:
+        return "e._u0"
+    return " || ',' || ".join(f"{sql_literal(d + '=')} || e._u{i}" for i, d in enumerate(b.dims))
+
+
+class Waiting:
+    """An asset's partitions waiting for upstream partitions and nothing else (most, at scale): counted and
+    grouped in SQL by the evaluation, and made one by one only when a plan's statuses are looked at."""
+
+    def __init__(self, ws: Workspace, frontier: Frontier, asset: Asset, deps: list[tuple[int, Asset]], where: str,
+                 groups: list[tuple], count: int) -> None:
+        self.ws, self.frontier, self.asset, self.deps, self.where = ws, frontier, asset, deps, where
+        self.groups, self.count = groups, count
+        self._entries: list[tuple[FrontierPartition, str, str, list[tuple[str, object]]]] | None = None
+        self._paid = ws.owe()
+
+    def entries(self) -> list[tuple[FrontierPartition, str, str, list[tuple[str, object]]]]:
+        """(frontier partition, "waiting", condition, reasons) of each, in value order."""
+        if self._entries is None:
+            asset = self.asset
+            edges = _reasons(self.ws, asset, self.deps, self.where)
+            out = []
+            for x, _, _, rn in _rows(self.ws, self.frontier, asset, self.where):
+                why = edges.get(rn) or []
+                if len(why) > 1:
+                    why = sorted(set(why), key=repr)
+                elif not why:
+                    raise AssertionError(f"{asset.name}[{x.key}]: waiting without a reason")
+                out.append((x, "waiting", _condition(x), why))
+            self._entries = out
+            self._paid()
+        return self._entries
+
+    def keys(self) -> list[str]:
+        """The keys of these partitions (all waiting)."""
+        if self._entries is not None:
+            return [x.key for x, _, _, _ in self._entries]
+        n = self.asset.name
+        return [k for (k,) in self.ws.fetch(f"SELECT {key_sql(self.ws, self.asset, 't')} FROM st_{n} t WHERE {self.where}")]
+
+
+def _condition(x: FrontierPartition) -> str:
+    """condition(A,P,absent|outdated|present)"""
+    if x.absent:
+        return "absent"
+    return "outdated" if x.outdated_by is not None or x.expired or x.superseded is not None else "present"
 
 
 def prepare(ws: Workspace, project: Project, frontier: Frontier) -> _Tables | None:
@@ -217,14 +318,16 @@ def evaluate(ws: Workspace, project: Project, frontier: Frontier, ruled: SolveRe
     ``tables``, if given, were made by :func:`prepare` for this frontier."""
     result = ruled
     evaluated: list[tuple[str, list[tuple[FrontierPartition, str, str, list[tuple[str, object]]]]]] = []
-    if not any(af.partitions for af in frontier.assets.values()):  # nothing is unsatisfied
+    if not any(af.size for af in frontier.assets.values()):  # nothing is unsatisfied
         result.runs, result.evaluated, result.evaluated_counts = [], [(n, []) for n in project.assets], Counter()
+        result.waiting = {}
         return result
     if tables is None:
         tables = prepare(ws, project, frontier)
     assert tables is not None
     tables.ruled = ruled
     runs: dict[str, set[str]] = {}  # asset → the units that run
+    waiting: dict[str, Waiting] = {}  # asset → its partitions left for later
     counts: Counter = Counter()  # (asset, status) → partitions
     all_of: dict[str, list[str]] = {}
     for a, b in frontier.needs_all:
@@ -232,27 +335,31 @@ def evaluate(ws: Workspace, project: Project, frontier: Frontier, ruled: SolveRe
     for asset in project.assets.values():
         n = asset.name
         deps = tables.build(asset)
-        parts = frontier.assets[n].partitions
-        rows, edges = tables.read(asset, deps)
-        if len(rows) != len(parts):  # both are the frontier table in key order
-            raise AssertionError(f"{n}: {len(rows)} evaluated partitions for {len(parts)} on the frontier")
+        mine = all_of.get(n, ())
+        pending_all = [("needs_all", b) for b in mine if tables.pending_any.get(b)]
+        tally = [0] * len(_STATUS)
+        for code, k in ws.fetch(f"SELECT _code, count(*) FROM st_{n} GROUP BY _code"):
+            tally[code] = k
+        if sum(tally) != frontier.assets[n].size:  # both are the frontier table
+            raise AssertionError(f"{n}: {sum(tally)} evaluated partitions for {frontier.assets[n].size} on the frontier")
+        later = tables.deferrable(asset, deps, bool(pending_all)) if tally[4] else None
+        eager = f"t._code > 0 AND NOT ({later})" if later else "t._code > 0"
+        rows, edges = _rows(ws, frontier, asset, eager), _reasons(ws, asset, deps, eager)
+        if later:
+            groups = tables.waiting_groups(asset, deps, later)
+            if groups:
+                waiting[n] = Waiting(ws, frontier, asset, deps, later, groups, sum(g[4] for g in groups))
         pause = frontier.paused.get(n) or frontier.paused.get("*")
         paused = describe_pause(pause) if pause is not None else None
         coarse = asset.action is not None and asset.action.grain != asset.dims
         max_attempts = asset.action.max_attempts if asset.action is not None else 0
-        mine = all_of.get(n, ())
         troubled_all = [("needs_all", b) for b in mine if tables.troubled_any.get(b)]
-        pending_all = [("needs_all", b) for b in mine if tables.pending_any.get(b)]
         blocked_all = [("upstream_all_blocked", b) for b in mine if tables.blocked_any.get(b)]
-        leased_units = {x.unit for x in parts if x.lease is not None} if coarse else set()
+        leased_units = {x.unit for x, _, _, _ in rows if x.lease is not None} if coarse else set()
         units = runs[n] = set()
         entries: list[tuple[FrontierPartition, str, str, list[tuple[str, object]]]] = []
         evaluated.append((n, entries))
-        tally = [0] * len(_STATUS)
-        for i, (x, (code, root)) in enumerate(zip(parts, rows)):
-            if not code:
-                continue
-            tally[code] += 1
+        for x, code, root, i in rows:
             needs_work = x.absent or x.outdated_by is not None or x.expired or x.superseded is not None
             # condition(A,P,absent|outdated|present)
             condition = "absent" if x.absent else "outdated" if needs_work else "present"
@@ -306,6 +413,6 @@ def evaluate(ws: Workspace, project: Project, frontier: Frontier, ruled: SolveRe
             entries.append((x, status, condition, why))
         counts.update({(n, _STATUS[code]): k for code, k in enumerate(tally) if code and k})
     result.runs = [(n, u) for n in sorted(runs) for u in sorted(runs[n])]  # as sorted(tuples), but faster
-    result.evaluated, result.evaluated_counts = evaluated, counts
+    result.evaluated, result.evaluated_counts, result.waiting = evaluated, counts, waiting
     return result
 

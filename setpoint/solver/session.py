@@ -62,6 +62,9 @@ class SolveResult:
     evaluated: list[tuple[str, list[tuple[Any, str, str, list[tuple[str, object]]]]]] | None = None
     #: with ``evaluated``: how many partitions of each (asset, status) it holds
     evaluated_counts: Counter | None = None
+    #: with ``evaluated``: by asset, the waiting partitions it left out, counted and grouped
+    #: (:class:`setpoint.solver.evaluate.Waiting`), made when the plan's statuses are looked at
+    waiting: dict[str, Any] = field(default_factory=dict)
 
 
 def reason_text(sym: clingo.Symbol) -> str:

@@ -1,0 +1,179 @@
+"""Each asset's frontier partitions, brought from the workspace into Python when something asks for them.
+
+:func:`collect` joins what is on record about each frontier partition into one
+table, ``c_A``, in value order (``_rn``). The status rules
+(:mod:`setpoint.solver.evaluate`) read it in SQL; Python reads the rows of the
+partitions it must look at one by one (the runnable ones, usually), and the
+whole table only when something asks for every partition (clingo's facts,
+``why``, the SLO forecast, the statuses of ``--json`` and ``apply``). At
+60,000 frontier partitions, most waiting for an upstream one, making an object
+for each was a third of a plan.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from .adapters.base import key_columns, quote_ident, sql_literal
+from .frontier import (_PLAIN_SQL, AssetFrontier, Frontier, FrontierPartition, Workspace, _cols, _key_sql,
+                       _on_vals, mapping_join)
+from .partition import format_key
+from .project.model import Asset
+
+#: what is on record about a frontier partition, as ``c_A`` holds it: (table alias, column, name, type)
+_RECORD = (("v", "old", "_old", "VARCHAR"), ("l", "attempts", "_att", "INTEGER"),
+           ("l", "last_error", "_err", "VARCHAR"), ("l", "last_run", "_run", "VARCHAR"), ("l", "retry_at", "_retry", "TIMESTAMP"),
+           ("x", "run_id", "_lease", "VARCHAR"), ("x", "started_at", "_since", "TIMESTAMP"),
+           ("x", "deadline", "_until", "TIMESTAMP"), ("u", "ut", "_ut", "TIMESTAMP"), ("u", "ua", "_ua", "VARCHAR"),
+           ("u", "uk", "_uk", "VARCHAR[]"), ("a", "_expires", "_expires", "TIMESTAMP"),
+           ("a", "_expired", "_expired", "BOOLEAN"))
+
+#: most frontier partitions are absent or downstream of the gap, with nothing on record: what a few
+#: have (a version, failures, a lease, an upstream change, an age) comes as one value, else NULL
+_EXTRA = ", ".join(f"f.{name}" for name in ("_old", "_att", "_err", "_run", "_retry", "_lease", "_since", "_until",
+                                             "_ut", "_expires", "_expired", "_ua", "_uk"))
+_RARE = " OR ".join(f"f.{name} IS NOT NULL" for name in ("_old", "_att", "_lease", "_ua", "_expires"))
+
+
+def plain(ws: Workspace, asset: Asset) -> bool:
+    """Whether every value of every dimension of the asset is written as it is in a key, so that DuckDB
+    builds its keys (a few hundred values are checked once per plan, not every partition)."""
+    found = ws.plain.get(asset.name)
+    if found is None:
+        found = ws.plain[asset.name] = all(
+            ws.con.execute(f"SELECT coalesce(bool_and(regexp_full_match({quote_ident(d)}, {_PLAIN_SQL})), TRUE) "
+                           f"FROM d{i}_e_{asset.name}").fetchone()[0] for i, d in enumerate(asset.dims))
+    return found
+
+
+def key_sql(ws: Workspace, asset: Asset, alias: str) -> str:
+    """A frontier partition's key built in DuckDB from the key columns of ``alias``, or NULL when Python
+    must format it (see :func:`setpoint.frontier._key_sql`)."""
+    return _key_sql(asset, alias, plain(ws, asset))
+
+
+def collect(ws: Workspace, asset: Asset, frontier: Frontier, with_edges: bool = True) -> None:
+    """Make ``c_A`` and the asset's :class:`AssetFrontier` (its partitions read on first use), and with
+    ``with_edges`` its edges into upstream frontier partitions as Python tuples."""
+    con, n = ws.con, asset.name
+    kc = key_columns(asset)
+    cols = _cols(asset, "f")
+    # each frontier partition in value order (_rn) with what is on record about it
+    # (a table with no rows is not joined: its columns are NULL)
+    filled, plain_cols = ws.filled[n], _cols(asset)
+    joins = {"v": f" LEFT JOIN v_{n} v USING ({plain_cols})", "u": f" LEFT JOIN u_{n} u USING ({plain_cols})",
+             "l": f" LEFT JOIN fl_{n} l ON {_on_vals(asset, 'l', 'f')}",
+             "a": f" LEFT JOIN age_{n} a USING ({plain_cols})",
+             "x": f" LEFT JOIN leases x ON x.asset = {sql_literal(n)} AND {_on_vals(asset, 'x', 'f')}"}
+    joined = {"v": "v" in filled, "u": "u" in filled, "l": bool(ws.failed.get(n)), "a": "a" in filled,
+              "x": any(x.asset == n for x in ws.leases)}
+    picked = [f"{alias}.{c} AS {name}" if joined[alias] else f"CAST(NULL AS {kind}) AS {name}"
+              for alias, c, name, kind in _RECORD]
+    con.execute(
+        f"CREATE OR REPLACE TABLE c_{n} AS SELECT row_number() OVER (ORDER BY {cols}) - 1 AS _rn, {cols}, "
+        f"ab.{quote_ident(kc[0])} IS NOT NULL AS _ab, {', '.join(picked)} FROM f_{n} f "
+        f"LEFT JOIN a_{n} ab USING ({plain_cols})" + "".join(j for c, j in joins.items() if joined[c]))
+    # failures on record of partitions present and off the frontier (usually none are on record at all)
+    cleared = con.execute(f"SELECT l.key FROM fl_{n} l SEMI JOIN p_{n} p ON {_on_vals(asset, 'l', 'p')} "
+                          f"ANTI JOIN f_{n} f ON {_on_vals(asset, 'l', 'f')} ORDER BY l.key").fetchall() \
+        if ws.failed.get(n) else []
+    if cleared:
+        frontier.cleared[n] = [k for (k,) in cleared]
+    expected, present = ws.counts[n]
+    size = ws.sizes[n]
+    plain(ws, asset)  # now: its dimensions' values are not kept for a reader after the workspace closes
+    if not size:
+        frontier.assets[n] = AssetFrontier(n, expected, present, [])
+    else:
+        done, unit_values = ws.owe(), frontier.unit_values  # (not the frontier itself, which refers to it)
+
+        def read() -> list[FrontierPartition]:
+            parts = read_partitions(ws, asset, unit_values)[0]
+            done()
+            return parts
+        frontier.assets[n] = AssetFrontier(n, expected, present, size=size, read=read)
+    for dep in asset.dependencies:
+        if dep.mapping.kind == "all" and size:
+            frontier.needs_all.append((n, dep.asset))
+    if with_edges:
+        _edges(ws, asset, frontier)
+
+
+def read_partitions(ws: Workspace, asset: Asset, unit_values: dict[tuple[str, str], dict[str, str]], join: str = "",
+                    where: str = "", more: str = "") -> tuple[list[FrontierPartition], list[tuple]]:
+    """Frontier partitions of ``c_A`` (alias ``f``) in value order, with the columns ``more`` of each
+    (after ``join``, ``where`` selects rows), and the units of those with an action in
+    ``unit_values`` (the frontier's). Loops once per partition: kept lean."""
+    n, dims = asset.name, list(asset.dims)
+    kc = key_columns(asset)
+    cols = _cols(asset, "f")
+    rows = ws.fetch(
+        f"SELECT {cols}, {key_sql(ws, asset, 'f')}, f._ab, CASE WHEN {_RARE} THEN ROW({_EXTRA}) END"
+        f"{', ' + more if more else ''} FROM c_{n} f{join}{' WHERE ' + where if where else ''} ORDER BY f._rn")
+    grain = asset.action.grain if asset.action else tuple(dims)
+    coarse = asset.action is not None and grain != tuple(dims)
+    has_action = asset.action is not None
+    gidx = [dims.index(g) for g in grain]
+    single, g0 = len(gidx) == 1, (gidx[0] if gidx else 0)
+    parts = []
+    tails = []
+    units: dict[object, str] = {}  # grain values → unit key (many partitions share a unit)
+    assets = ws.project.assets
+    nk = len(kc)
+    for row in rows:  # one pass per frontier partition
+        values = row[:nk] if dims else ()
+        key = row[nk]
+        if key is None:
+            key = format_key(dims, values) if dims else ""
+        if coarse:
+            gk = values[g0] if single else tuple([values[i] for i in gidx])
+            unit = units.get(gk)
+            if unit is None:
+                gv = (gk,) if single else gk
+                unit = units[gk] = format_key(grain, gv) if grain else ""
+                if (n, unit) not in unit_values:
+                    unit_values[(n, unit)] = dict(zip(grain, gv))
+        else:
+            unit = key
+            if has_action and (n, unit) not in unit_values:
+                unit_values[(n, unit)] = dict(zip(dims, values))
+        if more:
+            tails.append(row[nk + 3:])
+        extra = row[nk + 2]
+        if extra is None:
+            parts.append(FrontierPartition(key, values, row[nk + 1], None, unit))
+            continue
+        old, failures, error, run, retry_at, lease_run, lease_start, lease_end, outdated_at, expires, expired, \
+            ua, uk = extra
+        outdated = (ua, format_key(assets[ua].dims, uk) if assets[ua].dims else "") if ua else None
+        parts.append(FrontierPartition(
+            key, values, row[nk + 1], outdated, unit, old, failures or 0, error, run,
+            retry_at and _aware(retry_at), (lease_run, _aware(lease_start), _aware(lease_end)) if lease_run else None,
+            outdated_at and _aware(outdated_at), expires and _aware(expires), bool(expired)))
+    return parts, tails
+
+
+def _edges(ws: Workspace, asset: Asset, frontier: Frontier) -> None:
+    """The asset's edges into upstream frontier partitions (and windows not due yet), as tuples."""
+    con, n, dims = ws.con, asset.name, list(asset.dims)
+    mine = ws.keys[n] = {p.values: p.key for p in frontier.assets[n].partitions}
+    for dep in asset.dependencies:
+        b = ws.project.assets[dep.asset]
+        if dep.mapping.kind == "all":
+            continue
+        cond_from, cond = mapping_join(asset, b, dep)
+        edges = con.execute(
+            f"SELECT DISTINCT {_cols(asset, 'a')}, {_cols(b, 'b')}, b._not_due FROM f_{n} a{cond_from} "
+            f"JOIN g_{b.name} b ON {cond} ORDER BY ALL").fetchall()
+        ka, kb = len(key_columns(asset)), len(key_columns(b))
+        theirs, bdims = ws.keys.setdefault(b.name, {}), list(b.dims)
+        for e in edges:
+            p = (mine.get(e[:ka]) or format_key(dims, e[:ka])) if dims else ""
+            q = (theirs.get(e[ka : ka + kb]) or format_key(bdims, e[ka : ka + kb])) if b.dims else ""
+            frontier.edges.append((n, p, b.name, q))
+            if e[-1]:
+                frontier.not_due.add((b.name, q))
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=timezone.utc) if moment is not None else None
