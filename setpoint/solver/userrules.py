@@ -121,6 +121,8 @@ class RuleInfo:
     #: fixed terms where a rule predicate takes an asset: (term as written, predicate, line)
     asset_terms: list[tuple[str, str, int]] = field(default_factory=list)
     reads: list[tuple[Sig, bool]] = field(default_factory=list)   # (signature, through negation)
+    #: the predicates a rule's body needs to hold for the rule to derive anything (plain positive atoms)
+    needs: list[Sig] = field(default_factory=list)
     guessed: str = ""  # "a choice", "a disjunction", "#external": its heads need not be facts
 
 
@@ -233,6 +235,10 @@ def _statement(stm: ast.AST, file: str, rules: list[RuleInfo], used: set[Sig]) -
         _head(stm.head, info)
         for lit in stm.body:
             _reads(lit, info)
+            if lit.ast_type == ast.ASTType.Literal and lit.sign == ast.Sign.NoSign:
+                sig = _signature(lit.atom)
+                if sig is not None:
+                    info.needs.append((sig[0], sig[1]))
         rules.append(info)
         used.update(sig for sig, _ in info.reads)
     elif stm.ast_type == ast.ASTType.External:
@@ -463,6 +469,23 @@ def constraints(files: list[Path], display: dict[str, str]) -> list[tuple[str, i
     return out
 
 
+def _live(rules: list[RuleInfo]) -> list[bool]:
+    """Which rules can ever derive something: those whose body needs only predicates setpoint writes or
+    derives, or that a live rule (a fact, a choice, an ``#external``) may make true. A rule needing
+    ``retired/1`` while no fact or rule gives one is dead until one does: what it reads is not written
+    for it (clingo would ground it to nothing anyway)."""
+    possible = {(p.name, p.arity) for p in SCHEMA}
+    live = [False] * len(rules)
+    changed = True
+    while changed:
+        changed = False
+        for i, rule in enumerate(rules):
+            if not live[i] and all(sig in possible for sig in rule.needs):
+                live[i] = changed = True
+                possible.update(sig for sig, _ in rule.defines)
+    return live
+
+
 def input_reads(files: list[Path]) -> set[str] | None:
     """The input predicates the rules read, if that is all they read of setpoint's; None otherwise.
 
@@ -481,7 +504,9 @@ def input_reads(files: list[Path]) -> set[str] | None:
            for stm in _statements(files)):
         return None  # #show adds to the answer read back, #const may rename the shipped rules' constants
     names: set[str] = set()
-    for rule in rules:
+    for rule, live in zip(rules, _live(rules)):
+        if not live:
+            continue
         if any(sig == ("depends", 4) for sig, _ in rule.defines):
             return None
         for (name, arity), _negative in rule.reads:
@@ -505,11 +530,21 @@ def key_reads(files: list[Path]) -> set[tuple[str | None, str | None]]:
     """Which (asset, dimension) pairs the rules read through ``key/4``; None stands for "any".
 
     setpoint writes key/4 facts only for these, so a project whose rules never
-    read keys hands the solver none. Files that do not parse read nothing here
-    (their errors are reported by :func:`check_rule_files`).
+    read keys hands the solver none; nor does a rule that can never fire
+    (:func:`_live`). Files that do not parse read nothing here (their errors
+    are reported by :func:`check_rule_files`).
     """
     pairs: set[tuple[str | None, str | None]] = set()
     statements = _statements(files)
+    infos: list[RuleInfo] = []
+    owner: dict[int, int] = {}  # statement → its rule's index in infos
+    for stm in statements:
+        before = len(infos)
+        _statement(stm, "", infos, set())
+        if len(infos) > before:
+            owner[id(stm)] = before
+    live = _live(infos)
+    statements = [stm for stm in statements if id(stm) not in owner or live[owner[id(stm)]]]
     named = {stm.name for stm in statements if stm.ast_type == ast.ASTType.Definition}
 
     def fixed(term: ast.AST) -> str | None:

@@ -203,6 +203,20 @@ def test_both_engines_agree_on_random_projects(w) -> None:
     ('#show status/3.\nblock(A,P,"x") :- frontier(A,P).\n', None),                 # shown atoms are read back
     ('#const late = 5.\nblock(A,P,late) :- frontier(A,P).\n', None),              # may rename a shipped constant
     ('priority(A,P,9) :- unit(A,P,_).\n', None),  # status.lp adds unit(A,P,P) for runnable fine-grained ones
+    # a rule that can never fire reads nothing: no fact or rule gives retired/1 (yet)
+    ('#defined retired/1.\nblock(csv,P,"r") :- key(csv,P,campaign,C), retired(C).\n', set()),
+    ('#defined retired/1.\nold(C) :- retired(C).\nblock(csv,P,"r") :- key(csv,P,campaign,C), old(C).\n', set()),
+    ('#defined r/1.\ndepends(b,P,a,P) :- frontier(b,P), r(P).\n', set()),
+    # … until one does, through a fact, a rule on setpoint's facts, a choice or an #external
+    ('retired("7").\nblock(csv,P,"r") :- key(csv,P,campaign,C), retired(C).\n', {"key"}),
+    ('retired(C) :- failed(csv,P,3), key(csv,P,campaign,C).\nblock(csv,P,"r") :- key(csv,P,campaign,C), '
+     'retired(C).\n', {"failed", "key"}),
+    ('{ retired("7") }.\nblock(csv,P,"r") :- key(csv,P,campaign,C), retired(C).\n', {"key"}),
+    ('#external retired("7").\nblock(csv,P,"r") :- key(csv,P,campaign,C), retired(C).\n', {"key"}),
+    # only what holds counts: read through `not`, an aggregate or a pool, nothing makes a rule dead
+    ('#defined r/1.\nblock(csv,P,"r") :- key(csv,P,campaign,C), not r(C).\n', {"key"}),
+    ('#defined r/1.\nblock(csv,P,"r") :- key(csv,P,campaign,C), 0 = #count { X : r(X) }.\n', {"key"}),
+    ('#defined r/1.\nblock(csv,P,"r") :- key(csv,P,campaign,C), r(C; "x").\n', {"key"}),
 ])
 def test_which_rules_let_setpoint_evaluate_the_status_rules_itself(tmp_path: Path, text: str, reads) -> None:
     path = tmp_path / "r.lp"

@@ -104,6 +104,19 @@ def test_key_reads_through_constants_and_pools_count_as_any(tmp_path) -> None:
     assert key_reads([pool]) == {(None, None)}
 
 
+def test_key_reads_of_a_rule_that_cannot_fire_are_not_written(tmp_path) -> None:
+    """As the example's retired.lp: until a campaign is listed as retired, its rule derives nothing, and
+    the solver is handed no key/4 facts for it (a first backfill would hand it one per partition)."""
+    from setpoint.solver.userrules import key_reads
+
+    rules = tmp_path / "r.lp"
+    rules.write_text('#defined retired/1.\nblock(csv, P, "x") :- key(csv, P, campaign, C), retired(C).\n'
+                     'block(A, P, "y") :- key(A, P, day, "2024-03-01"), frontier(A, P).\n')
+    assert key_reads([rules]) == {(None, "day")}
+    rules.write_text(rules.read_text() + 'retired("77").\n')
+    assert key_reads([rules]) == {("csv", "campaign"), (None, "day")}
+
+
 def _atoms(text: str) -> list[str]:
     return [f.strip() for f in text.replace("\n", " ").split(".") if f.strip()]
 
