@@ -68,6 +68,9 @@ class _Tables:
         self.blocked_any: dict[str, bool] = {}
         self.pending_any: dict[str, bool] = {}
         self.troubled_any: dict[str, bool] = {}
+        #: by asset, its upstream assets in the order of their partitions' names, when ``st_A._top`` says a
+        #: waiting partition's top reason (see :func:`_top_order`); else None
+        self.tops: dict[str, list[str] | None] = {}
 
     def _ruled_rows(self, asset: Asset) -> list[int]:
         """Row numbers of the frontier partitions a rule blocks or declares unrecoverable."""
@@ -149,17 +152,23 @@ class _Tables:
         marked = f"st0_{n} t LEFT JOIN sb_{n} b USING ({cols})" if blocked else f"st0_{n} t"
         # upstream_pending(A,P) :- depends(A,P,B,Q), pending(B,Q).  … depends(A,P,B,Q), not_due(B,Q).
         # … needs_all(A,B), known(A,P), pending_asset(B), not blocked(A,P).
-        ups = [f"SELECT {_cols(asset, 'e')} FROM sx_{n}_{i} e LEFT JOIN st_{b.name} s ON {_on_upstream(b, 'e', 's')} "
+        # with it, when each declared edge reaches one upstream partition, the top reason of a partition
+        # waiting for upstream ones (needs before not_due, then by upstream): see waiting_groups
+        top = _top_order(asset, deps) if not own else None
+        self.tops[n] = top
+        ups = [f"SELECT {_cols(asset, 'e')}, "
+               + (f"CAST(e._nd AS INTEGER) * 65536 + {top.index(b.name)} * 8 + coalesce(s._code, 0)" if top else "NULL")
+               + f" AS _top FROM sx_{n}_{i} e LEFT JOIN st_{b.name} s ON {_on_upstream(b, 'e', 's')} "
                f"WHERE e._nd OR NOT s._blocked" for i, b in deps]
         all_pending = any(self.pending_any.get(b, False) for b in all_of)
-        up = f"SELECT DISTINCT * FROM ({' UNION ALL '.join(ups)})" if ups else \
-            f"SELECT {cols} FROM st0_{n} WHERE FALSE"
+        up = f"SELECT {cols}, min(_top) AS _top FROM ({' UNION ALL '.join(ups)}) GROUP BY {cols}" if ups else \
+            f"SELECT {cols}, CAST(NULL AS INTEGER) AS _top FROM st0_{n} WHERE FALSE"
         # status(A,P,…): blocked; in_progress (leased); waiting (held: upstream pending, or backoff); missing; stale
         code = (f"CASE WHEN _blocked THEN 5 WHEN _ls THEN 3 WHEN p.{first} IS NOT NULL OR {all_pending} OR _bo "
                 f"THEN 4 WHEN _ab THEN 1 WHEN _nw THEN 2 ELSE 0 END AS _code")
         if own:  # the pending windows of itself are read from its own table: first who is blocked, then the rest
             con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT t.*, {flag} AS _blocked FROM {marked}")
-            con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT t.*, {code} FROM st_{n} t "
+            con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT t.*, {code}, p._top FROM st_{n} t "
                         f"LEFT JOIN ({up}) p USING ({cols})")
         else:
             con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT *, {code} FROM (SELECT t.*, {flag} AS _blocked "
@@ -180,9 +189,15 @@ class _Tables:
 
     def waiting_groups(self, asset: Asset, deps: list[tuple[int, Asset]], where: str) -> list[tuple]:
         """The rows :meth:`deferrable` leaves for later, by their top reason (the first by kind, then by
-        upstream partition, as :mod:`.decode` orders reasons): (absent, kind, upstream asset, upstream
+        upstream partition, as :mod:`.decode` orders reasons): (absent, not due, upstream asset, upstream
         status code, how many, the first key)."""
         n = asset.name
+        top = self.tops.get(n)
+        if top:  # build found each one's top reason, packed in an integer: (not due, upstream, status)
+            return [(absent, packed >> 16, top[(packed >> 3) & 8191], packed & 7, count, first)
+                    for absent, packed, count, first in self.ws.fetch(
+                        f"SELECT t._ab, t._top, count(*), min({key_sql(self.ws, asset, 't')}) AS _first FROM st_{n} t "
+                        f"WHERE {where} GROUP BY ALL ORDER BY _first")]
         picked = []
         for i, b in deps:
             q = _upstream_key(self.ws, b)
@@ -242,6 +257,22 @@ def _reasons(ws: Workspace, asset: Asset, deps: list[tuple[int, Asset]], where: 
             else:
                 mine.append(reason)
     return edges
+
+
+def _top_order(asset: Asset, deps: list[tuple[int, Asset]]) -> list[str] | None:
+    """The upstream assets of ``asset`` in the order decode ranks reasons on their partitions (by
+    ``B[key]`` as text, which orders by ``B[`` whatever the key: an asset name holds no ``[``), when
+    each declared edge of a partition reaches one upstream partition, and each upstream asset is
+    reached by one dependency; else None (several upstream partitions of one asset rank by key)."""
+    names = [b.name for _, b in deps]
+    if len(set(names)) != len(names):
+        return None
+    for i, b in deps:
+        m = asset.dependencies[i].mapping
+        if m.kind == "offset" or (m.kind == "on" and not set(b.dims) <= set(m.on)):
+            return None
+    # an unpartitioned upstream is written without brackets
+    return [b.name for _, b in sorted(deps, key=lambda d: d[1].name + "[" if d[1].dims else d[1].name)]
 
 
 def _upstream_key(ws: Workspace, b: Asset) -> str:
