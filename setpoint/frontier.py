@@ -321,7 +321,8 @@ class Workspace:
 
     def close(self) -> None:
         """Let go of the warehouse; the workspace itself stays open while a reader made by :meth:`owe` may
-        still need its frontier and status tables (the rest is dropped), and closes after the last."""
+        still need its frontier and status tables, and closes after the last. What grows with the history
+        (observed and present partitions, their ages) is dropped then; the rest grows with the gap."""
         with self.lock:
             if self.closed:
                 return
@@ -330,13 +331,15 @@ class Workspace:
                 self.con.close()
                 return
             self.con.execute(f"DETACH DATABASE IF EXISTS {WAREHOUSE}")  # an apply may write the warehouse now
-            kept = self.con.execute(
-                "SELECT table_name FROM duckdb_tables() WHERE NOT temporary AND NOT starts_with(table_name, 'c_') "
-                "UNION ALL SELECT '@' || view_name FROM duckdb_views() WHERE NOT internal AND NOT temporary").fetchall()
-            drops = [f"DROP VIEW IF EXISTS {quote_ident(t[1:])}" if t.startswith("@") else
-                     f"DROP TABLE IF EXISTS {quote_ident(t)}" for (t,) in sorted(kept, key=lambda r: not r[0].startswith("@"))]
-            if drops:
-                self.con.execute("; ".join(drops))
+            self.con.execute("; ".join(f"DROP {kind} IF EXISTS {quote_ident(name)}" for kind, name in self._history()))
+
+    def _history(self) -> list[tuple[str, str]]:
+        """The workspace's tables and views that grow with the history: (TABLE or VIEW, name)."""
+        out = []
+        for n in getattr(self, "counts", {}):
+            out += [("VIEW" if self.present_is_view.get(n) else "TABLE", f"p_{n}"), ("TABLE", f"age_{n}"),
+                    ("TABLE", f"o_{n}")]
+        return out
 
     def owe(self) -> Callable[[], None]:
         """Count a reader that may query the workspace after :meth:`close`; it calls what this returns once
@@ -497,6 +500,7 @@ class Workspace:
             observed, present, expected = found[0], found[1], math.prod(found[2:])
         else:
             observed, present, expected = counts
+        self.present_is_view[n] = present == observed
         if present == observed:
             con.execute(f"CREATE VIEW p_{n} AS SELECT * FROM o_{n}")
         else:
@@ -532,6 +536,7 @@ class Workspace:
         self.space: dict[str, list[tuple[str, list]]] = {}  # each dimension's values (SQL, parameters), by asset
         self.failed: dict[str, int] = {}  # partitions with failed attempts on record, by asset
         self.filled: dict[str, set[str]] = {}
+        self.present_is_view: dict[str, bool] = {}  # whether p_A is a view of o_A (see _present)
         self.estimates = {a.name: estimate_for(project, a, self.durations.get(a.name, []))
                           for a in assets.values() if a.action is not None}
         for asset in assets.values():

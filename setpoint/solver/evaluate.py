@@ -71,6 +71,7 @@ class _Tables:
         #: by asset, its upstream assets in the order of their partitions' names, when ``st_A._top`` says a
         #: waiting partition's top reason (see :func:`_top_order`); else None
         self.tops: dict[str, list[str] | None] = {}
+        self.tally: dict[str, list[int]] = {}
 
     def _ruled_rows(self, asset: Asset) -> list[int]:
         """Row numbers of the frontier partitions a rule blocks or declares unrecoverable."""
@@ -112,7 +113,9 @@ class _Tables:
                 all_of.append(b.name)
                 continue
             extra, cond = mapping_join(asset, b, dep)
-            con.execute(f"CREATE OR REPLACE TEMP TABLE sx_{n}_{i} AS SELECT DISTINCT {_cols(asset, 'a')}, "
+            # the frontier's rows are distinct, and g_B's too: only offsets may reach one pair twice
+            distinct = "DISTINCT " if dep.mapping.kind == "offset" else ""
+            con.execute(f"CREATE OR REPLACE TEMP TABLE sx_{n}_{i} AS SELECT {distinct}{_cols(asset, 'a')}, "
                         f"{_upstream_cols(b)}, b._not_due AS _nd FROM f_{n} a{extra} JOIN g_{b.name} b ON {cond}")
             deps.append((i, b))
         self.deps[n] = (deps, all_of)
@@ -173,9 +176,11 @@ class _Tables:
         else:
             con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT *, {code} FROM (SELECT t.*, {flag} AS _blocked "
                         f"FROM {marked}) t LEFT JOIN ({up}) p USING ({cols})")
-        counts = con.execute(f"SELECT count(*), count(*) FILTER (WHERE NOT _blocked) FROM st_{n}").fetchone()
-        self.troubled_any[n] = counts[0] > 0
-        self.pending_any[n] = counts[1] > 0
+        tally = self.tally[n] = [0] * len(_STATUS)  # partitions by status code
+        for c, k in con.execute(f"SELECT _code, count(*) FROM st_{n} GROUP BY _code").fetchall():
+            tally[c] = k
+        self.troubled_any[n] = sum(tally) > 0
+        self.pending_any[n] = sum(tally) > tally[5]
         return deps
 
     def deferrable(self, asset: Asset, deps: list[tuple[int, Asset]], pending_all: bool) -> str | None:
@@ -368,18 +373,19 @@ def evaluate(ws: Workspace, project: Project, frontier: Frontier, ruled: SolveRe
         deps = tables.build(asset)
         mine = all_of.get(n, ())
         pending_all = [("needs_all", b) for b in mine if tables.pending_any.get(b)]
-        tally = [0] * len(_STATUS)
-        for code, k in ws.fetch(f"SELECT _code, count(*) FROM st_{n} GROUP BY _code"):
-            tally[code] = k
+        tally = tables.tally[n]
         if sum(tally) != frontier.assets[n].size:  # both are the frontier table
             raise AssertionError(f"{n}: {sum(tally)} evaluated partitions for {frontier.assets[n].size} on the frontier")
         later = tables.deferrable(asset, deps, bool(pending_all)) if tally[4] else None
-        eager = f"t._code > 0 AND NOT ({later})" if later else "t._code > 0"
-        rows, edges = _rows(ws, frontier, asset, eager), _reasons(ws, asset, deps, eager)
+        left = 0  # partitions left for later
         if later:
             groups = tables.waiting_groups(asset, deps, later)
             if groups:
-                waiting[n] = Waiting(ws, frontier, asset, deps, later, groups, sum(g[4] for g in groups))
+                left = sum(g[4] for g in groups)
+                waiting[n] = Waiting(ws, frontier, asset, deps, later, groups, left)
+        eager = f"t._code > 0 AND NOT ({later})" if later else "t._code > 0"
+        rows = _rows(ws, frontier, asset, eager) if sum(tally[1:]) > left else []
+        edges = _reasons(ws, asset, deps, eager) if tally[4] + tally[5] > left else {}
         pause = frontier.paused.get(n) or frontier.paused.get("*")
         paused = describe_pause(pause) if pause is not None else None
         coarse = asset.action is not None and asset.action.grain != asset.dims
