@@ -383,6 +383,7 @@ class Workspace:
         self.record_error: str | None = None
         self.pauses: dict[str, Pause] = {}
         self.durations: dict[str, list[tuple[float, int]]] = {}
+        self.recorded: set[str] = set()  # assets with rows in the ledger
         if not path.exists() and legacy_source(path) is None:
             return
         try:  # a store in the old format is converted once
@@ -397,6 +398,7 @@ class Workspace:
                 for asset in self.project.assets.values():
                     rows = store.ledger_rows(asset.name, asset.action.version if asset.action else None)
                     if rows:
+                        self.recorded.add(asset.name)
                         cols = [list(c) for c in zip(*rows)]
                         cols[1] = [json.loads(v) for v in cols[1]]
                         con.execute("INSERT INTO ledger SELECT ?, unnest(CAST(? AS VARCHAR[])), "
@@ -556,16 +558,17 @@ class Workspace:
             # superseded: built by another version of the action; failures: attempts on record
             version = sql_literal(asset.action.version if asset.action else "")
             self.filled[n] = set()  # which of v_, u_ and age_ have rows, by their alias in c_A (most have none)
-            if con.execute(f"CREATE TABLE v_{n} AS SELECT {_cols(asset, 'a')}, l.version AS old FROM p_{n} a "
+            # (none is made for what cannot have rows: nothing on record, no dependency, no SLO)
+            if n in self.recorded and asset.action and con.execute(f"CREATE TABLE v_{n} AS SELECT {_cols(asset, 'a')}, l.version AS old FROM p_{n} a "
                            f"JOIN ledger l ON l.asset = {sql_literal(n)} AND {_on_vals(asset, 'l', 'a')} "
                            f"WHERE {'TRUE' if asset.action else 'FALSE'} AND l.version IS NOT NULL "
                            f"AND l.version <> {version}").fetchone()[0]:
                 self.filled[n].add("v")
             # failures of an older version of the action do not count: a changed action starts afresh
-            con.execute(f"CREATE TABLE fl_{n} AS SELECT key, vals, attempts, last_error, last_run, retry_at FROM ledger "
-                        f"WHERE asset = {sql_literal(n)} AND attempts > 0 AND "
-                        f"(failed_version IS NULL OR failed_version = {version})")
-            self.failed[n] = con.execute(f"SELECT count(*) FROM fl_{n}").fetchone()[0]
+            self.failed[n] = con.execute(
+                f"CREATE TABLE fl_{n} AS SELECT key, vals, attempts, last_error, last_run, retry_at FROM ledger "
+                f"WHERE asset = {sql_literal(n)} AND attempts > 0 AND "
+                f"(failed_version IS NULL OR failed_version = {version})").fetchone()[0] if n in self.recorded else 0
             # outdated: an upstream partition it maps to was updated after it
             ups = []
             for dep in asset.dependencies:
@@ -588,18 +591,16 @@ class Workspace:
                                f"arg_min({{'ua': ua, 'uk': uk}}, (-epoch_us(ut), ua, uk)) AS o, min(ft) AS ut "
                                f"FROM ({' UNION ALL '.join(ups)}) GROUP BY ALL)").fetchone()[0]:
                     self.filled[n].add("u")
-            else:
-                con.execute(f"CREATE TABLE u_{n} AS SELECT {cols}, '' AS ua, CAST([] AS VARCHAR[]) AS uk, "
-                            f"CAST(NULL AS TIMESTAMP) AS ut FROM e_{n} WHERE FALSE")
             # too old (slo.max_age): refreshed once what is left of its age is no more than a run takes,
             # plus the SLO's refresh_ahead
             age = asset.slo.max_age if asset.slo is not None else None
             lead = self.estimates[n].seconds(1) if age is not None and n in self.estimates else 0.0
             refresh = (now - age + timedelta(seconds=lead) + asset.slo.lead).astimezone(timezone.utc) \
                 .replace(tzinfo=None) if age is not None else None
-            if con.execute(f"CREATE TABLE age_{n} AS SELECT {cols}, updated_at + to_seconds(?) AS _expires, "
-                           f"updated_at <= ? AS _expired FROM p_{n} WHERE ? AND updated_at IS NOT NULL",
-                           [age.total_seconds() if age else 0, refresh, age is not None]).fetchone()[0]:
+            if age is not None and con.execute(
+                    f"CREATE TABLE age_{n} AS SELECT {cols}, updated_at + to_seconds(?) AS _expires, "
+                    f"updated_at <= ? AS _expired FROM p_{n} WHERE updated_at IS NOT NULL",
+                    [age.total_seconds(), refresh]).fetchone()[0]:
                 self.filled[n].add("a")
 
     def build_frontier(self, frontier: Frontier, extra: dict[str, list[tuple[str, ...]]] | None = None,
@@ -611,23 +612,28 @@ class Workspace:
         joins the frontier with them. Calling it again replaces the frontier.
         """
         con, assets = self.con, self.project.assets
+        again = hasattr(self, "sizes")  # its tables are made again
         self.sizes: dict[str, int] = {}  # partitions on each asset's frontier
         frontier.assets, frontier.edges, frontier.needs_all = {}, [], []
         frontier.unit_values, frontier.not_due, frontier.cleared = {}, set(), {}
         for asset in assets.values():
             n = asset.name
             cols = _cols(asset)
-            con.execute(f"DROP TABLE IF EXISTS f_{n}; DROP TABLE IF EXISTS g_{n}; DROP TABLE IF EXISTS s_{n}")
-            coldefs = ", ".join(f"{quote_ident(c)} VARCHAR" for c in key_columns(asset))
-            con.execute(f"CREATE TABLE s_{n} ({coldefs})")
+            if again:
+                con.execute(f"DROP TABLE IF EXISTS f_{n}; DROP TABLE IF EXISTS g_{n}; DROP TABLE IF EXISTS s_{n}")
             rows = (extra or {}).get(n, [])
             if rows:
+                coldefs = ", ".join(f"{quote_ident(c)} VARCHAR" for c in key_columns(asset))
+                con.execute(f"CREATE TABLE s_{n} ({coldefs})")
                 unnest = ", ".join(f"unnest(CAST(${i + 1} AS VARCHAR[]))" for i in range(len(key_columns(asset))))
                 con.execute(f"INSERT INTO s_{n} SELECT {unnest}", [list(col) for col in zip(*rows)])
             # seeds: absent, outdated, superseded, leased (being produced: what needs it must wait, even
             # when it is present), extra, and everything mapped onto an upstream frontier partition
-            seeds = [f"SELECT {cols} FROM a_{n}", f"SELECT {cols} FROM u_{n}",
-                     f"SELECT {cols} FROM age_{n} WHERE _expired", f"SELECT {cols} FROM v_{n}"]
+            filled = self.filled[n]
+            seeds = [f"SELECT {cols} FROM a_{n}"]
+            seeds += [f"SELECT {cols} FROM u_{n}"] if "u" in filled else []
+            seeds += [f"SELECT {cols} FROM age_{n} WHERE _expired"] if "a" in filled else []
+            seeds += [f"SELECT {cols} FROM v_{n}"] if "v" in filled else []
             if rows:
                 seeds.append(f"SELECT {cols} FROM e_{n} SEMI JOIN s_{n} USING ({cols})")
             if any(x.asset == n for x in self.leases):

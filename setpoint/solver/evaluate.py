@@ -85,25 +85,9 @@ class _Tables:
                                               f"USING ({_cols(asset)})", [list(col) for col in zip(*values)])]
 
     def prepare(self, asset: Asset) -> None:
-        """The tables of one asset that what the user's rules derive does not change: ``st0_A`` (each
-        frontier partition with its flags, ``_root`` but for rules) and the edge tables ``sx_A_i``."""
+        """The tables of one asset that what the user's rules derive does not change: the edge tables
+        ``sx_A_i``."""
         con, n = self.con, asset.name
-        fcols = _cols(asset, "f")
-        action = asset.action
-        paused = (self.frontier.paused.get(n) or self.frontier.paused.get("*")) is not None
-        now = self.frontier.now.astimezone(timezone.utc).replace(tzinfo=None)
-        # needs_work(A,P) :- absent / outdated / superseded / expired.  exhausted(A,P) :- needs_work, failed N >= M.
-        # root_blocked(A,P) :- paused and not leased; needs_work and no action; exhausted (block/unrecoverable:
-        # see build)
-        max_attempts = action.max_attempts if action is not None else 0
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE st0_{n} AS SELECT *, ({paused} AND NOT _ls) "
-            f"OR (_nw AND NOT {action is not None}) OR (_nw AND {action is not None} AND _att > 0 AND _att >= "
-            f"{int(max_attempts)}) AS _root FROM (SELECT _rn, {fcols}, "
-            f"(_ab OR _ua IS NOT NULL OR coalesce(_expired, FALSE) OR _old IS NOT NULL) AS _nw, "
-            f"coalesce(_att, 0) AS _att, coalesce(_att, 0) > 0 AND coalesce(_retry > ?, FALSE) "
-            f"AS _bo, _lease IS NOT NULL AS _ls, _ab FROM c_{n} f) t",  # the partitions as _collect read them
-            [now])
         # the declared edges between frontier partitions (and not-due upstream windows): depends(A,P,B,Q)
         deps = []
         all_of = []
@@ -115,67 +99,85 @@ class _Tables:
             extra, cond = mapping_join(asset, b, dep)
             # the frontier's rows are distinct, and g_B's too: only offsets may reach one pair twice
             distinct = "DISTINCT " if dep.mapping.kind == "offset" else ""
-            con.execute(f"CREATE OR REPLACE TEMP TABLE sx_{n}_{i} AS SELECT {distinct}{_cols(asset, 'a')}, "
-                        f"{_upstream_cols(b)}, b._not_due AS _nd FROM f_{n} a{extra} JOIN g_{b.name} b ON {cond}")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE sx_{n}_{i} AS SELECT {distinct}a._rn, {_cols(asset, 'a')}, "
+                        f"{_upstream_cols(b)}, b._not_due AS _nd FROM c_{n} a{extra} JOIN g_{b.name} b ON {cond}")
             deps.append((i, b))
         self.deps[n] = (deps, all_of)
+
+    def _flags(self, asset: Asset) -> None:
+        """``st0_A``: each frontier partition (as ``c_A`` holds it, read by :mod:`setpoint.collect` too)
+        with the flags the status rules start from, as a view: computed where they are read."""
+        con, n = self.con, asset.name
+        action = asset.action
+        paused = (self.frontier.paused.get(n) or self.frontier.paused.get("*")) is not None
+        now = sql_literal(self.frontier.now.astimezone(timezone.utc).replace(tzinfo=None).isoformat(sep=" "))
+        # root_blocked(A,P) :- block(A,P,_).  root_blocked(A,P) :- unrecoverable(A,P,_).
+        ruled = self._ruled_rows(asset)
+        if ruled:
+            con.execute(f"CREATE OR REPLACE TEMP TABLE sr_{n} AS SELECT unnest(CAST(? AS BIGINT[])) AS _rn", [ruled])
+        # needs_work(A,P) :- absent / outdated / superseded / expired.  exhausted(A,P) :- needs_work, failed N >= M.
+        # root_blocked(A,P) :- paused and not leased; needs_work and no action; exhausted
+        max_attempts = action.max_attempts if action is not None else 0
+        con.execute(
+            f"CREATE OR REPLACE TEMP VIEW st0_{n} AS SELECT *, ({paused} AND NOT _ls) "
+            f"OR (_nw AND NOT {action is not None}) OR (_nw AND {action is not None} AND _att > 0 AND _att >= "
+            f"{int(max_attempts)})" + (f" OR _rn IN (SELECT _rn FROM sr_{n})" if ruled else "")
+            + f" AS _root FROM (SELECT _rn, {_cols(asset, 'f')}, "
+            f"(_ab OR _ua IS NOT NULL OR coalesce(_expired, FALSE) OR _old IS NOT NULL) AS _nw, "
+            f"coalesce(_att, 0) AS _att, coalesce(_att, 0) > 0 AND coalesce(_retry > CAST({now} AS TIMESTAMP), FALSE) "
+            f"AS _bo, _lease IS NOT NULL AS _ls, _ab FROM c_{n} f) t")
 
     def build(self, asset: Asset) -> list[tuple[int, Asset]]:
         """The status tables of one asset (prepared, and its upstream's built); its dependencies with
         edges, by index."""
         con, n = self.con, asset.name
-        cols = _cols(asset)
-        first = quote_ident(key_columns(asset)[0])
         deps, all_of = self.deps[n]
-        # root_blocked(A,P) :- block(A,P,_).  root_blocked(A,P) :- unrecoverable(A,P,_).
-        ruled = self._ruled_rows(asset)
-        if ruled:
-            con.execute(f"UPDATE st0_{n} SET _root = TRUE WHERE _rn IN (SELECT unnest(CAST(? AS BIGINT[])))", [ruled])
+        self._flags(asset)
         # blocked(A,P) :- root_blocked(A,P).  blocked(A,P) :- depends(A,P,B,Q), blocked(B,Q).
         # blocked(A,P) :- needs_all(A,B), known(A,P), blocked_asset(B).  (an asset's own windows: recursively)
-        parts = [f"SELECT {cols} FROM st0_{n} WHERE _root"]
+        # (partitions by row number; by their values too when the closure runs through its own windows)
+        own = [i for i, b in deps if b.name == n]
+        picked = (lambda alias: f"{alias}._rn, {_cols(asset, alias)}") if own else (lambda alias: f"{alias}._rn")
+        parts = [f"SELECT {picked('t')} FROM st0_{n} t WHERE _root"]
         if any(self.blocked_any.get(b, False) for b in all_of):  # never itself: the loader refuses that cycle
-            parts.append(f"SELECT {cols} FROM st0_{n}")
-        own = []
+            parts.append(f"SELECT {picked('t')} FROM st0_{n} t")
         for i, b in deps:
-            if b.name == n:
-                own.append(i)
-            elif self.blocked_any.get(b.name):
-                parts.append(f"SELECT {_cols(asset, 'e')} FROM sx_{n}_{i} e JOIN st_{b.name} s ON "
+            if b.name != n and self.blocked_any.get(b.name):
+                parts.append(f"SELECT {picked('e')} FROM sx_{n}_{i} e JOIN st_{b.name} s ON "
                              f"{_on_upstream(b, 'e', 's')} WHERE s._blocked")
         union = " UNION ".join(parts)
         if own:
             # one recursive term (DuckDB takes no more): the edges of every self-dependency together
             edges = " UNION ALL ".join(f"SELECT * FROM sx_{n}_{i}" for i in own)
-            union = (f"WITH RECURSIVE r AS ({union} UNION SELECT {_cols(asset, 'e')} FROM ({edges}) e "
+            union = (f"WITH RECURSIVE r AS ({union} UNION SELECT {picked('e')} FROM ({edges}) e "
                      f"JOIN r ON {_on_upstream(asset, 'e', 'r')}) SELECT * FROM r")
         blocked = con.execute(f"CREATE OR REPLACE TEMP TABLE sb_{n} AS {union}").fetchone()[0]
         self.blocked_any[n] = blocked > 0
-        flag = f"b.{first} IS NOT NULL" if blocked else "FALSE"  # usually nothing is blocked
-        marked = f"st0_{n} t LEFT JOIN sb_{n} b USING ({cols})" if blocked else f"st0_{n} t"
+        flag = "b._rn IS NOT NULL" if blocked else "FALSE"  # usually nothing is blocked
+        marked = f"st0_{n} t LEFT JOIN sb_{n} b ON b._rn = t._rn" if blocked else f"st0_{n} t"
         # upstream_pending(A,P) :- depends(A,P,B,Q), pending(B,Q).  … depends(A,P,B,Q), not_due(B,Q).
         # … needs_all(A,B), known(A,P), pending_asset(B), not blocked(A,P).
         # with it, when each declared edge reaches one upstream partition, the top reason of a partition
         # waiting for upstream ones (needs before not_due, then by upstream): see waiting_groups
         top = _top_order(asset, deps) if not own else None
         self.tops[n] = top
-        ups = [f"SELECT {_cols(asset, 'e')}, "
+        ups = ["SELECT e._rn, "
                + (f"CAST(e._nd AS INTEGER) * 65536 + {top.index(b.name)} * 8 + coalesce(s._code, 0)" if top else "NULL")
                + f" AS _top FROM sx_{n}_{i} e LEFT JOIN st_{b.name} s ON {_on_upstream(b, 'e', 's')} "
                f"WHERE e._nd OR NOT s._blocked" for i, b in deps]
         all_pending = any(self.pending_any.get(b, False) for b in all_of)
-        up = f"SELECT {cols}, min(_top) AS _top FROM ({' UNION ALL '.join(ups)}) GROUP BY {cols}" if ups else \
-            f"SELECT {cols}, CAST(NULL AS INTEGER) AS _top FROM st0_{n} WHERE FALSE"
+        up = f"SELECT _rn, min(_top) AS _top FROM ({' UNION ALL '.join(ups)}) GROUP BY _rn" if ups else \
+            f"SELECT _rn, CAST(NULL AS INTEGER) AS _top FROM st0_{n} WHERE FALSE"
         # status(A,P,…): blocked; in_progress (leased); waiting (held: upstream pending, or backoff); missing; stale
-        code = (f"CASE WHEN _blocked THEN 5 WHEN _ls THEN 3 WHEN p.{first} IS NOT NULL OR {all_pending} OR _bo "
+        code = (f"CASE WHEN _blocked THEN 5 WHEN _ls THEN 3 WHEN p._rn IS NOT NULL OR {all_pending} OR _bo "
                 f"THEN 4 WHEN _ab THEN 1 WHEN _nw THEN 2 ELSE 0 END AS _code")
         if own:  # the pending windows of itself are read from its own table: first who is blocked, then the rest
             con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT t.*, {flag} AS _blocked FROM {marked}")
             con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT t.*, {code}, p._top FROM st_{n} t "
-                        f"LEFT JOIN ({up}) p USING ({cols})")
+                        f"LEFT JOIN ({up}) p ON p._rn = t._rn")
         else:
-            con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT *, {code} FROM (SELECT t.*, {flag} AS _blocked "
-                        f"FROM {marked}) t LEFT JOIN ({up}) p USING ({cols})")
+            con.execute(f"CREATE OR REPLACE TEMP TABLE st_{n} AS SELECT t.*, {code}, p._top FROM (SELECT t.*, {flag} "
+                        f"AS _blocked FROM {marked}) t LEFT JOIN ({up}) p ON p._rn = t._rn")
         tally = self.tally[n] = [0] * len(_STATUS)  # partitions by status code
         for c, k in con.execute(f"SELECT _code, count(*) FROM st_{n} GROUP BY _code").fetchall():
             tally[c] = k
@@ -208,7 +210,7 @@ class _Tables:
             q = _upstream_key(self.ws, b)
             upstream = f"CASE WHEN {q} = '' THEN {sql_literal(b.name)} ELSE {sql_literal(b.name + '[')} || {q} || ']' END"
             picked.append(f"SELECT t._rn, e._nd, {sql_literal(b.name)} AS _b, coalesce(s._code, 0) AS _uc, "
-                          f"{upstream} AS _up FROM sx_{n}_{i} e JOIN st_{n} t USING ({_cols(asset)}) "
+                          f"{upstream} AS _up FROM sx_{n}_{i} e JOIN st_{n} t ON t._rn = e._rn "
                           f"LEFT JOIN st_{b.name} s ON {_on_upstream(b, 'e', 's')} "
                           f"WHERE {where} AND (e._nd OR NOT coalesce(s._blocked, FALSE))")
         return self.ws.fetch(
@@ -247,7 +249,7 @@ def _reasons(ws: Workspace, asset: Asset, deps: list[tuple[int, Asset]], where: 
             f"(CASE WHEN e._nd THEN 'not_due' WHEN t._code = 4 AND s._blocked THEN NULL ELSE 'needs' END) "
             f"WHEN NOT t._root AND NOT e._nd AND s._blocked THEN 'upstream_blocked' END AS _kind, "
             f"{_upstream_key(ws, b)}, coalesce(s._code, 0) AS _uc, {ucols} FROM sx_{n}_{i} e "
-            f"JOIN st_{n} t USING ({_cols(asset)}) LEFT JOIN st_{b.name} s ON {_on_upstream(b, 'e', 's')} "
+            f"JOIN st_{n} t ON t._rn = e._rn LEFT JOIN st_{b.name} s ON {_on_upstream(b, 'e', 's')} "
             f"WHERE t._code IN (4, 5) AND _kind IS NOT NULL AND {where}")
         # the reason carries the upstream's status, so that nothing looks it up by key
         bdims = list(b.dims)
