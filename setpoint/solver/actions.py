@@ -99,12 +99,13 @@ def plan_actions(project: Project, frontier: Frontier, runs: list[tuple[str, str
         if name not in chosen or asset.action is None:
             continue
         kind = asset.action.kind
+        fine = bool(asset.dims) and asset.action.grain == asset.dims  # a unit's key is its partition's
         for batch in batches(asset, chosen[name], asset.action.batch_max):
             if len(batch) == 1:  # most runs are one unit
                 (u, values), = batch
                 covered = tuple(targets.get((name, u), ()))
-                actions.append(Action(name, kind, (values,), label(asset, batch), len(covered), covered,
-                                      (u,) if covered else ()))
+                actions.append(Action(name, kind, (values,), format_partition(name, u) if fine else label(asset, batch),
+                                      len(covered), covered, (u,) if covered else ()))
                 continue
             covered = tuple(t for u, _ in batch for t in targets.get((name, u), ()))
             actions.append(Action(name, kind, tuple(v for _, v in batch), label(asset, batch),
