@@ -13,11 +13,15 @@ DuckDB, beside the frontier tables it reads, one asset at a time upstream first:
 the closure of ``blocked`` over the declared edges (recursive for an asset
 needing its own earlier windows), ``upstream_pending``, each partition's
 status, and which edges become ``needs``/``not_due``/``upstream_blocked``
-reasons. Python then reads one small integer per partition and one row per
-reason edge, and hands ``decode`` each asset's unsatisfied partitions in value
-order with their status, condition and reasons (``SolveResult.evaluated``). At 60,000 unsatisfied
-partitions this replaces about 3.5 s of clingo grounding (170,000 facts in,
-185,000 atoms out) and 0.5 s of set algebra over tuples in Python. Rules that
+reasons. Python then reads the partitions it must look at one by one (the
+runnable ones, usually) with their reasons, and hands ``decode`` each asset's
+in value order with their status, condition and reasons
+(``SolveResult.evaluated``); the partitions waiting for upstream ones and
+nothing of their own are counted and grouped by their top reason in SQL, and
+read when a plan's statuses are looked at (:class:`Waiting`,
+``SolveResult.waiting``). At 60,000 unsatisfied partitions this replaces about
+3.5 s of clingo grounding (170,000 facts in, 185,000 atoms out) and 0.5 s of
+set algebra over tuples in Python. Rules that
 read derived predicates (``status/3``, ``blocked/2`` …) or add dependencies
 keep the full grounding; ``why`` takes the same path as ``plan``.
 ``tests/solver/test_engines.py`` holds both to the same answer on every golden
