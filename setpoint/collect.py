@@ -30,8 +30,7 @@ _RECORD = (("v", "old", "_old", "VARCHAR"), ("l", "attempts", "_att", "INTEGER")
 
 #: most frontier partitions are absent or downstream of the gap, with nothing on record: what a few
 #: have (a version, failures, a lease, an upstream change, an age) comes as one value, else NULL
-_EXTRA = ", ".join(f"f.{name}" for name in ("_old", "_att", "_err", "_run", "_retry", "_lease", "_since", "_until",
-                                             "_ut", "_expires", "_expired", "_ua", "_uk"))
+_EXTRA = ", ".join(f"f.{name}" for _, _, name, _ in _RECORD)
 _RARE = " OR ".join(f"f.{name} IS NOT NULL" for name in ("_old", "_att", "_lease", "_ua", "_expires"))
 
 
@@ -143,8 +142,8 @@ def read_partitions(ws: Workspace, asset: Asset, unit_values: dict[tuple[str, st
         if extra is None:
             parts.append(FrontierPartition(key, values, row[nk + 1], None, unit))
             continue
-        old, failures, error, run, retry_at, lease_run, lease_start, lease_end, outdated_at, expires, expired, \
-            ua, uk = extra
+        old, failures, error, run, retry_at, lease_run, lease_start, lease_end, outdated_at, ua, uk, expires, \
+            expired = extra  # as _RECORD lists them
         outdated = (ua, format_key(assets[ua].dims, uk) if assets[ua].dims else "") if ua else None
         parts.append(FrontierPartition(
             key, values, row[nk + 1], outdated, unit, old, failures or 0, error, run,

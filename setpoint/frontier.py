@@ -559,10 +559,10 @@ class Workspace:
             version = sql_literal(asset.action.version if asset.action else "")
             self.filled[n] = set()  # which of v_, u_ and age_ have rows, by their alias in c_A (most have none)
             # (none is made for what cannot have rows: nothing on record, no dependency, no SLO)
-            if n in self.recorded and asset.action and con.execute(f"CREATE TABLE v_{n} AS SELECT {_cols(asset, 'a')}, l.version AS old FROM p_{n} a "
-                           f"JOIN ledger l ON l.asset = {sql_literal(n)} AND {_on_vals(asset, 'l', 'a')} "
-                           f"WHERE {'TRUE' if asset.action else 'FALSE'} AND l.version IS NOT NULL "
-                           f"AND l.version <> {version}").fetchone()[0]:
+            if n in self.recorded and asset.action and con.execute(
+                    f"CREATE TABLE v_{n} AS SELECT {_cols(asset, 'a')}, l.version AS old FROM p_{n} a "
+                    f"JOIN ledger l ON l.asset = {sql_literal(n)} AND {_on_vals(asset, 'l', 'a')} "
+                    f"WHERE l.version IS NOT NULL AND l.version <> {version}").fetchone()[0]:
                 self.filled[n].add("v")
             # failures of an older version of the action do not count: a changed action starts afresh
             self.failed[n] = con.execute(

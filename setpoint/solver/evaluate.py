@@ -80,7 +80,7 @@ class _Tables:
     def _ruled_rows(self, asset: Asset) -> list[int]:
         """Row numbers of the frontier partitions a rule blocks or declares unrecoverable."""
         named = {p for (a, p) in (*self.ruled.blocks, *self.ruled.unrecoverable) if a == asset.name}
-        values = [v for v in map(lambda key: _parse_canonical(asset, key), sorted(named)) if v is not None]
+        values = [v for v in (_parse_canonical(asset, key) for key in sorted(named)) if v is not None]
         if not values:
             return []
         kc = key_columns(asset)
@@ -162,7 +162,7 @@ class _Tables:
         # upstream_pending(A,P) :- depends(A,P,B,Q), pending(B,Q).  … depends(A,P,B,Q), not_due(B,Q).
         # … needs_all(A,B), known(A,P), pending_asset(B), not blocked(A,P).
         # with it, when each declared edge reaches one upstream partition, the top reason of a partition
-        # waiting for upstream ones (needs before not_due, then by upstream): see waiting_groups
+        # waiting for upstream ones (needs before not_due, then by upstream), for waiting_groups
         top = _top_order(asset, deps) if not own else None
         self.tops[n] = top
         ups = ["SELECT e._rn, "
@@ -189,38 +189,25 @@ class _Tables:
         self.pending_any[n] = sum(tally) > tally[5]
         return deps
 
-    def deferrable(self, asset: Asset, deps: list[tuple[int, Asset]], pending_all: bool) -> str | None:
+    def deferrable(self, asset: Asset, pending_all: bool) -> str | None:
         """Which of the asset's partitions are left for later (:class:`Waiting`), as a condition on
         ``st_A t``: those waiting for upstream partitions through declared edges and for nothing of
-        their own (no backoff, no outdated condition, no ``all`` upstream pending). None when DuckDB
-        cannot write their keys, or their upstream partitions' (their groups' order would differ)."""
-        if pending_all or not deps or not plain(self.ws, asset) or not all(plain(self.ws, b) for _, b in deps):
+        their own (no backoff, no outdated condition, no ``all`` upstream pending). None when build
+        found no top reason for them (see :func:`_top_order`), or DuckDB cannot write their keys."""
+        if pending_all or not self.tops.get(asset.name) or not plain(self.ws, asset):
             return None
         return "t._code = 4 AND NOT t._bo AND NOT (t._nw AND NOT t._ab)"
 
-    def waiting_groups(self, asset: Asset, deps: list[tuple[int, Asset]], where: str) -> list[tuple]:
+    def waiting_groups(self, asset: Asset, where: str) -> list[tuple]:
         """The rows :meth:`deferrable` leaves for later, by their top reason (the first by kind, then by
-        upstream partition, as :mod:`.decode` orders reasons): (absent, not due, upstream asset, upstream
-        status code, how many, the first key)."""
-        n = asset.name
-        top = self.tops.get(n)
-        if top:  # build found each one's top reason, packed in an integer: (not due, upstream, status)
-            return [(absent, packed >> 16, top[(packed >> 3) & 8191], packed & 7, count, first)
-                    for absent, packed, count, first in self.ws.fetch(
-                        f"SELECT t._ab, t._top, count(*), min({key_sql(self.ws, asset, 't')}) AS _first FROM st_{n} t "
-                        f"WHERE {where} GROUP BY ALL ORDER BY _first")]
-        picked = []
-        for i, b in deps:
-            q = _upstream_key(self.ws, b)
-            upstream = f"CASE WHEN {q} = '' THEN {sql_literal(b.name)} ELSE {sql_literal(b.name + '[')} || {q} || ']' END"
-            picked.append(f"SELECT t._rn, e._nd, {sql_literal(b.name)} AS _b, coalesce(s._code, 0) AS _uc, "
-                          f"{upstream} AS _up FROM sx_{n}_{i} e JOIN st_{n} t ON t._rn = e._rn "
-                          f"LEFT JOIN st_{b.name} s ON {_on_upstream(b, 'e', 's')} "
-                          f"WHERE {where} AND (e._nd OR NOT coalesce(s._blocked, FALSE))")
-        return self.ws.fetch(
-            f"SELECT t._ab, r._top._nd, r._top._b, r._top._uc, count(*), min({key_sql(self.ws, asset, 't')}) AS _first "
-            f"FROM (SELECT _rn, arg_min({{'_nd': _nd, '_b': _b, '_uc': _uc}}, (_nd, _up)) AS _top FROM "
-            f"({' UNION ALL '.join(picked)}) GROUP BY _rn) r JOIN st_{n} t USING (_rn) GROUP BY ALL ORDER BY _first")
+        upstream partition, as :mod:`.decode` orders reasons), which build packed in an integer: (absent,
+        not due, upstream asset, upstream status code, how many, the first key)."""
+        n, top = asset.name, self.tops[asset.name]
+        assert top is not None
+        return [(absent, packed >> 16, top[(packed >> 3) & 8191], packed & 7, count, first)
+                for absent, packed, count, first in self.ws.fetch(
+                    f"SELECT t._ab, t._top, count(*), min({key_sql(self.ws, asset, 't')}) AS _first FROM st_{n} t "
+                    f"WHERE {where} GROUP BY ALL ORDER BY _first")]
 
 
 def _rows(ws: Workspace, frontier: Frontier, asset: Asset, where: str) -> list[tuple[FrontierPartition, int, bool, int]]:
@@ -316,12 +303,7 @@ class Waiting:
             edges = _reasons(self.ws, asset, self.deps, self.where)
             out = []
             for x, _, _, rn in _rows(self.ws, self.frontier, asset, self.where):
-                why = edges.get(rn) or []
-                if len(why) > 1:
-                    why = sorted(set(why), key=repr)
-                elif not why:
-                    raise AssertionError(f"{asset.name}[{x.key}]: waiting without a reason")
-                out.append((x, "waiting", _condition(x), why))
+                out.append((x, "waiting", _condition(x), _settled(asset.name, x, "waiting", edges.get(rn) or [])))
             self._entries = out
             self._paid()
         return self._entries
@@ -335,10 +317,19 @@ class Waiting:
 
 
 def _condition(x: FrontierPartition) -> str:
-    """condition(A,P,absent|outdated|present)"""
+    """condition(A,P,absent|outdated|present): outdated is needs_work(A,P) but not absent."""
     if x.absent:
         return "absent"
     return "outdated" if x.outdated_by is not None or x.expired or x.superseded is not None else "present"
+
+
+def _settled(n: str, x: FrontierPartition, status: str, why: list[tuple[str, object]]) -> list[tuple[str, object]]:
+    """A partition's reasons, each once, in a fixed order; a waiting partition has at least one."""
+    if len(why) > 1:
+        return sorted(set(why), key=repr)
+    if not why and status == "waiting":
+        raise AssertionError(f"{n}[{x.key}]: waiting without a reason")
+    return why
 
 
 def prepare(ws: Workspace, project: Project, frontier: Frontier) -> _Tables | None:
@@ -382,10 +373,10 @@ def evaluate(ws: Workspace, project: Project, frontier: Frontier, ruled: SolveRe
         tally = tables.tally[n]
         if sum(tally) != frontier.assets[n].size:  # both are the frontier table
             raise AssertionError(f"{n}: {sum(tally)} evaluated partitions for {frontier.assets[n].size} on the frontier")
-        later = tables.deferrable(asset, deps, bool(pending_all)) if tally[4] else None
+        later = tables.deferrable(asset, bool(pending_all)) if tally[4] else None
         left = 0  # partitions left for later
         if later:
-            groups = tables.waiting_groups(asset, deps, later)
+            groups = tables.waiting_groups(asset, later)
             if groups:
                 left = sum(g[4] for g in groups)
                 waiting[n] = Waiting(ws, frontier, asset, deps, later, groups, left)
@@ -403,9 +394,8 @@ def evaluate(ws: Workspace, project: Project, frontier: Frontier, ruled: SolveRe
         entries: list[tuple[FrontierPartition, str, str, list[tuple[str, object]]]] = []
         evaluated.append((n, entries))
         for x, code, root, i in rows:
-            needs_work = x.absent or x.outdated_by is not None or x.expired or x.superseded is not None
-            # condition(A,P,absent|outdated|present)
-            condition = "absent" if x.absent else "outdated" if needs_work else "present"
+            condition = _condition(x)
+            needs_work = condition != "present"
             status = _STATUS[code]
             why: list[tuple[str, object]]
             if code == 5:  # blocked
@@ -449,11 +439,7 @@ def evaluate(ws: Workspace, project: Project, frontier: Frontier, ruled: SolveRe
                     units.add(x.key)
                 elif x.unit not in leased_units:
                     units.add(x.unit)
-            if len(why) > 1:
-                why = sorted(set(why), key=repr)
-            elif not why and status == "waiting":
-                raise AssertionError(f"{n}[{x.key}]: waiting without a reason")
-            entries.append((x, status, condition, why))
+            entries.append((x, status, condition, _settled(n, x, status, why)))
         counts.update({(n, _STATUS[code]): k for code, k in enumerate(tally) if code and k})
     result.runs = [(n, u) for n in sorted(runs) for u in sorted(runs[n])]  # as sorted(tuples), but faster
     result.evaluated, result.evaluated_counts, result.waiting = evaluated, counts, waiting
