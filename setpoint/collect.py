@@ -12,10 +12,11 @@ for each was a third of a plan.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
 
 from .adapters.base import key_columns, quote_ident, sql_literal
-from .frontier import (_PLAIN_SQL, AssetFrontier, Frontier, FrontierPartition, Workspace, _cols, _key_sql,
+from .frontier import (_PLAIN_SQL, PLAIN_VALUE, AssetFrontier, Frontier, FrontierPartition, Workspace, _cols, _key_sql,
                        _on_vals, mapping_join)
 from .partition import format_key
 from .project.model import Asset
@@ -36,13 +37,23 @@ _RARE = " OR ".join(f"f.{name} IS NOT NULL" for name in ("_old", "_att", "_lease
 
 def plain(ws: Workspace, asset: Asset) -> bool:
     """Whether every value of every dimension of the asset is written as it is in a key, so that DuckDB
-    builds its keys (a few hundred values are checked once per plan, not every partition)."""
+    builds its keys (a few hundred values are checked once per plan, not every partition): in Python
+    for a dimension whose values were handed to DuckDB as a list, else in DuckDB."""
     found = ws.plain.get(asset.name)
     if found is None:
-        found = ws.plain[asset.name] = all(
-            ws.con.execute(f"SELECT coalesce(bool_and(regexp_full_match({quote_ident(d)}, {_PLAIN_SQL})), TRUE) "
-                           f"FROM d{i}_e_{asset.name}").fetchone()[0] for i, d in enumerate(asset.dims))
+        found = ws.plain[asset.name] = all(_plain_values(ws, asset, i) for i in range(len(asset.dims)))
     return found
+
+
+def _plain_values(ws: Workspace, asset: Asset, i: int) -> bool:
+    params = ws.space[asset.name][i][1]
+    if len(params) == 1 and isinstance(params[0], list):
+        return all(_PLAIN.fullmatch(v) for v in params[0])
+    return ws.con.execute(f"SELECT coalesce(bool_and(regexp_full_match({quote_ident(asset.dims[i])}, {_PLAIN_SQL})), "
+                          f"TRUE) FROM d{i}_e_{asset.name}").fetchone()[0]
+
+
+_PLAIN = re.compile(PLAIN_VALUE)
 
 
 def key_sql(ws: Workspace, asset: Asset, alias: str) -> str:

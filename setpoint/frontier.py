@@ -166,7 +166,8 @@ def mapping_join(a: Asset, b: Asset, dep: Dependency, aa: str = "a", ba: str = "
 
 
 #: values that :func:`setpoint.partition.quote_value` leaves as they are (a subset of those, checkable in SQL)
-_PLAIN_SQL = sql_literal("[A-Za-z0-9_.:+/-]+")
+PLAIN_VALUE = "[A-Za-z0-9_.:+/-]+"
+_PLAIN_SQL = sql_literal(PLAIN_VALUE)
 
 
 def _key_sql(asset: Asset, alias: str, plain: bool) -> str:

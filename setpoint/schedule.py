@@ -234,7 +234,7 @@ def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan
             out.deferred.append(Deferred(action, "a mass rebuild: confirm with `setpoint apply --yes` (or set "
                                                  "guardrails.confirm_rebuild: false)", "rebuild"))
             continue
-        units = set(action.unit_keys)
+        units = set(action.unit_keys) if slacks or job_priority else ()
         slack = min((s for s in (slacks.get((a, u)) for u in units) if s is not None), default=None) \
             if slacks else None
         prio = max((job_priority.get((a, u), 0) for u in units), default=0) if job_priority else 0  # 0–9

@@ -64,8 +64,8 @@ class Snapshot:
         left empty, if they cannot be read or are not the ``rows`` its manifest says."""
         path = sql_literal(str(self.rows_path(generation)))
         try:
-            con.execute(f"INSERT INTO {target} SELECT {cols} FROM read_parquet({path})")
-            if con.execute(f"SELECT count(*) FROM {target}").fetchone()[0] == rows:
+            # (``target`` is empty before: the rows inserted are its rows)
+            if con.execute(f"INSERT INTO {target} SELECT {cols} FROM read_parquet({path})").fetchone()[0] == rows:
                 return True
         except duckdb.Error:
             pass
