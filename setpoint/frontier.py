@@ -28,6 +28,7 @@ import duckdb
 
 from .adapters import Observation, observer_for
 from .adapters.inventory import InventoryPolicy, Marks
+from .adapters.snapshot import HeldRows
 from .adapters.base import key_columns, quote_ident, sql_literal
 from .adapters.duckdb_table import WAREHOUSE, distinct_values
 from .errors import ObserveError, UsageError
@@ -286,8 +287,9 @@ class Workspace:
     def __init__(self, project: Project, warehouse_wait: float | None = None, relist: bool = False) -> None:
         self.project = project
         self.warehouse_wait = WAREHOUSE_WAIT_S if warehouse_wait is None else warehouse_wait
+        self.held = HeldRows()  # kept observations read in place, held open until close
         self.inventory = InventoryPolicy(project.state.parent / "inventory", project.observe.relist.total_seconds(),
-                                         force=relist)
+                                         force=relist, held=self.held)
         self.marks: dict[str, Marks] = {}
         self.plain: dict[str, bool] = {}  # whether DuckDB writes an asset's keys (see collect.plain)
         #: guards the connection: partitions and statuses read later may be read from another thread
@@ -330,16 +332,18 @@ class Workspace:
             self.closed = True
             if not self._owed:
                 self.con.close()
+                self.held.close()
                 return
             self.con.execute(f"DETACH DATABASE IF EXISTS {WAREHOUSE}")  # an apply may write the warehouse now
             self.con.execute("; ".join(f"DROP {kind} IF EXISTS {quote_ident(name)}" for kind, name in self._history()))
+            self.held.close()  # (what read the files is gone)
 
     def _history(self) -> list[tuple[str, str]]:
         """The workspace's tables and views that grow with the history: (TABLE or VIEW, name)."""
         out = []
         for n in getattr(self, "counts", {}):
             out += [("VIEW" if self.present_is_view.get(n) else "TABLE", f"p_{n}"), ("TABLE", f"age_{n}"),
-                    ("TABLE", f"o_{n}")]
+                    ("VIEW" if f"o_{n}" in self.held.views else "TABLE", f"o_{n}")]
         return out
 
     def owe(self) -> Callable[[], None]:

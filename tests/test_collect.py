@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import gc
+import os
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -132,3 +134,32 @@ def test_a_workspace_with_nothing_left_to_read_closes_at_once(project) -> None:
     ws.close()
     with pytest.raises(duckdb.ConnectionException):
         ws.con.execute("SELECT 1")
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="rows are copied where a descriptor has no path")
+def test_kept_observations_are_read_in_place_even_once_removed_and_let_go_at_close(chain) -> None:
+    first = plan(chain.root, now=NOW, record=False)  # keeps what it observed
+    project = load_project(chain.root)
+    ws = Workspace(project)
+    frontier = ws.compute(NOW, edges=False)
+    assert ws.held.views == {"o_feed", "o_rates", "o_load", "o_report"}
+    inventory = project.state.parent / "inventory"
+    assert len(_held_under(inventory)) == 4
+    for path in inventory.glob("*.parquet"):  # as a newer writer does with the files it replaces
+        path.unlink()
+    assert ws.con.execute("SELECT count(*) FROM o_feed").fetchone()[0] == 27
+    assert frontier.assets["load"].size == 3 and first.summary["load"]["waiting"] == 3
+    ws.close()
+    assert not _held_under(inventory)
+    assert frontier.assets["report"].size == len(frontier.assets["report"].partitions) == 8
+
+
+def _held_under(directory: Path) -> list[str]:
+    """The files under ``directory`` this process holds open."""
+    names = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            names.append(os.readlink(f"/proc/self/fd/{fd}"))
+        except OSError:
+            pass
+    return [name for name in names if name.startswith(str(directory))]

@@ -154,7 +154,7 @@ class DuckDBTableObserver:
                               stamp, raw])
         row_hash = f"hash(hash({', '.join(raw)}, {stamp}))"
         key_hash = f"hash({', '.join(raw)})"
-        return Kept(Snapshot(policy.directory, self.asset.name, "table"), meaning, ref, row_hash, key_hash,
+        return Kept(Snapshot(policy.directory, self.asset.name, "table", policy.held), meaning, ref, row_hash, key_hash,
                     policy.force)
 
     def _unreadable(self, con: duckdb.DuckDBPyConnection, ref: str, count: int) -> tuple[int, str]:

@@ -28,13 +28,13 @@ import os
 import stat
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
 from .base import key_columns, quote_ident, sql_literal
-from .snapshot import Snapshot
+from .snapshot import HeldRows, Snapshot
 
 #: a directory changed this close to its listing is listed again next time (seconds)
 RACY_S = 2.0
@@ -49,6 +49,8 @@ class InventoryPolicy:
     directory: Path
     relist_s: float            # a full listing at least this often; 0: no inventory
     force: bool = False        # list every file now (``--relist``)
+    #: the workspace's kept observations read in place (see :class:`~.snapshot.HeldRows`); None copies them
+    held: HeldRows | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ class Inventory:
         self.template = template  # with everything else that decides what a path means (see files.py)
         self.base = base
         self.marks = marks
-        self.snapshot = Snapshot(policy.directory, asset_name, "files")
+        self.snapshot = Snapshot(policy.directory, asset_name, "files", policy.held)
 
     def usable(self, wall: float) -> Manifest | None:
         """The manifest, if the rows it describes may stand in for a listing now."""

@@ -7,8 +7,9 @@ import time
 from pathlib import Path
 
 import duckdb
+import pytest
 
-from setpoint.adapters.snapshot import Snapshot
+from setpoint.adapters.snapshot import HeldRows, Snapshot
 
 
 def test_a_write_replaces_the_last_and_clears_what_a_killed_writer_left(tmp_path: Path) -> None:
@@ -31,3 +32,34 @@ def test_a_write_replaces_the_last_and_clears_what_a_killed_writer_left(tmp_path
     con.execute("CREATE TABLE t (k VARCHAR, updated_at TIMESTAMP)")
     assert snap.fill(con, "t", "k, updated_at", second, 1)
     assert not snap.fill(con, "t", "k, updated_at", first, 1) and con.execute("SELECT count(*) FROM t").fetchone()[0] == 0
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="rows are copied where a descriptor has no path")
+def test_rows_read_in_place_outlive_their_name_until_let_go(tmp_path: Path) -> None:
+    con = duckdb.connect()
+    con.execute("CREATE TABLE o AS SELECT 'x' || i AS k, TIMESTAMP '2024-03-01' AS updated_at FROM range(3) t(i)")
+    held = HeldRows()
+    snap = Snapshot(tmp_path, "csv", "table", held)
+    assert snap.write(con, "SELECT * FROM o", {"rows": 3})
+    first = snap.read()["generation"]
+    con.execute("CREATE TABLE t (k VARCHAR, updated_at TIMESTAMP)")
+    assert not snap.fill(con, "t", "k, updated_at", first, 2)  # not the rows its manifest says
+    assert con.execute("SELECT count(*) FROM t").fetchone()[0] == 0 and held.views == set()
+    assert snap.fill(con, "t", "k, updated_at", first, 3) and held.views == {"t"}
+    assert snap.write(con, "SELECT * FROM o LIMIT 1", {"rows": 1})  # a newer writer removes the first file
+    assert not snap.rows_path(first).exists()
+    assert con.execute("SELECT count(*), min(k) FROM t").fetchone() == (3, "x0")
+    names = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd") if _readable(fd)]
+    assert any(name.startswith(str(snap.rows_path(first))) for name in names)
+    con.execute("DROP VIEW t")
+    held.close()
+    names = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd") if _readable(fd)]
+    assert not any(name.startswith(str(tmp_path)) for name in names)
+
+
+def _readable(fd: str) -> bool:
+    try:
+        os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return False
+    return True
