@@ -1,7 +1,7 @@
 """Each asset's frontier partitions, brought from the workspace into Python when something asks for them.
 
-:func:`collect` joins what is on record about each frontier partition into one
-table, ``c_A``, in value order (``_rn``). The status rules
+:func:`frontier_table` finds each frontier partition once, with what is on
+record about it, in one table, ``f_A``, seen through ``c_A``. The status rules
 (:mod:`setpoint.solver.evaluate`) read it in SQL; Python reads the rows of the
 partitions it must look at one by one (the runnable ones, usually), and the
 whole table only when something asks for every partition (clingo's facts,
@@ -62,27 +62,43 @@ def key_sql(ws: Workspace, asset: Asset, alias: str) -> str:
     return _key_sql(asset, alias, plain(ws, asset))
 
 
-def collect(ws: Workspace, asset: Asset, frontier: Frontier, with_edges: bool = True) -> None:
-    """Make ``c_A`` and the asset's :class:`AssetFrontier` (its partitions read on first use), and with
-    ``with_edges`` its edges into upstream frontier partitions as Python tuples."""
+def frontier_table(ws: Workspace, asset: Asset, seeds: list[str], step: str | None) -> int:
+    """Make ``f_A``, each frontier partition once with whether it is absent (``_ab``) and what is on
+    record about it (the columns of :data:`_RECORD` that have rows at all), and ``c_A``, the view the
+    status rules and readers use: every column of ``_RECORD``, and the partition's row number ``_rn``
+    (the table's ``rowid``: in no order, readers order by key). The number of partitions.
+
+    ``seeds`` select the key columns of the partitions on the frontier besides the absent ones
+    (``a_A``); ``step``, if any, the recursive step (over ``r``) through the asset's own windows."""
     con, n = ws.con, asset.name
-    kc = key_columns(asset)
-    cols = _cols(asset, "f")
-    # each frontier partition in value order (_rn) with what is on record about it
-    # (a table with no rows is not joined: its columns are NULL)
-    filled, plain_cols = ws.filled[n], _cols(asset)
-    joins = {"v": f" LEFT JOIN v_{n} v USING ({plain_cols})", "u": f" LEFT JOIN u_{n} u USING ({plain_cols})",
+    cols = _cols(asset)
+    absent = f"SELECT {cols}, TRUE AS _ab FROM a_{n}"
+    if step:  # the closure runs forward through time from every seed, the absent ones too
+        closure = " UNION ".join([f"SELECT {cols} FROM a_{n}", *seeds])
+        seeds = [f"WITH RECURSIVE r AS ({closure} UNION {step}) SELECT * FROM r"]
+    # one pass: a partition reached from several seeds is one row, absent if any says so
+    marked = " UNION ALL ".join([absent, *(f"SELECT *, FALSE FROM ({s})" for s in seeds)])
+    source = f"SELECT {cols}, bool_or(_ab) AS _ab FROM ({marked}) GROUP BY ALL" if seeds else absent
+    # what is on record about it (a table with no rows is not joined: c_A shows its columns as NULL)
+    filled = ws.filled[n]
+    joins = {"v": f" LEFT JOIN v_{n} v USING ({cols})", "u": f" LEFT JOIN u_{n} u USING ({cols})",
              "l": f" LEFT JOIN fl_{n} l ON {_on_vals(asset, 'l', 'f')}",
-             "a": f" LEFT JOIN age_{n} a USING ({plain_cols})",
+             "a": f" LEFT JOIN age_{n} a USING ({cols})",
              "x": f" LEFT JOIN leases x ON x.asset = {sql_literal(n)} AND {_on_vals(asset, 'x', 'f')}"}
     joined = {"v": "v" in filled, "u": "u" in filled, "l": bool(ws.failed.get(n)), "a": "a" in filled,
               "x": any(x.asset == n for x in ws.leases)}
-    picked = [f"{alias}.{c} AS {name}" if joined[alias] else f"CAST(NULL AS {kind}) AS {name}"
-              for alias, c, name, kind in _RECORD]
-    con.execute(
-        f"CREATE OR REPLACE TABLE c_{n} AS SELECT row_number() OVER (ORDER BY {cols}) - 1 AS _rn, {cols}, "
-        f"ab.{quote_ident(kc[0])} IS NOT NULL AS _ab, {', '.join(picked)} FROM f_{n} f "
-        f"LEFT JOIN a_{n} ab USING ({plain_cols})" + "".join(j for c, j in joins.items() if joined[c]))
+    picked = "".join(f", {alias}.{c} AS {name}" for alias, c, name, _ in _RECORD if joined[alias])
+    size = con.execute(f"CREATE TABLE f_{n} AS SELECT {_cols(asset, 'f')}, f._ab{picked} FROM ({source}) f"
+                       + "".join(j for c, j in joins.items() if joined[c])).fetchone()[0]
+    record = ", ".join(name if joined[alias] else f"CAST(NULL AS {kind}) AS {name}" for alias, _, name, kind in _RECORD)
+    con.execute(f"CREATE OR REPLACE VIEW c_{n} AS SELECT rowid AS _rn, {cols}, _ab, {record} FROM f_{n}")
+    return size
+
+
+def collect(ws: Workspace, asset: Asset, frontier: Frontier, with_edges: bool = True) -> None:
+    """Make the asset's :class:`AssetFrontier` (its partitions read on first use), and with ``with_edges``
+    its edges into upstream frontier partitions as Python tuples."""
+    con, n = ws.con, asset.name
     # failures on record of partitions present and off the frontier (usually none are on record at all)
     cleared = con.execute(f"SELECT l.key FROM fl_{n} l SEMI JOIN p_{n} p ON {_on_vals(asset, 'l', 'p')} "
                           f"ANTI JOIN f_{n} f ON {_on_vals(asset, 'l', 'f')} ORDER BY l.key").fetchall() \
@@ -97,10 +113,10 @@ def collect(ws: Workspace, asset: Asset, frontier: Frontier, with_edges: bool = 
     else:
         done, unit_values = ws.owe(), frontier.unit_values  # (not the frontier itself, which refers to it)
 
-        def read() -> list[FrontierPartition]:
-            parts = read_partitions(ws, asset, unit_values)[0]
+        def read() -> tuple[list[FrontierPartition], list[int]]:
+            parts, tails = read_partitions(ws, asset, unit_values, more="f._rn")
             done()
-            return parts
+            return parts, [rn for (rn,) in tails]
         frontier.assets[n] = AssetFrontier(n, expected, present, size=size, read=read)
     for dep in asset.dependencies:
         if dep.mapping.kind == "all" and size:
@@ -111,7 +127,7 @@ def collect(ws: Workspace, asset: Asset, frontier: Frontier, with_edges: bool = 
 
 def read_partitions(ws: Workspace, asset: Asset, unit_values: dict[tuple[str, str], dict[str, str]], join: str = "",
                     where: str = "", more: str = "") -> tuple[list[FrontierPartition], list[tuple]]:
-    """Frontier partitions of ``c_A`` (alias ``f``) in value order, with the columns ``more`` of each
+    """Frontier partitions of ``c_A`` (alias ``f``) in value order (by key), with the columns ``more`` of each
     (after ``join``, ``where`` selects rows), and the units of those with an action in
     ``unit_values`` (the frontier's). Loops once per partition: kept lean."""
     n, dims = asset.name, list(asset.dims)
@@ -119,7 +135,7 @@ def read_partitions(ws: Workspace, asset: Asset, unit_values: dict[tuple[str, st
     cols = _cols(asset, "f")
     rows = ws.fetch(
         f"SELECT {cols}, {key_sql(ws, asset, 'f')}, f._ab, CASE WHEN {_RARE} THEN ROW({_EXTRA}) END"
-        f"{', ' + more if more else ''} FROM c_{n} f{join}{' WHERE ' + where if where else ''} ORDER BY f._rn")
+        f"{', ' + more if more else ''} FROM c_{n} f{join}{' WHERE ' + where if where else ''} ORDER BY {cols}")
     grain = asset.action.grain if asset.action else tuple(dims)
     coarse = asset.action is not None and grain != tuple(dims)
     has_action = asset.action is not None

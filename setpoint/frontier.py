@@ -70,15 +70,17 @@ class AssetFrontier:
     At scale most frontier partitions wait for an upstream one; the plan counts and groups them in
     SQL, and only ``--json``, ``why``, ``apply`` and the clingo path look at them one by one."""
 
-    __slots__ = ("asset", "expected", "present", "size", "_partitions", "_read")
+    __slots__ = ("asset", "expected", "present", "size", "_partitions", "_rows", "_read")
 
     def __init__(self, asset: str, expected: int, present: int, partitions: list[FrontierPartition] | None = None,
-                 size: int | None = None, read: Callable[[], list[FrontierPartition]] | None = None) -> None:
+                 size: int | None = None,
+                 read: Callable[[], tuple[list[FrontierPartition], list[int]]] | None = None) -> None:
         if partitions is None and read is None:
             raise ValueError("an asset's frontier needs its partitions or a way to read them")
         self.asset, self.expected, self.present = asset, expected, present
         self.size = len(partitions) if partitions is not None else (size or 0)
         self._partitions, self._read = partitions, read
+        self._rows: list[int] = list(range(self.size)) if partitions is not None else []
 
     @property
     def partitions(self) -> list[FrontierPartition]:
@@ -88,9 +90,13 @@ class AssetFrontier:
             read = self._read
             if read is None:  # another thread has just read them
                 return self._partitions  # type: ignore[return-value]
-            parts = read()
+            parts, self._rows = read()
             self._partitions, self._read = parts, None
         return parts
+
+    def by_row(self) -> dict[int, FrontierPartition]:
+        """The frontier partitions by their row number in the workspace (``_rn``, in no order)."""
+        return dict(zip(self._rows, self.partitions))
 
     @property
     def loaded(self) -> bool:
@@ -616,6 +622,7 @@ class Workspace:
         although DuckDB saw nothing wrong with them; their declared downstream
         joins the frontier with them. Calling it again replaces the frontier.
         """
+        from .collect import collect, frontier_table  # (they build on this module)
         con, assets = self.con, self.project.assets
         again = hasattr(self, "sizes")  # its tables are made again
         self.sizes: dict[str, int] = {}  # partitions on each asset's frontier
@@ -625,18 +632,19 @@ class Workspace:
             n = asset.name
             cols = _cols(asset)
             if again:
-                con.execute(f"DROP TABLE IF EXISTS f_{n}; DROP TABLE IF EXISTS g_{n}; DROP TABLE IF EXISTS s_{n}")
+                con.execute(f"DROP VIEW IF EXISTS c_{n}; DROP VIEW IF EXISTS g_{n}; DROP TABLE IF EXISTS f_{n}; "
+                            f"DROP TABLE IF EXISTS s_{n}")
             rows = (extra or {}).get(n, [])
             if rows:
                 coldefs = ", ".join(f"{quote_ident(c)} VARCHAR" for c in key_columns(asset))
                 con.execute(f"CREATE TABLE s_{n} ({coldefs})")
                 unnest = ", ".join(f"unnest(CAST(${i + 1} AS VARCHAR[]))" for i in range(len(key_columns(asset))))
                 con.execute(f"INSERT INTO s_{n} SELECT {unnest}", [list(col) for col in zip(*rows)])
-            # seeds: absent, outdated, superseded, leased (being produced: what needs it must wait, even
-            # when it is present), extra, and everything mapped onto an upstream frontier partition
+            # seeds: absent (a_A, see frontier_table), outdated, superseded, leased (being produced: what
+            # needs it must wait, even when it is present), extra, and everything mapped onto an upstream
+            # frontier partition
             filled = self.filled[n]
-            seeds = [f"SELECT {cols} FROM a_{n}"]
-            seeds += [f"SELECT {cols} FROM u_{n}"] if "u" in filled else []
+            seeds = [f"SELECT {cols} FROM u_{n}"] if "u" in filled else []
             seeds += [f"SELECT {cols} FROM age_{n} WHERE _expired"] if "a" in filled else []
             seeds += [f"SELECT {cols} FROM v_{n}"] if "v" in filled else []
             if rows:
@@ -660,14 +668,12 @@ class Workspace:
                 seeds.append(f"SELECT {_cols(asset, 'a')} FROM e_{n} a{cond_from} SEMI JOIN g_{b.name} b ON {cond}"
                              if not cond_from else
                              f"SELECT DISTINCT {_cols(asset, 'a')} FROM e_{n} a{cond_from} JOIN g_{b.name} b ON {cond}")
-            union = " UNION ".join(seeds)
-            if self_deps:  # a previous window of itself: the closure runs forward through time
-                union = f"WITH RECURSIVE r AS ({union} UNION {_self_step(asset, self_deps)}) SELECT * FROM r"
-            self.sizes[n] = con.execute(f"CREATE TABLE f_{n} AS {union}").fetchone()[0]
+            # (a previous window of itself: the closure runs forward through time)
+            step = _self_step(asset, self_deps) if self_deps else None
+            self.sizes[n] = frontier_table(self, asset, seeds, step)
             # what dependents look up: the frontier, and the windows they need that are not due yet
-            con.execute(f"CREATE TABLE g_{n} AS SELECT *, FALSE AS _not_due FROM f_{n} "
+            con.execute(f"CREATE OR REPLACE VIEW g_{n} AS SELECT {cols}, FALSE AS _not_due FROM f_{n} "
                         f"UNION ALL SELECT *, TRUE FROM n_{n}")
-        from .collect import collect  # (it builds on this module)
         self.keys: dict[str, dict[tuple, str]] = {}  # each asset's frontier keys by values, for the edges
         for asset in assets.values():
             collect(self, asset, frontier, edges)

@@ -216,9 +216,9 @@ def _rows(ws: Workspace, frontier: Frontier, asset: Asset, where: str) -> list[t
     n = asset.name
     af = frontier.assets[n]
     if af.loaded:
-        parts = af.partitions
-        return [(parts[rn], code, root, rn) for code, root, rn in
-                ws.fetch(f"SELECT _code, _root, _rn FROM st_{n} t WHERE {where} ORDER BY _rn")]
+        at = af.by_row()
+        return [(at[rn], code, root, rn) for code, root, rn in
+                ws.fetch(f"SELECT _code, _root, _rn FROM st_{n} t WHERE {where} ORDER BY {_cols(asset, 't')}")]
     parts, tails = read_partitions(ws, asset, frontier.unit_values, join=f" JOIN st_{n} t USING (_rn)", where=where,
                                    more="t._code, t._root, t._rn")
     return [(x, *tail) for x, tail in zip(parts, tails)]
