@@ -672,8 +672,9 @@ class Workspace:
             step = _self_step(asset, self_deps) if self_deps else None
             self.sizes[n] = frontier_table(self, asset, seeds, step)
             # what dependents look up: the frontier, and the windows they need that are not due yet
-            con.execute(f"CREATE OR REPLACE VIEW g_{n} AS SELECT {cols}, FALSE AS _not_due FROM f_{n} "
-                        f"UNION ALL SELECT *, TRUE FROM n_{n}")
+            # (with the row number of a frontier partition: see c_A)
+            con.execute(f"CREATE OR REPLACE VIEW g_{n} AS SELECT {cols}, FALSE AS _not_due, rowid AS _rn FROM f_{n} "
+                        f"UNION ALL SELECT *, TRUE, NULL FROM n_{n}")
         self.keys: dict[str, dict[tuple, str]] = {}  # each asset's frontier keys by values, for the edges
         for asset in assets.values():
             collect(self, asset, frontier, edges)

@@ -55,11 +55,6 @@ def _upstream_cols(b: Asset) -> str:
     return ", ".join(f"b.{quote_ident(c)} AS _u{i}" for i, c in enumerate(key_columns(b)))
 
 
-def _on_upstream(b: Asset, left: str, right: str) -> str:
-    """Join condition: the upstream columns ``_u0…`` of an edge table equal an upstream table's key."""
-    return " AND ".join(f"{right}.{quote_ident(c)} = {left}._u{i}" for i, c in enumerate(key_columns(b)))
-
-
 class _Tables:
     """The workspace tables of one evaluation: ``st_A`` (each frontier partition with its flags,
     ``_blocked`` and status code) and ``sx_A_i`` (the edges of each declared dependency). Every column
@@ -103,8 +98,10 @@ class _Tables:
             extra, cond = mapping_join(asset, b, dep)
             # the frontier's rows are distinct, and g_B's too: only offsets may reach one pair twice
             distinct = "DISTINCT " if dep.mapping.kind == "offset" else ""
-            con.execute(f"CREATE OR REPLACE TEMP TABLE sx_{n}_{i} AS SELECT {distinct}a._rn, {_cols(asset, 'a')}, "
-                        f"{_upstream_cols(b)}, b._not_due AS _nd FROM c_{n} a{extra} JOIN g_{b.name} b ON {cond}")
+            # (the upstream partition's key, and its row number when it is on the frontier: statuses are
+            # looked up by number)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE sx_{n}_{i} AS SELECT {distinct}a._rn, {_upstream_cols(b)}, "
+                        f"b._not_due AS _nd, b._rn AS _ub FROM c_{n} a{extra} JOIN g_{b.name} b ON {cond}")
             deps.append((i, b))
         self.deps[n] = (deps, all_of)
 
@@ -126,7 +123,7 @@ class _Tables:
             f"CREATE OR REPLACE TEMP VIEW st0_{n} AS SELECT *, ({paused} AND NOT _ls) "
             f"OR (_nw AND NOT {action is not None}) OR (_nw AND {action is not None} AND _att > 0 AND _att >= "
             f"{int(max_attempts)})" + (f" OR _rn IN (SELECT _rn FROM sr_{n})" if ruled else "")
-            + f" AS _root FROM (SELECT _rn, {_cols(asset, 'f')}, "
+            + f" AS _root FROM (SELECT _rn, "
             f"(_ab OR _ua IS NOT NULL OR coalesce(_expired, FALSE) OR _old IS NOT NULL) AS _nw, "
             f"coalesce(_att, 0) AS _att, coalesce(_att, 0) > 0 AND coalesce(_retry > CAST({now} AS TIMESTAMP), FALSE) "
             f"AS _bo, _lease IS NOT NULL AS _ls, _ab FROM c_{n} f) t")
@@ -139,22 +136,20 @@ class _Tables:
         self._flags(asset)
         # blocked(A,P) :- root_blocked(A,P).  blocked(A,P) :- depends(A,P,B,Q), blocked(B,Q).
         # blocked(A,P) :- needs_all(A,B), known(A,P), blocked_asset(B).  (an asset's own windows: recursively)
-        # (partitions by row number; by their values too when the closure runs through its own windows)
+        # (partitions by row number, also through the closure of its own windows)
         own = [i for i, b in deps if b.name == n]
-        picked = (lambda alias: f"{alias}._rn, {_cols(asset, alias)}") if own else (lambda alias: f"{alias}._rn")
-        parts = [f"SELECT {picked('t')} FROM st0_{n} t WHERE _root"]
+        parts = [f"SELECT t._rn FROM st0_{n} t WHERE _root"]
         if any(self.blocked_any.get(b, False) for b in all_of):  # never itself: the loader refuses that cycle
-            parts.append(f"SELECT {picked('t')} FROM st0_{n} t")
+            parts.append(f"SELECT t._rn FROM st0_{n} t")
         for i, b in deps:
             if b.name != n and self.blocked_any.get(b.name):
-                parts.append(f"SELECT {picked('e')} FROM sx_{n}_{i} e JOIN st_{b.name} s ON "
-                             f"{_on_upstream(b, 'e', 's')} WHERE s._blocked")
+                parts.append(f"SELECT e._rn FROM sx_{n}_{i} e JOIN st_{b.name} s ON s._rn = e._ub WHERE s._blocked")
         union = " UNION ".join(parts)
         if own:
             # one recursive term (DuckDB takes no more): the edges of every self-dependency together
             edges = " UNION ALL ".join(f"SELECT * FROM sx_{n}_{i}" for i in own)
-            union = (f"WITH RECURSIVE r AS ({union} UNION SELECT {picked('e')} FROM ({edges}) e "
-                     f"JOIN r ON {_on_upstream(asset, 'e', 'r')}) SELECT * FROM r")
+            union = (f"WITH RECURSIVE r AS ({union} UNION SELECT e._rn FROM ({edges}) e "
+                     f"JOIN r ON r._rn = e._ub) SELECT * FROM r")
         blocked = con.execute(f"CREATE OR REPLACE TEMP TABLE sb_{n} AS {union}").fetchone()[0]
         self.blocked_any[n] = blocked > 0
         flag = "b._rn IS NOT NULL" if blocked else "FALSE"  # usually nothing is blocked
@@ -167,7 +162,7 @@ class _Tables:
         self.tops[n] = top
         ups = ["SELECT e._rn, "
                + (f"CAST(e._nd AS INTEGER) * 65536 + {top.index(b.name)} * 8 + coalesce(s._code, 0)" if top else "NULL")
-               + f" AS _top FROM sx_{n}_{i} e LEFT JOIN st_{b.name} s ON {_on_upstream(b, 'e', 's')} "
+               + f" AS _top FROM sx_{n}_{i} e LEFT JOIN st_{b.name} s ON s._rn = e._ub "
                f"WHERE e._nd OR NOT s._blocked" for i, b in deps]
         all_pending = any(self.pending_any.get(b, False) for b in all_of)
         up = f"SELECT _rn, min(_top) AS _top FROM ({' UNION ALL '.join(ups)}) GROUP BY _rn" if ups else \
@@ -206,8 +201,8 @@ class _Tables:
         assert top is not None
         return [(absent, packed >> 16, top[(packed >> 3) & 8191], packed & 7, count, first)
                 for absent, packed, count, first in self.ws.fetch(
-                    f"SELECT t._ab, t._top, count(*), min({key_sql(self.ws, asset, 't')}) AS _first FROM st_{n} t "
-                    f"WHERE {where} GROUP BY ALL ORDER BY _first")]
+                    f"SELECT t._ab, t._top, count(*), min({key_sql(self.ws, asset, 'f')}) AS _first FROM st_{n} t "
+                    f"JOIN c_{n} f USING (_rn) WHERE {where} GROUP BY ALL ORDER BY _first")]
 
 
 def _rows(ws: Workspace, frontier: Frontier, asset: Asset, where: str) -> list[tuple[FrontierPartition, int, bool, int]]:
@@ -218,7 +213,8 @@ def _rows(ws: Workspace, frontier: Frontier, asset: Asset, where: str) -> list[t
     if af.loaded:
         at = af.by_row()
         return [(at[rn], code, root, rn) for code, root, rn in
-                ws.fetch(f"SELECT _code, _root, _rn FROM st_{n} t WHERE {where} ORDER BY {_cols(asset, 't')}")]
+                ws.fetch(f"SELECT t._code, t._root, t._rn FROM st_{n} t JOIN c_{n} f USING (_rn) WHERE {where} "
+                         f"ORDER BY {_cols(asset, 'f')}")]
     parts, tails = read_partitions(ws, asset, frontier.unit_values, join=f" JOIN st_{n} t USING (_rn)", where=where,
                                    more="t._code, t._root, t._rn")
     return [(x, *tail) for x, tail in zip(parts, tails)]
@@ -240,7 +236,7 @@ def _reasons(ws: Workspace, asset: Asset, deps: list[tuple[int, Asset]], where: 
             f"(CASE WHEN e._nd THEN 'not_due' WHEN t._code = 4 AND s._blocked THEN NULL ELSE 'needs' END) "
             f"WHEN NOT t._root AND NOT e._nd AND s._blocked THEN 'upstream_blocked' END AS _kind, "
             f"{_upstream_key(ws, b)}, coalesce(s._code, 0) AS _uc, {ucols} FROM sx_{n}_{i} e "
-            f"JOIN st_{n} t ON t._rn = e._rn LEFT JOIN st_{b.name} s ON {_on_upstream(b, 'e', 's')} "
+            f"JOIN st_{n} t ON t._rn = e._rn LEFT JOIN st_{b.name} s ON s._rn = e._ub "
             f"WHERE t._code IN (4, 5) AND _kind IS NOT NULL AND {where}")
         # the reason carries the upstream's status, so that nothing looks it up by key
         bdims = list(b.dims)
@@ -313,7 +309,8 @@ class Waiting:
         if self._entries is not None:
             return [x.key for x, _, _, _ in self._entries]
         n = self.asset.name
-        return [k for (k,) in self.ws.fetch(f"SELECT {key_sql(self.ws, self.asset, 't')} FROM st_{n} t WHERE {self.where}")]
+        return [k for (k,) in self.ws.fetch(f"SELECT {key_sql(self.ws, self.asset, 'f')} FROM st_{n} t "
+                                            f"JOIN c_{n} f USING (_rn) WHERE {self.where}")]
 
 
 def _condition(x: FrontierPartition) -> str:
