@@ -332,7 +332,7 @@ def _settled(n: str, x: FrontierPartition, status: str, why: list[tuple[str, obj
 def prepare(ws: Workspace, project: Project, frontier: Frontier) -> _Tables | None:
     """What :func:`evaluate` computes before it needs what the user's rules derived: the larger part
     of its SQL, done while clingo grounds them in its child process. None when nothing is unsatisfied."""
-    if not any(af.partitions for af in frontier.assets.values()):
+    if not any(af.size for af in frontier.assets.values()):
         return None
     tables = _Tables(ws, project, frontier)
     for asset in project.assets.values():
