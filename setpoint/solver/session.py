@@ -32,7 +32,7 @@ from ..errors import Problem, RuleError, SolveError
 from ..project.model import SolverLimits as Limits
 from .provenance import load_traced, read_origins
 from .readout import SHOWN, NotAString, read_atoms
-from .userrules import check_rule_files, constraints, parse_message
+from .userrules import check_rule_files, constraints, inert, parse_message
 
 RULES_DIR = Path(__file__).resolve().parent.parent / "rules"
 SHIPPED = ("inputs.lp", "status.lp")
@@ -367,6 +367,8 @@ def start_rules(facts: str, rule_files: list[Path], display: dict[str, str], lim
     problems = check_rule_files(list(rule_files), display, assets)
     if problems:
         raise RuleError(problems[0].message, problems=problems)
+    if inert(list(rule_files)):  # nothing to derive: no child process (forking a large plan is not free)
+        return RulesUnderWay(files, display, None)
     return RulesUnderWay(files, display, _Guarded(files, facts, display, limits, origins, shipped=("inputs.lp",)))
 
 

@@ -486,6 +486,27 @@ def _live(rules: list[RuleInfo]) -> list[bool]:
     return live
 
 
+def inert(files: list[Path]) -> bool:
+    """Whether the rule files can never derive anything: every statement is a rule no fact, rule, choice
+    or ``#external`` can fire (see :func:`_live`; a live constraint counts), a ``#defined`` or the base
+    ``#program``. Grounding them would answer nothing, so a plan does not start clingo for them (the
+    example's ``retired.lp`` until a campaign is retired). False for files that do not parse."""
+    statements: list[ast.AST] = []
+    for path in files:
+        try:
+            ast.parse_files([str(path)], statements.append, logger=lambda code, msg: None, message_limit=0)
+        except RuntimeError:
+            return False
+    rules: list[RuleInfo] = []
+    for stm in statements:
+        if stm.ast_type == ast.ASTType.Program and stm.name == "base" and not stm.parameters:
+            continue
+        if stm.ast_type not in (ast.ASTType.Rule, ast.ASTType.Defined):
+            return False
+        _statement(stm, "", rules, set())
+    return not any(_live(rules))
+
+
 def input_reads(files: list[Path]) -> set[str] | None:
     """The input predicates the rules read, if that is all they read of setpoint's; None otherwise.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import clingo
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from setpoint.solver.facts import lp_string
@@ -253,3 +254,23 @@ def test_rules_under_way_answer_once(tmp_path) -> None:
     under_way.cancel()
     assert under_way.guarded is not None and not under_way.guarded.proc.is_alive()
     assert start_rules(FACTS, [], {}).result().blocks == {}  # no rules: nothing to ground
+
+
+@pytest.mark.parametrize("text, started", [
+    ('#defined retired/1.\nblock(csv, P, "retired") :- key(csv, P, campaign, C), retired(C).\n', False),
+    ('#defined retired/1.\nblock(csv, P, "retired") :- key(csv, P, campaign, C), retired(C).\nretired("c1").\n', True),
+    ('#defined retired/1.\n:- key(raw, P, day, "2024-03-02").\n', True),  # a live constraint may refute the facts
+    ('old("c1").\nretired(C) :- old(C).\nblock(raw, P, "retired") :- key(raw, P, day, _), retired(_).\n', True),
+    ('#defined retired/1.\n:~ retired(C). [1@1, C]\n', True),  # anything but rules is left to clingo
+])
+def test_rules_that_can_derive_nothing_start_no_grounding(tmp_path, text, started) -> None:
+    from setpoint.solver.session import start_rules
+    from setpoint.solver.userrules import inert
+
+    rules = tmp_path / "r.lp"
+    rules.write_text(text)
+    under_way = start_rules(FACTS, [rules], {str(rules): "rules/r.lp"}, assets={"raw", "clean", "report", "csv"})
+    assert (under_way.guarded is not None) == started and inert([rules]) == (not started)
+    if not started:
+        assert under_way.result().blocks == {} and not under_way.result().priorities
+    under_way.cancel()
