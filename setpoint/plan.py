@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, overload
+from typing import Any, NamedTuple, overload
 
 from .partition import format_partition
 
@@ -241,9 +241,9 @@ class Action:
                 "range": self.label, "covers": self.covers}
 
 
-@dataclass(frozen=True)
-class RunRange:
-    """Consecutive runs of one asset's action, shown as one line: ``csv[campaign=501,day=…..…]``."""
+class RunRange(NamedTuple):
+    """Consecutive runs of one asset's action, shown as one line: ``csv[campaign=501,day=…..…]`` (a
+    tuple: a backfill has thousands)."""
 
     asset: str
     kind: str

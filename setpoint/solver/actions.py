@@ -8,7 +8,6 @@ consecutive windows are merged into batches of at most the action's
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from operator import itemgetter
 
 from ..frontier import Frontier
@@ -44,7 +43,7 @@ def _consecutive(asset: Asset, bd: str) -> tuple[Callable[[dict[str, str]], obje
     def after(window: str) -> str:
         nxt = following.get(window)
         if nxt is None:
-            nxt = following[window] = space.value(shift(datetime.strptime(window, space.format), space.grain, 1))
+            nxt = following[window] = space.value(shift(space.parse(window), space.grain, 1))
         return nxt
 
     return group, after
