@@ -488,8 +488,8 @@ def _live(rules: list[RuleInfo]) -> list[bool]:
 
 def inert(files: list[Path]) -> bool:
     """Whether the rule files can never derive anything: every statement is a rule no fact, rule, choice
-    or ``#external`` can fire (see :func:`_live`; a live constraint counts), a ``#defined`` or the base
-    ``#program``. Grounding them would answer nothing, so a plan does not start clingo for them (the
+    or ``#external`` can fire (see :func:`_live`; a live constraint counts), a ``#defined``, a comment or
+    the base ``#program``. Grounding them would answer nothing, so a plan does not start clingo for them (the
     example's ``retired.lp`` until a campaign is retired). False for files that do not parse."""
     statements: list[ast.AST] = []
     for path in files:
@@ -501,7 +501,7 @@ def inert(files: list[Path]) -> bool:
     for stm in statements:
         if stm.ast_type == ast.ASTType.Program and stm.name == "base" and not stm.parameters:
             continue
-        if stm.ast_type not in (ast.ASTType.Rule, ast.ASTType.Defined):
+        if stm.ast_type not in (ast.ASTType.Rule, ast.ASTType.Defined, ast.ASTType.Comment):
             return False
         _statement(stm, "", rules, set())
     return not any(_live(rules))

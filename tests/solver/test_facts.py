@@ -257,7 +257,8 @@ def test_rules_under_way_answer_once(tmp_path) -> None:
 
 
 @pytest.mark.parametrize("text, started", [
-    ('#defined retired/1.\nblock(csv, P, "retired") :- key(csv, P, campaign, C), retired(C).\n', False),
+    ('% retired("77").\n#defined retired/1.\nblock(csv, P, "retired") :- key(csv, P, campaign, C), retired(C).\n',
+     False),
     ('#defined retired/1.\nblock(csv, P, "retired") :- key(csv, P, campaign, C), retired(C).\nretired("c1").\n', True),
     ('#defined retired/1.\n:- key(raw, P, day, "2024-03-02").\n', True),  # a live constraint may refute the facts
     ('old("c1").\nretired(C) :- old(C).\nblock(raw, P, "retired") :- key(raw, P, day, _), retired(_).\n', True),
