@@ -336,14 +336,14 @@ class RulesUnderWay:
     """The user's rules being grounded (see :func:`start_rules`); :meth:`result` waits for what they
     derived, :meth:`cancel` stops them (both may be called more than once)."""
 
-    def __init__(self, files: list[str], display: dict[str, str], guarded: _Guarded | None) -> None:
-        self.files, self.display, self.guarded = files, display, guarded
-        self.done: SolveResult | None = None if guarded is not None else SolveResult()
+    def __init__(self, files: list[str], display: dict[str, str], guarded: _Guarded | None,
+                 grounded: SolveResult | list[Problem] | None = None) -> None:
+        self.files, self.display, self.guarded, self.grounded = files, display, guarded, grounded
+        self.done: SolveResult | None = None if guarded is not None or grounded is not None else SolveResult()
 
     def result(self) -> SolveResult:
         if self.done is None:
-            assert self.guarded is not None
-            self.done = _raise(self.guarded.result())
+            self.done = _raise(self.grounded if self.guarded is None else self.guarded.result())
             _not_facts(self.done, self.files, self.display)
         return self.done
 
@@ -367,8 +367,9 @@ def start_rules(facts: str, rule_files: list[Path], display: dict[str, str], lim
     problems = check_rule_files(list(rule_files), display, assets)
     if problems:
         raise RuleError(problems[0].message, problems=problems)
-    if inert(list(rule_files)):  # nothing to derive: no child process (forking a large plan is not free)
-        return RulesUnderWay(files, display, None)
+    if inert(list(rule_files)):  # grounded here, as the child would: cheap, and forking a large plan is not
+        return RulesUnderWay(files, display, None, _ground_and_read(files, facts, display, consistent=True,
+                                                                     origins=origins, shipped=("inputs.lp",)))
     return RulesUnderWay(files, display, _Guarded(files, facts, display, limits, origins, shipped=("inputs.lp",)))
 
 

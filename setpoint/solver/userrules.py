@@ -489,8 +489,9 @@ def _live(rules: list[RuleInfo]) -> list[bool]:
 def inert(files: list[Path]) -> bool:
     """Whether the rule files can never derive anything: every statement is a rule no fact, rule, choice
     or ``#external`` can fire (see :func:`_live`; a live constraint counts), a ``#defined``, a comment or
-    the base ``#program``. Grounding them would answer nothing, so a plan does not start clingo for them (the
-    example's ``retired.lp`` until a campaign is retired). False for files that do not parse."""
+    the base ``#program``. Grounding them answers nothing and costs next to nothing (the example's
+    ``retired.lp`` until a campaign is retired): a plan grounds them in its own process, not in a child
+    guarded by the limits. False for files that do not parse."""
     statements: list[ast.AST] = []
     for path in files:
         try:
@@ -501,9 +502,10 @@ def inert(files: list[Path]) -> bool:
     for stm in statements:
         if stm.ast_type == ast.ASTType.Program and stm.name == "base" and not stm.parameters:
             continue
-        if stm.ast_type not in (ast.ASTType.Rule, ast.ASTType.Defined, ast.ASTType.Comment):
+        if stm.ast_type == ast.ASTType.Rule:
+            _statement(stm, "", rules, set())
+        elif stm.ast_type not in (ast.ASTType.Defined, ast.ASTType.Comment):
             return False
-        _statement(stm, "", rules, set())
     return not any(_live(rules))
 
 

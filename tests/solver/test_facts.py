@@ -264,7 +264,7 @@ def test_rules_under_way_answer_once(tmp_path) -> None:
     ('old("c1").\nretired(C) :- old(C).\nblock(raw, P, "retired") :- key(raw, P, day, _), retired(_).\n', True),
     ('#defined retired/1.\n:~ retired(C). [1@1, C]\n', True),  # anything but rules is left to clingo
 ])
-def test_rules_that_can_derive_nothing_start_no_grounding(tmp_path, text, started) -> None:
+def test_rules_that_can_derive_nothing_start_no_child_process(tmp_path, text, started) -> None:
     from setpoint.solver.session import start_rules
     from setpoint.solver.userrules import inert
 
@@ -275,3 +275,21 @@ def test_rules_that_can_derive_nothing_start_no_grounding(tmp_path, text, starte
     if not started:
         assert under_way.result().blocks == {} and not under_way.result().priorities
     under_way.cancel()
+
+
+@pytest.mark.parametrize("text, error", [
+    ('#defined retired/1.\nblock(csv, P, X) :- key(csv, P, campaign, C), retired(C).\n', "unsafe variable 'X'"),
+    ('block(csv, P, "x") :- key(csv, P, campaign, C), keys(C).\n', "keys/1 is used but nothing defines it"),
+])
+def test_rules_that_can_derive_nothing_report_what_grounding_reports(tmp_path, text, error) -> None:
+    """Grounded in the plan's own process, they report what the child process would."""
+    from setpoint.errors import RuleError
+    from setpoint.solver.session import start_rules
+
+    rules = tmp_path / "r.lp"
+    rules.write_text(text)
+    under_way = start_rules(FACTS, [rules], {str(rules): "rules/r.lp"}, assets={"raw", "clean", "report", "csv"})
+    assert under_way.guarded is None
+    with pytest.raises(RuleError) as caught:
+        under_way.result()
+    assert error in str(caught.value) and caught.value.file == "rules/r.lp"
