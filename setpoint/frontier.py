@@ -345,11 +345,14 @@ class Workspace:
             self.held.close()  # (what read the files is gone)
 
     def _history(self) -> list[tuple[str, str]]:
-        """The workspace's tables and views that grow with the history: (TABLE or VIEW, name)."""
+        """The workspace's tables and views that grow with the history, and the views of files held
+        open: (TABLE or VIEW, name)."""
         out = []
         for n in getattr(self, "counts", {}):
             out += [("VIEW" if self.present_is_view.get(n) else "TABLE", f"p_{n}"), ("TABLE", f"age_{n}"),
                     ("VIEW" if f"o_{n}" in self.held.views else "TABLE", f"o_{n}")]
+            if f"a_{n}" in self.held.views:  # the kept gap read in place: its file is let go too
+                out.append(("VIEW", f"a_{n}"))
         return out
 
     def owe(self) -> Callable[[], None]:
@@ -502,7 +505,7 @@ class Workspace:
             return
         coldefs = ", ".join(f"{quote_ident(c)} VARCHAR" for c in key_columns(asset))
         con.execute(f"CREATE TABLE a_{n} ({coldefs})")
-        kept = KeptGap(self.inventory.directory, n, seen.generation, self.space[n], key_columns(asset)) \
+        kept = KeptGap(self.inventory.directory, n, seen.generation, self.space[n], key_columns(asset), self.held) \
             if seen.generation else None
         counts = kept.load(con, f"a_{n}", cols) if kept is not None else None
         semi = " ".join(f"SEMI JOIN d{i}_e_{n} USING ({quote_ident(c)})" for i, c in enumerate(asset.dims))

@@ -25,21 +25,22 @@ from pathlib import Path
 
 import duckdb
 
-from .adapters.snapshot import Snapshot
+from .adapters.snapshot import HeldRows, Snapshot
 
 
 class KeptGap:
     """The kept gap of one asset, for one observation and one partition space."""
 
     def __init__(self, directory: Path, asset_name: str, generation: str, space: list[tuple[str, list]],
-                 key_columns: list[str]) -> None:
-        self.snapshot = Snapshot(directory, f"{asset_name}.gap", "gap")
+                 key_columns: list[str], held: HeldRows | None = None) -> None:
+        self.snapshot = Snapshot(directory, f"{asset_name}.gap", "gap", held)  # (read in place with ``held``)
         text = json.dumps([generation, duckdb.__version__, key_columns, space], default=str, separators=(",", ":"))
         self.digest = hashlib.sha256(text.encode("ascii")).hexdigest()
 
     def load(self, con: duckdb.DuckDBPyConnection, target: str, cols: str) -> tuple[int, int, int] | None:
-        """Fill the empty ``target`` with the kept absent partitions and return (observed, present,
-        expected); None, with ``target`` left empty, if no gap was kept for this observation and space."""
+        """Fill the empty ``target`` with the kept absent partitions (or make it a view of them, see
+        :class:`~.adapters.snapshot.HeldRows`) and return (observed, present, expected); None, with
+        ``target`` left an empty table, if no gap was kept for this observation and space."""
         doc = self.snapshot.read()
         if doc is None or doc.get("digest") != self.digest:
             return None

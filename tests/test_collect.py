@@ -137,14 +137,15 @@ def test_a_workspace_with_nothing_left_to_read_closes_at_once(project) -> None:
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="rows are copied where a descriptor has no path")
-def test_kept_observations_are_read_in_place_even_once_removed_and_let_go_at_close(chain) -> None:
+def test_kept_observations_and_gaps_are_read_in_place_even_once_removed_and_let_go_at_close(chain) -> None:
     first = plan(chain.root, now=NOW, record=False)  # keeps what it observed
     project = load_project(chain.root)
     ws = Workspace(project)
     frontier = ws.compute(NOW, edges=False)
-    assert ws.held.views == {"o_feed", "o_rates", "o_load", "o_report"}
+    assets = ("feed", "rates", "load", "report")
+    assert ws.held.views == {f"{kind}_{a}" for a in assets for kind in ("o", "a")}  # observations and gaps
     inventory = project.state.parent / "inventory"
-    assert len(_held_under(inventory)) == 4
+    assert len(_held_under(inventory)) == 8
     for path in inventory.glob("*.parquet"):  # as a newer writer does with the files it replaces
         path.unlink()
     assert ws.con.execute("SELECT count(*) FROM o_feed").fetchone()[0] == 27
