@@ -117,8 +117,11 @@ def run_ranges(project: Project, actions: list[Action]) -> list[RunRange]:
     (a batch never straddles two ranges, as ranges are maximal). Each run is itself consecutive, so runs
     are merged whole, in the order of their first window."""
     out = []
+    by_asset: dict[str, list[Action]] = {}
+    for a in actions:
+        by_asset.setdefault(a.asset, []).append(a)
     for name, asset in project.assets.items():
-        mine = [a for a in actions if a.asset == name]
+        mine = by_asset.get(name)
         if not mine:
             continue
         bd = _range_dimension(asset)
@@ -138,5 +141,6 @@ def run_ranges(project: Project, actions: list[Action]) -> list[RunRange]:
             ranges.append([action])
         for rng in ranges:  # one run keeps its label; a longer range is labelled by its ends
             shown = rng[0].label if len(rng) == 1 else label(asset, [("", rng[0].units[0]), ("", rng[-1].units[-1])])
-            out.append(RunRange(name, rng[0].kind, shown, len(rng), sum(a.covers for a in rng)))
+            out.append(RunRange(name, rng[0].kind, shown, len(rng),
+                                rng[0].covers if len(rng) == 1 else sum(a.covers for a in rng)))
     return out
