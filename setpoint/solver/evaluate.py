@@ -105,9 +105,9 @@ class _Tables:
             deps.append((i, b))
         self.deps[n] = (deps, all_of)
 
-    def _flags(self, asset: Asset) -> None:
-        """``st0_A``: each frontier partition (as ``c_A`` holds it, read by :mod:`setpoint.collect` too)
-        with the flags the status rules start from, as a view: computed where they are read."""
+    def _flags(self, asset: Asset) -> str:
+        """Each frontier partition (as ``c_A`` holds it, read by :mod:`setpoint.collect` too) with the
+        flags the status rules start from, as a subquery: computed where they are read."""
         con, n = self.con, asset.name
         action = asset.action
         paused = (self.frontier.paused.get(n) or self.frontier.paused.get("*")) is not None
@@ -119,28 +119,28 @@ class _Tables:
         # needs_work(A,P) :- absent / outdated / superseded / expired.  exhausted(A,P) :- needs_work, failed N >= M.
         # root_blocked(A,P) :- paused and not leased; needs_work and no action; exhausted
         max_attempts = action.max_attempts if action is not None else 0
-        con.execute(
-            f"CREATE OR REPLACE TEMP VIEW st0_{n} AS SELECT *, ({paused} AND NOT _ls) "
+        return (
+            f"(SELECT *, ({paused} AND NOT _ls) "
             f"OR (_nw AND NOT {action is not None}) OR (_nw AND {action is not None} AND _att > 0 AND _att >= "
             f"{int(max_attempts)})" + (f" OR _rn IN (SELECT _rn FROM sr_{n})" if ruled else "")
             + f" AS _root FROM (SELECT _rn, "
             f"(_ab OR _ua IS NOT NULL OR coalesce(_expired, FALSE) OR _old IS NOT NULL) AS _nw, "
             f"coalesce(_att, 0) AS _att, coalesce(_att, 0) > 0 AND coalesce(_retry > CAST({now} AS TIMESTAMP), FALSE) "
-            f"AS _bo, _lease IS NOT NULL AS _ls, _ab FROM c_{n} f) t")
+            f"AS _bo, _lease IS NOT NULL AS _ls, _ab FROM c_{n} f) t)")
 
     def build(self, asset: Asset) -> list[tuple[int, Asset]]:
         """The status tables of one asset (prepared, and its upstream's built); its dependencies with
         edges, by index."""
         con, n = self.con, asset.name
         deps, all_of = self.deps[n]
-        self._flags(asset)
+        st0 = self._flags(asset)
         # blocked(A,P) :- root_blocked(A,P).  blocked(A,P) :- depends(A,P,B,Q), blocked(B,Q).
         # blocked(A,P) :- needs_all(A,B), known(A,P), blocked_asset(B).  (an asset's own windows: recursively)
         # (partitions by row number, also through the closure of its own windows)
         own = [i for i, b in deps if b.name == n]
-        parts = [f"SELECT t._rn FROM st0_{n} t WHERE _root"]
+        parts = [f"SELECT t._rn FROM {st0} t WHERE _root"]
         if any(self.blocked_any.get(b, False) for b in all_of):  # never itself: the loader refuses that cycle
-            parts.append(f"SELECT t._rn FROM st0_{n} t")
+            parts.append(f"SELECT t._rn FROM {st0} t")
         for i, b in deps:
             if b.name != n and self.blocked_any.get(b.name):
                 parts.append(f"SELECT e._rn FROM sx_{n}_{i} e JOIN st_{b.name} s ON s._rn = e._ub WHERE s._blocked")
@@ -150,10 +150,12 @@ class _Tables:
             edges = " UNION ALL ".join(f"SELECT * FROM sx_{n}_{i}" for i in own)
             union = (f"WITH RECURSIVE r AS ({union} UNION SELECT e._rn FROM ({edges}) e "
                      f"JOIN r ON r._rn = e._ub) SELECT * FROM r")
-        blocked = con.execute(f"CREATE OR REPLACE TEMP TABLE sb_{n} AS {union}").fetchone()[0]
-        self.blocked_any[n] = blocked > 0
-        flag = "b._rn IS NOT NULL" if blocked else "FALSE"  # usually nothing is blocked
-        marked = f"st0_{n} t LEFT JOIN sb_{n} b ON b._rn = t._rn" if blocked else f"st0_{n} t"
+        if len(parts) == 1 and not own:  # (usually) blocked is root_blocked: no closure to take
+            closure, flag, marked = None, "t._root", f"{st0} t"
+        else:
+            closure = con.execute(f"CREATE OR REPLACE TEMP TABLE sb_{n} AS {union}").fetchone()[0]
+            flag = "b._rn IS NOT NULL" if closure else "FALSE"
+            marked = f"{st0} t LEFT JOIN sb_{n} b ON b._rn = t._rn" if closure else f"{st0} t"
         # upstream_pending(A,P) :- depends(A,P,B,Q), pending(B,Q).  … depends(A,P,B,Q), not_due(B,Q).
         # … needs_all(A,B), known(A,P), pending_asset(B), not blocked(A,P).
         # with it, when each declared edge reaches one upstream partition, the top reason of a partition
@@ -166,7 +168,7 @@ class _Tables:
                f"WHERE e._nd OR NOT s._blocked" for i, b in deps]
         all_pending = any(self.pending_any.get(b, False) for b in all_of)
         up = f"SELECT _rn, min(_top) AS _top FROM ({' UNION ALL '.join(ups)}) GROUP BY _rn" if ups else \
-            f"SELECT _rn, CAST(NULL AS INTEGER) AS _top FROM st0_{n} WHERE FALSE"
+            "SELECT CAST(NULL AS BIGINT) AS _rn, CAST(NULL AS INTEGER) AS _top WHERE FALSE"
         # status(A,P,…): blocked; in_progress (leased); waiting (held: upstream pending, or backoff); missing; stale
         code = (f"CASE WHEN _blocked THEN 5 WHEN _ls THEN 3 WHEN p._rn IS NOT NULL OR {all_pending} OR _bo "
                 f"THEN 4 WHEN _ab THEN 1 WHEN _nw THEN 2 ELSE 0 END AS _code")
@@ -180,6 +182,7 @@ class _Tables:
         tally = self.tally[n] = [0] * len(_STATUS)  # partitions by status code
         for c, k in con.execute(f"SELECT _code, count(*) FROM st_{n} GROUP BY _code").fetchall():
             tally[c] = k
+        self.blocked_any[n] = tally[5] > 0
         self.troubled_any[n] = sum(tally) > 0
         self.pending_any[n] = sum(tally) > tally[5]
         return deps
