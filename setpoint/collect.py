@@ -56,6 +56,25 @@ def _plain_values(ws: Workspace, asset: Asset, i: int) -> bool:
 _PLAIN = re.compile(PLAIN_VALUE)
 
 
+def value_ordered(ws: Workspace, asset: Asset) -> bool:
+    """Whether the asset's plain keys sort as their values do, dimension by dimension: unless a value of
+    a dimension but the last holds ``+``, the one character of a plain value that sorts before the ``,``
+    between two values of a key. Then the first key of many partitions is the key of their first values,
+    found without writing every key."""
+    found = ws.ordered.get(asset.name)
+    if found is None:
+        found = ws.ordered[asset.name] = all(_without_plus(ws, asset, i) for i in range(len(asset.dims) - 1))
+    return found
+
+
+def _without_plus(ws: Workspace, asset: Asset, i: int) -> bool:
+    params = ws.space[asset.name][i][1]
+    if len(params) == 1 and isinstance(params[0], list):
+        return not any("+" in v for v in params[0])
+    return ws.con.execute(f"SELECT coalesce(bool_and(NOT contains({quote_ident(asset.dims[i])}, '+')), TRUE) "
+                          f"FROM d{i}_e_{asset.name}").fetchone()[0]
+
+
 def key_sql(ws: Workspace, asset: Asset, alias: str) -> str:
     """A frontier partition's key built in DuckDB from the key columns of ``alias``, or NULL when Python
     must format it (see :func:`setpoint.frontier._key_sql`)."""

@@ -298,6 +298,7 @@ class Workspace:
                                          force=relist, held=self.held)
         self.marks: dict[str, Marks] = {}
         self.plain: dict[str, bool] = {}  # whether DuckDB writes an asset's keys (see collect.plain)
+        self.ordered: dict[str, bool] = {}  # whether an asset's keys sort as its values (see collect.value_ordered)
         #: guards the connection: partitions and statuses read later may be read from another thread
         self.lock = threading.RLock()
         self.closed = False

@@ -36,7 +36,7 @@ from collections import Counter
 from datetime import timezone
 
 from ..adapters.base import key_columns, quote_ident, sql_literal
-from ..collect import key_sql, plain, read_partitions
+from ..collect import key_sql, plain, read_partitions, value_ordered
 from ..frontier import Frontier, FrontierPartition, Workspace, _cols, _parse_canonical, mapping_join
 from ..partition import format_key
 from ..project.model import Asset, Project
@@ -202,9 +202,14 @@ class _Tables:
         not due, upstream asset, upstream status code, how many, the first key)."""
         n, top = asset.name, self.tops[asset.name]
         assert top is not None
-        return [(absent, packed >> 16, top[(packed >> 3) & 8191], packed & 7, count, first)
+        # the first key of each group: that of its first values, when keys sort as their values do
+        by_values = len(asset.dims) > 1 and value_ordered(self.ws, asset)
+        lowest = f"min(({_cols(asset, 'f')}))" if by_values else f"min({key_sql(self.ws, asset, 'f')})"
+        dims = list(asset.dims)
+        return [(absent, packed >> 16, top[(packed >> 3) & 8191], packed & 7, count,
+                 format_key(dims, first) if by_values else first)
                 for absent, packed, count, first in self.ws.fetch(
-                    f"SELECT t._ab, t._top, count(*), min({key_sql(self.ws, asset, 'f')}) AS _first FROM st_{n} t "
+                    f"SELECT t._ab, t._top, count(*), {lowest} AS _first FROM st_{n} t "
                     f"JOIN c_{n} f USING (_rn) WHERE {where} GROUP BY ALL ORDER BY _first")]
 
 

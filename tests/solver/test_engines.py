@@ -175,6 +175,32 @@ def test_a_dimension_may_share_a_name_with_the_evaluated_engines_columns(project
     assert_same(full, fast)
 
 
+@pytest.mark.parametrize("campaigns", [["a", "a+", "b"], ["a", "a.b", "b"]])
+def test_a_group_example_is_its_first_key_whatever_the_values_hold(project, campaigns: list[str]) -> None:
+    """The evaluated engine finds a group's first key from its first values when keys sort as values do;
+    "a+" does not sort so ("campaign=a+,..." comes before "campaign=a,..."), and is then found by key."""
+    project.write("assets/a.yaml", f"""
+        assets:
+          - name: feed
+            table: feed
+            partitions: {{campaign: {campaigns}, day: {{daily: {{start: 2024-03-01, end: 2024-03-03}}}}}}
+            action: {{sql: "SELECT 1"}}
+          - name: load
+            table: load
+            partitions: {{campaign: {campaigns}, day: {{daily: {{start: 2024-03-01, end: 2024-03-03}}}}}}
+            depends_on: [feed]
+            action: {{sql: "SELECT 1"}}
+    """)
+    project.write("rules/policy.lp", '#defined retired/1.\nblock(feed,P,"no") :- key(feed,P,campaign,C), retired(C).\n')
+    project.sql("CREATE TABLE feed (campaign VARCHAR, day DATE); CREATE TABLE load (campaign VARCHAR, day DATE)")
+    out = both(project.root, CONFTEST_NOW)
+    assert out is not None
+    full, fast = out
+    waiting = [g for g in fast.plan.groups if g.asset == "load"]
+    assert waiting and waiting[0].example == f"load[{min(f'campaign={c},day=2024-03-01' for c in campaigns)}]"
+    assert_same(full, fast)
+
+
 @settings(max_examples=max(5, EXAMPLES // 2), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(worlds())
 def test_both_engines_agree_on_random_projects(w) -> None:
