@@ -138,6 +138,10 @@ class Frontier:
 
 #: how long observing waits for a process writing the warehouse (an apply running SQL) to let go of it
 WAREHOUSE_WAIT_S = 60.0
+#: below this many absent partitions in all, the frontier and status statements run on one DuckDB thread:
+#: on tables of tens of thousands of rows, handing work to a second thread costs more than it saves
+#: (case 1 of benchmarks/plan_scale.py: 5-10% of a plan); a backfill's hundreds of thousands gain from two
+SMALL_GAP = 200_000
 
 #: the ledger columns after ``vals``, as the workspace types them
 _LEDGER_TYPES = ("VARCHAR", "INTEGER", "VARCHAR", "VARCHAR", "VARCHAR", "VARCHAR", "TIMESTAMP", "TIMESTAMP")
@@ -539,6 +543,8 @@ class Workspace:
         Python tuples (one per edge: tens of thousands at scale)."""
         frontier = Frontier(now=now, satisfied={} if include_satisfied else None)
         self._observe(now, frontier)
+        if sum(expected - present for expected, present in self.counts.values()) < SMALL_GAP:
+            self.con.execute("SET threads = 1")
         frontier.record_error = self.record_error
         frontier.paused, frontier.leases, frontier.estimates = self.pauses, self.leases, self.estimates
         return self.build_frontier(frontier, extra, edges)

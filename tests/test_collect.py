@@ -164,3 +164,12 @@ def _held_under(directory: Path) -> list[str]:
         except OSError:
             pass
     return [name for name in names if name.startswith(str(directory))]
+
+
+def test_a_small_gap_is_worked_on_one_duckdb_thread(chain) -> None:
+    """Tens of thousands of rows gain nothing from a second thread (see frontier.SMALL_GAP)."""
+    ws = Workspace(load_project(chain.root))
+    before = ws.con.execute("SELECT current_setting('threads')").fetchone()[0]
+    ws.compute(NOW, edges=False)
+    assert ws.con.execute("SELECT current_setting('threads')").fetchone()[0] == 1 and before >= 1
+    ws.close()
