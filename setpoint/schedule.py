@@ -275,7 +275,6 @@ def age(times: set[str], values: dict[str, str]) -> tuple:
     return (tuple([v for d, v in values.items() if d in times]), tuple([v for d, v in values.items() if d not in times]))
 
 
-
 def _remaining(limits: Limits, used: tuple[float, float, float]) -> list[tuple[str, int]]:
     left = []
     for kind, value in _limits(limits):
