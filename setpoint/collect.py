@@ -13,6 +13,7 @@ for each was a third of a plan.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 from .adapters.base import key_columns, quote_ident, sql_literal
@@ -37,23 +38,13 @@ _RARE = " OR ".join(f"f.{name} IS NOT NULL" for name in ("_old", "_att", "_lease
 
 def plain(ws: Workspace, asset: Asset) -> bool:
     """Whether every value of every dimension of the asset is written as it is in a key, so that DuckDB
-    builds its keys (a few hundred values are checked once per plan, not every partition): in Python
-    for a dimension whose values were handed to DuckDB as a list, else in DuckDB."""
+    builds its keys (a few hundred values are checked once per plan, not every partition)."""
     found = ws.plain.get(asset.name)
     if found is None:
-        found = ws.plain[asset.name] = all(_plain_values(ws, asset, i) for i in range(len(asset.dims)))
+        found = ws.plain[asset.name] = all(
+            _every_value(ws, asset, i, lambda v: _PLAIN.fullmatch(v) is not None,
+                         lambda c: f"regexp_full_match({c}, {_PLAIN_SQL})") for i in range(len(asset.dims)))
     return found
-
-
-def _plain_values(ws: Workspace, asset: Asset, i: int) -> bool:
-    params = ws.space[asset.name][i][1]
-    if len(params) == 1 and isinstance(params[0], list):
-        return all(_PLAIN.fullmatch(v) for v in params[0])
-    return ws.con.execute(f"SELECT coalesce(bool_and(regexp_full_match({quote_ident(asset.dims[i])}, {_PLAIN_SQL})), "
-                          f"TRUE) FROM d{i}_e_{asset.name}").fetchone()[0]
-
-
-_PLAIN = re.compile(PLAIN_VALUE)
 
 
 def value_ordered(ws: Workspace, asset: Asset) -> bool:
@@ -63,16 +54,23 @@ def value_ordered(ws: Workspace, asset: Asset) -> bool:
     found without writing every key."""
     found = ws.ordered.get(asset.name)
     if found is None:
-        found = ws.ordered[asset.name] = all(_without_plus(ws, asset, i) for i in range(len(asset.dims) - 1))
+        found = ws.ordered[asset.name] = all(
+            _every_value(ws, asset, i, lambda v: "+" not in v, lambda c: f"NOT contains({c}, '+')")
+            for i in range(len(asset.dims) - 1))
     return found
 
 
-def _without_plus(ws: Workspace, asset: Asset, i: int) -> bool:
+def _every_value(ws: Workspace, asset: Asset, i: int, test: Callable[[str], bool], sql: Callable[[str], str]) -> bool:
+    """Whether every value of the asset's dimension ``i`` passes ``test``: in Python for values handed to
+    DuckDB as a list, else in DuckDB (``sql`` of the column) over the dimension's value table."""
     params = ws.space[asset.name][i][1]
     if len(params) == 1 and isinstance(params[0], list):
-        return not any("+" in v for v in params[0])
-    return ws.con.execute(f"SELECT coalesce(bool_and(NOT contains({quote_ident(asset.dims[i])}, '+')), TRUE) "
+        return all(test(v) for v in params[0])
+    return ws.con.execute(f"SELECT coalesce(bool_and({sql(quote_ident(asset.dims[i]))}), TRUE) "
                           f"FROM d{i}_e_{asset.name}").fetchone()[0]
+
+
+_PLAIN = re.compile(PLAIN_VALUE)
 
 
 def key_sql(ws: Workspace, asset: Asset, alias: str) -> str:
